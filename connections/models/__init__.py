@@ -1,0 +1,8 @@
+"""Connections' models, one module per feature; each module's models are re-exported here."""
+
+from .incoming import *  # noqa: F403
+from .outgoing import *  # noqa: F403
+from .routes import *  # noqa: F403
+from .runs import *  # noqa: F403
+from .storage import *  # noqa: F403
+from .transformers import *  # noqa: F403

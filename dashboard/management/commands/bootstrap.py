@@ -1,0 +1,34 @@
+"""First-run set-up for ``make run``: a demo administrator when there is no user, then the demo seeds.
+
+Other apps contribute demo data through ``dashboard.bootstrap.register_seed`` (e.g. the demo HTTP
+client that points at the sandbox).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+
+from dashboard.bootstrap import run_seeds
+
+DEMO_USERNAME = "admin"
+DEMO_PASSWORD = "admin"
+
+
+class Command(BaseCommand):
+    help = "Create a demo administrator if there is no user, and seed demo data."
+
+    def handle(self, *args: object, **options: object) -> None:
+        users = get_user_model().objects
+        if not users.exists():
+            admin = users.create_superuser(DEMO_USERNAME, "admin@example.com", DEMO_PASSWORD)
+            admin.groups.add(Group.objects.get(name="Administrator"))
+            self.stdout.write(self.style.SUCCESS(
+                f"Created the demo administrator: username '{DEMO_USERNAME}', password '{DEMO_PASSWORD}'"
+                " (change it after signing in)."
+            ))
+        else:
+            self.stdout.write("Users exist already; no demo administrator created.")
+        for line in run_seeds():
+            self.stdout.write(line)

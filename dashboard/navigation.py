@@ -1,0 +1,40 @@
+"""The side navigation, mirroring the product's menus; entries whose view does not exist are left out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+
+from .roles import Role
+
+# (section, label, url name, lowest role)
+NAVIGATION: list[tuple[str, str, str, Role]] = [
+    ("", "Dashboard", "dashboard:home", Role.VIEWER),
+    ("Clients", "HTTP Clients", "clients:list", Role.VIEWER),
+    ("Connections", "Routes", "connections:route_list", Role.VIEWER),
+    ("Connections", "Incoming", "connections:incoming_list", Role.VIEWER),
+    ("Connections", "Outgoing", "connections:outgoing_list", Role.VIEWER),
+    ("Connections", "Transformers", "connections:transformer_list", Role.VIEWER),
+    ("Connections", "Storages", "connections:storage_list", Role.VIEWER),
+    ("", "Tasks", "connections:task_list", Role.VIEWER),
+    ("Logs", "Auth log", "clients:auth_log", Role.ADMINISTRATOR),
+    ("Logs", "Request log", "clients:request_log", Role.ADMINISTRATOR),
+    ("", "Users", "dashboard:users", Role.ADMINISTRATOR),
+]
+
+
+def navigation_for(role: Role, current_path: str) -> list[dict[str, Any]]:
+    sections: list[dict[str, Any]] = []
+    for section, label, url_name, needed in NAVIGATION:
+        if role < needed:
+            continue
+        try:
+            href = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        active = current_path == href if href == "/" else current_path.startswith(href)
+        if not sections or sections[-1]["title"] != section or not section:
+            sections.append({"title": section, "items": []})
+        sections[-1]["items"].append({"label": label, "href": href, "active": active})
+    return sections

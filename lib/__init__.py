@@ -1,0 +1,1 @@
+"""Small helper modules shared by the apps (no catch-all utils)."""
