@@ -149,6 +149,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -170,7 +171,13 @@ DEFAULT_FROM_EMAIL = env_str("DASH_DEFAULT_FROM_EMAIL", "exact-dash@localhost")
 # --- Celery -------------------------------------------------------------------------------------
 # The default broker needs no server: kombu's SQLAlchemy transport over a SQLite file.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("DASH_CELERY_VISIBILITY_TIMEOUT", 3600)}
+# Redis redelivers an unacknowledged task after the visibility timeout (a killed worker loses nothing).
+# The SQLAlchemy transport passes its options to create_engine, so it gets none.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": env_int("DASH_CELERY_VISIBILITY_TIMEOUT", 3600)}
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else {}
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

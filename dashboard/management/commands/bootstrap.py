@@ -23,7 +23,7 @@ class Command(BaseCommand):
         users = get_user_model().objects
         if not users.exists():
             admin = users.create_superuser(DEMO_USERNAME, "admin@example.com", DEMO_PASSWORD)
-            admin.groups.add(Group.objects.get(name="Administrator"))
+            admin.groups.add(Group.objects.get_or_create(name="Administrator")[0])
             self.stdout.write(self.style.SUCCESS(
                 f"Created the demo administrator: username '{DEMO_USERNAME}', password '{DEMO_PASSWORD}'"
                 " (change it after signing in)."

@@ -1,0 +1,37 @@
+"""Production mode: secrets are mandatory and ``check --deploy`` is clean."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(tmp_path, *args, **env):
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DEBUG"}}
+    base.update({"DASH_ENV": "production", "DASH_VAR_DIR": str(tmp_path), "ALLOWED_HOSTS": "dash.example.com"})
+    base.update(env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=base, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_check_deploy_is_clean(tmp_path):
+    result = _run(tmp_path, "check", "--deploy", "--fail-level", "WARNING",
+                  SECRET_KEY="k" * 20 + Fernet.generate_key().decode(), FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    result = _run(tmp_path, "check", FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_field_encryption_key(tmp_path):
+    result = _run(tmp_path, "check", SECRET_KEY="s" * 60)
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEY" in result.stderr

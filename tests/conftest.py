@@ -1,0 +1,80 @@
+"""Shared fixtures: personas (one user per role) and the fixture plugins under tests/fixtures/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls in the same tests are safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Every module in tests/fixtures/ is a fixture plugin (sandbox, browser, workers, ...).
+pytest_plugins = sorted(
+    f"tests.fixtures.{path.stem}" for path in (Path(__file__).parent / "fixtures").glob("*.py") if path.stem != "__init__"
+)
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _make_user(django_user_model, username: str, role: str | None):
+    user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
+    if role:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    return _make_user(django_user_model, "alice-admin", "Administrator")
+
+
+@pytest.fixture
+def editor_user(db, django_user_model):
+    return _make_user(django_user_model, "eddie-editor", "Editor")
+
+
+@pytest.fixture
+def viewer_user(db, django_user_model):
+    return _make_user(django_user_model, "vera-viewer", "Viewer")
+
+
+@pytest.fixture
+def norole_user(db, django_user_model):
+    return _make_user(django_user_model, "nora-norole", None)
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def editor_client(editor_user) -> Client:
+    return _client_for(editor_user)
+
+
+@pytest.fixture
+def viewer_client(viewer_user) -> Client:
+    return _client_for(viewer_user)
+
+
+@pytest.fixture
+def norole_client(norole_user) -> Client:
+    return _client_for(norole_user)
+
+
+@pytest.fixture(autouse=True)
+def _tag_browser_tests(request, record_property):
+    """Mark browser tests in the JUnit report so CI can show that they ran."""
+    if request.node.get_closest_marker("browser"):
+        record_property("browser", "1")
