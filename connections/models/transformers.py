@@ -1,1 +1,77 @@
-__all__: list[str] = []
+"""The Transformer model: a named, reusable chain of steps. The engine (connections.transformers) runs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from connections.transformers import Chain, compile_chain, validate_chain
+
+__all__ = ["Transformer"]
+
+
+class TransformerQuerySet(models.QuerySet["Transformer"]):
+    def search(self, text: str) -> TransformerQuerySet:
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(models.Q(name__icontains=text) | models.Q(description__icontains=text))
+
+
+class Transformer(models.Model):
+    """A named chain of transformer steps, stored as JSON and validated by the engine before it is saved."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    steps = models.JSONField(default=list, blank=True, help_text="The chain: a list of {type, params} steps.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TransformerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        errors = validate_chain(self.steps)
+        if errors:
+            raise ValidationError({"steps": [str(error) for error in errors]})
+
+    @property
+    def step_count(self) -> int:
+        return len(self.steps) if isinstance(self.steps, list) else 0
+
+    def step_types(self) -> list[str]:
+        if not isinstance(self.steps, list):
+            return []
+        return [str(step.get("type", "?")) for step in self.steps if isinstance(step, dict)]
+
+    def compiled(self) -> Chain:
+        """The chain ready to run; raises ``ChainInvalid`` if the stored JSON no longer validates."""
+        return compile_chain(self.steps)
+
+    def duplicate(self) -> Transformer:
+        """A copy under a free name ("Copy of X", "Copy of X (2)", ...)."""
+        base = f"Copy of {self.name}"[:110]
+        name, number = base, 1
+        while Transformer.objects.filter(name=name).exists():
+            number += 1
+            name = f"{base} ({number})"
+        copy: Any = Transformer.objects.create(name=name, description=self.description, steps=self.steps)
+        return copy
+
+    def dependants(self) -> list[tuple[str, int]]:
+        """(what, how many) objects of other models refer to this transformer, for the delete confirmation."""
+        found: list[tuple[str, int]] = []
+        for relation in self._meta.related_objects:
+            model = relation.related_model
+            count = model._base_manager.filter(**{relation.field.name: self}).count()
+            if count:
+                found.append((str(model._meta.verbose_name_plural), count))
+        return found
