@@ -196,11 +196,21 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 BEAT_SCHEDULE_TABLE = [
     {"name": "worker heartbeat", "task": "dashboard.tasks.heartbeat", "env_key": "DASH_HEARTBEAT_EVERY",
      "default": 15.0, "expires": 14},
+    {"name": "repair stuck tasks", "task": "connections.route_tasks.repair_tasks",
+     "env_key": "DASH_REPAIR_TASKS_EVERY", "default": 60.0, "expires": 55},
+    {"name": "prune old tasks", "task": "connections.route_tasks.prune_tasks", "env_key": "DASH_PRUNE_TASKS_CRON",
+     "default": "17 3 * * *", "expires": 3600},
 ]
+# Route tasks live in their own module (connections.route_tasks), not in an app's tasks.py.
+CELERY_IMPORTS = ["connections.route_tasks"]
 
 # --- The product ---------------------------------------------------------------------------------
 WORKER_HEARTBEAT_STALE_AFTER = env_int("DASH_WORKER_STALE_AFTER", 90)
 OUTBOUND_TIMEOUT = env_float("DASH_OUTBOUND_TIMEOUT", 30.0)
+# Routes: tasks older than this many days are pruned; a task Processing longer than this many seconds
+# lost its worker and is queued again.
+TASK_RETENTION_DAYS = env_int("DASH_TASK_RETENTION_DAYS", 30)
+TASK_STUCK_AFTER = env_int("DASH_TASK_STUCK_AFTER", 900)
 
 # --- The sandbox (a local Exact Online) --------------------------------------------------------
 SANDBOX_DB_PATH = env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))

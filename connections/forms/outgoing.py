@@ -1,0 +1,131 @@
+"""The Outgoing form: labels as the docs name them; entity choices depend on the action (htmx)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from ..models import Outgoing
+from ..publishers import get_publisher, publisher_choices
+
+__all__ = ["JSONObjectField", "OutgoingForm"]
+
+
+class JSONObjectField(forms.CharField):
+    """A textarea holding a JSON object; cleans to a dict."""
+
+    widget = forms.Textarea
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("rows", 6)
+        self.widget.attrs.setdefault("spellcheck", "false")
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict | list):
+            return json.dumps(value, indent=2, ensure_ascii=False)
+        return value
+
+    def to_python(self, value: Any) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        text = (value or "").strip()
+        if not text:
+            return {}
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError("Give a JSON object, e.g. {\"Name\": \"&{Name}\"}.")
+        return parsed
+
+
+class OutgoingForm(forms.ModelForm):
+    publisher = forms.ChoiceField(label="Publisher")
+    entity = forms.ChoiceField(label="Entity", help_text="Only entities that support the chosen action.")
+    path = JSONObjectField(label="Path", help_text='Path parameters, e.g. {"division": 123456}. '
+                           "A task's own path keys are merged over these.")
+    query = JSONObjectField(label="Query", help_text="Query parameters (used by Get).")
+    payload = JSONObjectField(label="Payload", help_text="Static payload; each task's payload is merged over it.")
+    reference_field = forms.ChoiceField(
+        label="Reference field", required=False,
+        help_text="Creates write an idempotency reference here, so a lost answer is looked up instead of "
+                  "creating a duplicate. Leave empty to turn the look-up off (not recommended).",
+    )
+    upsert_key = forms.ChoiceField(label="Upsert key", required=False,
+                                   help_text="Upsert: find an existing record by this property.")
+
+    class Meta:
+        model = Outgoing
+        fields = ["name", "publisher", "action", "entity", "path", "query", "payload", "transformer", "http_client"]
+        labels = {"http_client": "HTTP Client", "transformer": "Transformer", "action": "Action", "name": "Name"}
+        help_texts = {"transformer": "Optional: applied to each task's data just before publishing."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["publisher"].choices = publisher_choices()
+        action = self._current("action") or Outgoing.Action.CREATE
+        entity = self._current("entity") or ""
+        kind = self._current("publisher") or "exact_online"
+        try:
+            publisher = get_publisher(kind)
+        except LookupError:
+            publisher = None
+        entities = publisher.entity_choices(action) if publisher else []
+        self.fields["entity"].choices = [("", "— choose an entity —"), *entities]
+        refs = publisher.reference_field_choices(entity) if publisher and entity else []
+        self.fields["reference_field"].choices = [("", "— none —"), *refs]
+        keys = publisher.key_field_choices(entity) if publisher and entity else []
+        self.fields["upsert_key"].choices = [("", "— none —"), *keys]
+        if self.instance.pk:
+            self.initial.setdefault("reference_field", self.instance.config.get("reference_field", ""))
+            self.initial.setdefault("upsert_key", self.instance.config.get("upsert_key", ""))
+        elif publisher and entity and "reference_field" not in self.data:
+            self.initial["reference_field"] = publisher.default_reference_field(entity)
+        for name in ("action", "publisher"):
+            self.fields[name].widget.attrs.update({
+                "hx-get": "", "hx-target": "#outgoing-dependent", "hx-select": "#outgoing-dependent",
+                "hx-swap": "outerHTML", "hx-include": "closest form",
+            })
+        self.fields["entity"].widget.attrs.update({
+            "hx-get": "", "hx-target": "#outgoing-dependent", "hx-select": "#outgoing-dependent",
+            "hx-swap": "outerHTML", "hx-include": "closest form",
+        })
+
+    def _current(self, name: str) -> str:
+        if self.is_bound:
+            return str(self.data.get(name) or "")
+        value = self.initial.get(name) or getattr(self.instance, name, "")
+        return str(value or "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            publisher = get_publisher(data["publisher"])
+        except LookupError:
+            self.add_error("publisher", "Unknown publisher.")
+            return data
+        config = {"reference_field": data.get("reference_field") or "", "upsert_key": data.get("upsert_key") or ""}
+        problems = publisher.validate(
+            action=data["action"], entity=data["entity"], path=data.get("path") or {},
+            query=data.get("query") or {}, payload=data.get("payload") or {}, config=config,
+        )
+        for field, messages in problems.items():
+            target = field if field in self.fields else None
+            for message in messages:
+                self.add_error(target, message)
+        self.cleaned_config = config
+        return data
+
+    def save(self, commit: bool = True) -> Outgoing:
+        outgoing: Outgoing = super().save(commit=False)
+        outgoing.config = {**(outgoing.config or {}), **getattr(self, "cleaned_config", {})}
+        if commit:
+            outgoing.save()
+        return outgoing

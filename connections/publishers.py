@@ -1,0 +1,157 @@
+"""The platform's publisher registry: a publisher writes one task's data to an outside system.
+
+A connector registers its publisher class in its ``AppConfig.ready()``; the platform only knows this
+interface, never the connector (``connections`` does not import ``exact_online``).
+
+A publisher raises :class:`PublishError` with ``permanent`` set: permanent errors fail the task with
+the other side's own message and are never retried; transient ones (throttling, outages, lost
+responses) are retried by the route's retry policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ACTIONS",
+    "PublishError",
+    "PublishJob",
+    "PublishResult",
+    "Publisher",
+    "get_publisher",
+    "publisher_choices",
+    "register_publisher",
+]
+
+# The actions every publisher is asked about; a publisher may support a subset.
+ACTIONS: list[tuple[str, str]] = [
+    ("create", "Create"),
+    ("update", "Update"),
+    ("delete", "Delete"),
+    ("upsert", "Upsert (find by key, then create or update)"),
+    ("get", "Get"),
+]
+
+
+class PublishError(Exception):
+    """Publishing one task failed. ``permanent`` errors are never retried.
+
+    ``request``/``response`` describe the exchange (secrets already redacted) so that the task page
+    can show what was sent and what came back.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        request: dict[str, Any] | None = None,
+        response: dict[str, Any] | None = None,
+        log: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.request = request
+        self.response = response
+        self.log = log or []
+
+
+@dataclass
+class PublishJob:
+    """One task's work, as the publisher sees it.
+
+    ``data`` is the task's data after all transformers: its ``path``, ``query`` and ``payload`` keys
+    (when present) are merged over the outgoing's static ones by the platform before the call.
+    ``maybe_published`` says an earlier attempt may have reached the other side without its answer
+    being recorded (a lost response, a worker killed mid-call): look before writing again.
+    """
+
+    outgoing: Any
+    path: dict[str, Any]
+    query: dict[str, Any]
+    payload: dict[str, Any]
+    source_id: str
+    reference: str
+    attempt: int
+    maybe_published: bool
+    lookup_target: Callable[[str], str | None] = field(default=lambda _source: None)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PublishResult:
+    """What a publish did: the key of the record written (if any), the exchange and log lines."""
+
+    external_key: str | None = None
+    request: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    log: list[str] = field(default_factory=list)
+    # The source id -> target id pair to remember for later updates, if the action made one.
+    remember: tuple[str, str] | None = None
+    forget: str | None = None
+    calls: int = 0
+
+
+class Publisher:
+    """Base class: one per kind of outside system. Subclasses set ``kind`` and ``label``."""
+
+    kind: str = ""
+    label: str = ""
+
+    def actions(self) -> list[tuple[str, str]]:
+        return list(ACTIONS)
+
+    def entity_choices(self, action: str | None = None) -> list[tuple[str, str]]:
+        """(value, label) pairs of the entities this publisher can write with ``action``."""
+        return []
+
+    def reference_field_choices(self, entity: str) -> list[tuple[str, str]]:
+        """Fields of ``entity`` that can carry the idempotency reference."""
+        return []
+
+    def default_reference_field(self, entity: str) -> str:
+        return ""
+
+    def key_field_choices(self, entity: str) -> list[tuple[str, str]]:
+        """Fields of ``entity`` an upsert can find a record by."""
+        return []
+
+    def validate(self, *, action: str, entity: str, path: dict[str, Any], query: dict[str, Any],
+                 payload: dict[str, Any], config: dict[str, Any]) -> dict[str, list[str]]:
+        """Errors per form field name; an empty dict when the configuration is fine."""
+        return {}
+
+    def payload_template(self, *, action: str, entity: str) -> dict[str, Any]:
+        return {}
+
+    def describe(self, *, action: str, entity: str, path: dict[str, Any], query: dict[str, Any]) -> str:
+        """A one-line description of the request this configuration sends (for dry runs)."""
+        return f"{action} {entity}"
+
+    def publish(self, job: PublishJob) -> PublishResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, Publisher] = {}
+
+
+def register_publisher(cls: type[Publisher]) -> type[Publisher]:
+    """Register a publisher class (usable as a decorator); re-registering a kind replaces it."""
+    if not cls.kind:
+        raise ValueError(f"{cls.__name__} has no kind")
+    _REGISTRY[cls.kind] = cls()
+    return cls
+
+
+def get_publisher(kind: str) -> Publisher:
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise LookupError(f"No publisher registered for kind {kind!r}") from None
+
+
+def publisher_choices() -> list[tuple[str, str]]:
+    return [(kind, publisher.label) for kind, publisher in sorted(_REGISTRY.items())]

@@ -1,0 +1,114 @@
+"""A route's transformer chain as the runner's per-entity hook, and the Outgoing's own transformer.
+
+The engine (``connections.transformers``) is pure; here it meets the database: the chains come from
+``Transformer`` rows and the storage steps ("Filter previously stored entities") get the database
+storage, so a second run with nothing changed publishes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .publishers import PublishError
+from .transformers.chain import compile_chain
+from .transformers.errors import TransformError
+from .transformers.services import Context, InMemoryStorage
+
+__all__ = ["ChainOutcome", "OutgoingOutcome", "route_chain", "run_outgoing_transformer", "sample_entities"]
+
+
+@dataclass
+class ChainOutcome:
+    """What the route's chain made of one entity: entities to publish, or a skip reason, or an error."""
+
+    entities: list[Any] = field(default_factory=list)
+    skipped_reason: str | None = None
+    error: str | None = None
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class OutgoingOutcome:
+    entity: Any = None
+    skipped_reason: str | None = None
+
+
+def _steps_of(transformer: Any) -> Any:
+    """The chain JSON of a ``Transformer`` row (helper B's model)."""
+    for name in ("steps", "chain", "definition"):
+        value = getattr(transformer, name, None)
+        if value is not None and not callable(value):
+            return value
+    raise AttributeError(f"{transformer!r} has no chain")
+
+
+def _database_storage() -> Any:
+    """The database-backed storage service (helper B's ``connections.storage_service``)."""
+    from .storage_service import DatabaseStorage
+
+    return DatabaseStorage()
+
+
+def _context(*, dry: bool) -> Context:
+    storage = _database_storage()
+    if dry:
+        # A dry run reads the real stores but keeps its own writes: nothing is recorded as "seen".
+        storage = InMemoryStorage(backing=storage) if storage is not None else InMemoryStorage()
+    return Context(storage=storage)
+
+
+def route_chain(route: Any, *, dry: bool = False) -> Callable[[Any], ChainOutcome]:
+    """The hook the runner calls per entity read: all the route's transformers, in order."""
+    chains = [(t.name, compile_chain(_steps_of(t))) for t in route.ordered_transformers()]
+    context = _context(dry=dry)
+
+    def hook(entity: Any) -> ChainOutcome:
+        entities = [entity]
+        deferred: list[dict[str, Any]] = []
+        for name, chain in chains:
+            produced: list[Any] = []
+            for item in entities:
+                try:
+                    result = chain.run(item, context, trace=False)
+                except TransformError as exc:
+                    return ChainOutcome(error=f"Transformer {name}: {exc}")
+                produced.extend(result.entities)
+                deferred.extend(result.deferred)
+                if not result.entities and len(entities) == 1:
+                    return ChainOutcome(skipped_reason=f"{name}: {result.skipped_reason or 'skipped'}")
+            entities = produced
+        if not entities:
+            return ChainOutcome(skipped_reason="every branch was skipped")
+        return ChainOutcome(entities=entities, deferred=deferred)
+
+    return hook
+
+
+def run_outgoing_transformer(outgoing: Any, data: Any) -> OutgoingOutcome:
+    """Apply the Outgoing's optional transformer just before publishing (one entity in, one out)."""
+    transformer = outgoing.transformer
+    if transformer is None:
+        return OutgoingOutcome(entity=data)
+    try:
+        result = compile_chain(_steps_of(transformer)).run(data, _context(dry=False), trace=False)
+    except TransformError as exc:
+        raise PublishError(f"Outgoing transformer {transformer.name}: {exc}", permanent=True) from exc
+    if not result.entities:
+        return OutgoingOutcome(skipped_reason=result.skipped_reason or "skipped")
+    if len(result.entities) > 1:
+        raise PublishError(
+            f"Outgoing transformer {transformer.name} made {len(result.entities)} entities of one task; "
+            "split entities in the route's transformers instead.", permanent=True,
+        )
+    return OutgoingOutcome(entity=result.entities[0])
+
+
+def sample_entities(incoming: Any, *, limit: int = 10) -> list[Any]:
+    """A first page of the Incoming (the subscriber's Fetch sample), for dry runs."""
+    subscriber_cls = incoming.subscriber_class
+    if subscriber_cls is None:
+        raise LookupError(f"No subscriber registered for {incoming.subscriber!r}")
+    sample = subscriber_cls(incoming).fetch_sample(limit=limit)
+    return list(sample.entities)

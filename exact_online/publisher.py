@@ -1,0 +1,349 @@
+"""The Exact Online Publisher: writes one task to Exact (create, update, delete, upsert, get).
+
+Writes never duplicate: every create carries an idempotency reference in a reference field of the
+entity, and after a lost response (timeout, dropped connection, 5xx) or on any attempt that may have
+reached Exact before, the record is looked up by that reference before it is POSTed again.
+Exact's validation errors (400, or a 500 carrying validation text, possibly in Dutch) are permanent;
+throttling and outages are transient and left to the route's retry policy; other 4xx are never retried.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from connections.publishers import Publisher, PublishError, PublishJob, PublishResult, register_publisher
+
+from . import errors
+from .catalog import Entity, catalog
+
+__all__ = ["ExactOnlinePublisher", "looks_like_validation", "reference_field_candidates"]
+
+METHOD_FOR_ACTION = {"create": "POST", "update": "PUT", "delete": "DELETE", "upsert": "POST", "get": "GET"}
+# Fields that can carry our idempotency reference, best first (short, writable, filterable text).
+REFERENCE_FIELD_PREFERENCE = (
+    "YourRef", "Reference", "SearchCode", "YourReference", "ExternalReference", "Remarks", "Description", "Notes",
+)
+# Exact's validation texts, in English and Dutch (FIELD-NOTES H2): a 500 with these is not transient.
+VALIDATION_PATTERNS = re.compile(
+    r"ongeldig|verplicht|bestaat al|niet toegestaan|invalid|mandatory|required|already exists|already used|"
+    r"not allowed|unknown:|is not valid|must be",
+    re.IGNORECASE,
+)
+STRIP_KEYS = ("__metadata", "__deferred")
+
+
+def looks_like_validation(message: str) -> bool:
+    return bool(VALIDATION_PATTERNS.search(message or ""))
+
+
+def reference_field_candidates(entity: Entity) -> list[str]:
+    """Writable text properties that can hold the reference, the preferred ones first."""
+    text = [p.name for p in entity.properties if p.type == "Edm.String" and p.post is not False and not p.primary_key]
+    preferred = [name for name in REFERENCE_FIELD_PREFERENCE if name in text]
+    return preferred + [name for name in text if name not in preferred]
+
+
+def _literal(value: Any, type_name: str | None) -> str:
+    """An OData literal for a key or filter value."""
+    if type_name == "Edm.Guid":
+        return f"guid'{value}'"
+    if type_name in {"Edm.Int32", "Edm.Int16", "Edm.Byte"} or (isinstance(value, int) and type_name != "Edm.String"):
+        return str(int(value))
+    if type_name == "Edm.Int64":
+        return f"{int(value)}L"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _api_for(http_client: Any) -> Any:
+    """The HTTP layer for a client (helper C's ``api_for``; looked up lazily so tests may patch it)."""
+    try:
+        from .client_type import api_for
+    except ImportError:  # pragma: no cover - older layout
+        from .api import api_for  # type: ignore[no-redef]
+    return api_for(http_client)
+
+
+def _default_division(http_client: Any) -> int | None:
+    for attr in ("default_division",):
+        value = getattr(http_client, attr, None)
+        if value:
+            return int(value)
+    grant = getattr(http_client, "grant", None)
+    value = getattr(grant, "default_division", None) if grant is not None else None
+    return int(value) if value else None
+
+
+def _error_response(error: errors.ExactError) -> dict[str, Any]:
+    return {"status": error.status, "error": error.message, "reason": error.reason}
+
+
+class _Call:
+    """One publish: the API, the entity and a record of the calls made."""
+
+    def __init__(self, job: PublishJob, entity: Entity, api: Any, division: int | None) -> None:
+        self.job = job
+        self.entity = entity
+        self.api = api
+        self.division = division
+        self.result = PublishResult()
+        self.pk = entity.primary_key or "ID"
+        self.pk_type = entity.primary_key_type
+
+    def log(self, line: str) -> None:
+        self.result.log.append(line)
+
+    def key_path(self, key: str) -> str:
+        return f"{self.entity.endpoint}({_literal(key, self.pk_type)})"
+
+    def send(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        self.result.calls += 1
+        self.result.request = {"method": method, "path": path, "division": self.division,
+                               "params": params or {}, "body": body}
+        response = self.api.request(method, path, division=self.division, params=params or None, json=body,
+                                    retry_transient=method in ("GET", "PUT", "DELETE"))
+        self.result.response = {"status": response.status, "body": response.body}
+        return response
+
+    def find(self, field: str, value: Any) -> str | None:
+        """The key of the record whose ``field`` equals ``value`` (a GET with $filter), or None."""
+        prop = self.entity.property(field)
+        params = {"$filter": f"{field} eq {_literal(value, prop.type if prop else 'Edm.String')}",
+                  "$select": self.pk, "$top": "2"}
+        self.result.calls += 1
+        body = self.api.get(self.entity.endpoint, division=self.division, params=params)
+        data = body.get("d", body) if isinstance(body, dict) else {}
+        rows = data.get("results", []) if isinstance(data, dict) else []
+        if len(rows) > 1:
+            self.log(f"{len(rows)} records have {field} = {value!r}; using the first")
+        return str(rows[0][self.pk]) if rows else None
+
+
+@register_publisher
+class ExactOnlinePublisher(Publisher):
+    kind = "exact_online"
+    label = "Exact Online Publisher"
+
+    # --- configuration ---------------------------------------------------------------------------------
+
+    def entity_choices(self, action: str | None = None) -> list[tuple[str, str]]:
+        method = METHOD_FOR_ACTION.get(action or "")
+        choices = []
+        for entity in catalog():
+            if entity.kind != "standard":
+                continue
+            if action == "upsert" and not (entity.supports("POST") and entity.supports("PUT")):
+                continue
+            if method and not entity.supports(method):
+                continue
+            choices.append((entity.endpoint, entity.label))
+        return sorted(choices, key=lambda c: c[1].lower())
+
+    def reference_field_choices(self, entity: str) -> list[tuple[str, str]]:
+        found = catalog().get(entity)
+        return [(name, name) for name in reference_field_candidates(found)] if found else []
+
+    def key_field_choices(self, entity: str) -> list[tuple[str, str]]:
+        found = catalog().get(entity)
+        return [(p.name, p.name) for p in found.properties if p.is_scalar] if found else []
+
+    def default_reference_field(self, entity: str) -> str:
+        found = catalog().get(entity)
+        candidates = reference_field_candidates(found) if found else []
+        return candidates[0] if candidates else ""
+
+    def validate(self, *, action: str, entity: str, path: dict[str, Any], query: dict[str, Any],
+                 payload: dict[str, Any], config: dict[str, Any]) -> dict[str, list[str]]:
+        problems: dict[str, list[str]] = {}
+        found = catalog().get(entity)
+        if found is None:
+            return {"entity": [f"Unknown entity {entity!r}: pick one from the catalog."]}
+        method = METHOD_FOR_ACTION.get(action, "GET")
+        if not found.supports(method) or (action == "upsert" and not found.supports("PUT")):
+            problems.setdefault("entity", []).append(
+                f"{found.endpoint} does not support {action} (methods: {', '.join(found.methods)})."
+            )
+        problems.update({k: v for k, v in self.check_payload(found, action, payload, partial=not payload).items()})
+        for key in ("reference_field", "upsert_key"):
+            name = config.get(key)
+            if name and not found.has_property(name):
+                problems.setdefault(key, []).append(f"{found.endpoint} has no property {name!r}.")
+        return problems
+
+    def check_payload(self, entity: Entity, action: str, payload: dict[str, Any], *,
+                      partial: bool) -> dict[str, list[str]]:
+        """Unknown properties; missing mandatory ones for creates (unless the payload comes per task)."""
+        messages: list[str] = []
+        unknown = [key for key in payload if key not in STRIP_KEYS and not entity.has_property(key)]
+        if unknown:
+            messages.append(f"Unknown properties of {entity.name}: {', '.join(sorted(unknown))}.")
+        if action in ("create", "upsert") and not partial:
+            mandatory = set(entity.mandatory_on_post) | {
+                p.name for p in entity.properties if p.mandatory and not p.primary_key
+            }
+            missing = sorted(name for name in mandatory if payload.get(name) in (None, ""))
+            if missing:
+                messages.append(f"Missing mandatory properties: {', '.join(missing)}.")
+        return {"payload": messages} if messages else {}
+
+    def payload_template(self, *, action: str, entity: str) -> dict[str, Any]:
+        found = catalog().get(entity)
+        if found is None:
+            return {}
+        placeholders = {"Edm.String": "", "Edm.Guid": None, "Edm.Boolean": False, "Edm.DateTime": None,
+                        "Edm.Double": 0.0, "Edm.Decimal": 0.0, "Edm.Int16": 0, "Edm.Int32": 0, "Edm.Int64": 0,
+                        "Edm.Byte": 0}
+        if action == "delete" or action == "get":
+            return {}
+        flag = "put" if action == "update" else "post"
+        mandatory = set(found.mandatory_on_post) | {p.name for p in found.properties if p.mandatory}
+        props = [p for p in found.properties if p.is_scalar and not p.primary_key and getattr(p, flag) is not False]
+        props.sort(key=lambda p: (p.name not in mandatory, p.name))
+        return {p.name: placeholders.get(p.type) for p in props}
+
+    def describe(self, *, action: str, entity: str, path: dict[str, Any], query: dict[str, Any]) -> str:
+        division = path.get("division", "default division")
+        return f"{METHOD_FOR_ACTION.get(action, action)} {entity} (division {division})"
+
+    # --- publishing ------------------------------------------------------------------------------------
+
+    def publish(self, job: PublishJob) -> PublishResult:
+        outgoing = job.outgoing
+        entity = catalog().get(outgoing.entity)
+        if entity is None:
+            raise PublishError(f"Unknown entity {outgoing.entity!r}", permanent=True)
+        payload = {k: v for k, v in job.payload.items() if k not in STRIP_KEYS}
+        problems = self.check_payload(entity, outgoing.action, payload, partial=False).get("payload")
+        if problems:
+            # Refused before sending: a request Exact would reject costs error budget for nothing.
+            raise PublishError("Not sent: " + " ".join(problems), permanent=True)
+        division = job.path.get("division") or job.config.get("division") or _default_division(outgoing.http_client)
+        call = _Call(job, entity, _api_for(outgoing.http_client), int(division) if division else None)
+        try:
+            action = outgoing.action
+            if action == "create":
+                self._create(call, payload)
+            elif action == "update":
+                self._update(call, payload, self._key(call, payload, required=True) or "")
+            elif action == "delete":
+                self._delete(call, self._key(call, payload, required=True) or "")
+            elif action == "upsert":
+                self._upsert(call, payload)
+            elif action == "get":
+                self._get(call, payload)
+            else:
+                raise PublishError(f"Unknown action {action!r}", permanent=True)
+        except errors.ExactError as error:
+            raise self._as_publish_error(call, error) from error
+        return call.result
+
+    def _as_publish_error(self, call: _Call, error: errors.ExactError) -> PublishError:
+        permanent = error.permanent
+        if isinstance(error, errors.Unavailable) and error.status == 500 and looks_like_validation(error.message):
+            permanent = True  # a validation message sent as HTTP 500 (often Dutch): not transient
+        if isinstance(error, errors.CircuitOpen):
+            permanent = False  # nothing was sent; wait for the error budget to recover
+        return PublishError(error.message, permanent=permanent, request=call.result.request,
+                            response=_error_response(error), log=call.result.log)
+
+    def _key(self, call: _Call, payload: dict[str, Any], *, required: bool) -> str | None:
+        """The target record's key: the task's path ``key``, the payload's primary key, or the id map."""
+        job = call.job
+        key = job.path.get("key") or payload.get(call.pk)
+        if not key and job.source_id:
+            key = job.lookup_target(job.source_id)
+            if key:
+                call.log(f"Source {job.source_id} maps to {key}")
+        if not key and required:
+            raise PublishError(
+                f"No key to address the record: give path.key, payload.{call.pk}, or publish it with Create first.",
+                permanent=True,
+            )
+        return str(key) if key else None
+
+    def _reference_field(self, call: _Call) -> str:
+        field = call.job.config.get("reference_field", None)
+        if field is None:
+            field = self.default_reference_field(call.entity.endpoint)
+        return field or ""
+
+    def _create(self, call: _Call, payload: dict[str, Any]) -> None:
+        job = call.job
+        ref_field = self._reference_field(call)
+        body = dict(payload)
+        if call.pk in body and not body[call.pk]:
+            del body[call.pk]
+        if ref_field:
+            body[ref_field] = job.reference
+            if job.maybe_published:
+                existing = call.find(ref_field, job.reference)
+                if existing:
+                    call.log(f"An earlier attempt already created {existing} ({ref_field} = {job.reference}).")
+                    self._done(call, existing)
+                    return
+        try:
+            response = call.send("POST", call.entity.endpoint, body=body)
+        except (errors.Unavailable, errors.BadResponse) as error:
+            if not ref_field:
+                raise
+            # The POST may have been applied with its answer lost: look before anything re-sends it.
+            call.log(f"Create answered {error.status or 'nothing'} ({error.message}); looking it up by reference.")
+            existing = call.find(ref_field, job.reference)
+            if existing:
+                call.log(f"Found {existing}: the create went through.")
+                self._done(call, existing)
+                return
+            call.log("Not found: the create did not go through; it will be retried.")
+            raise
+        data = response.body.get("d", {}) if isinstance(response.body, dict) else {}
+        key = data.get(call.pk) if isinstance(data, dict) else None
+        call.log(f"Created {key}" if key else "Created (no key in the answer)")
+        self._done(call, str(key) if key else None)
+
+    def _done(self, call: _Call, key: str | None) -> None:
+        call.result.external_key = key
+        if key and call.job.source_id:
+            call.result.remember = (call.job.source_id, key)
+
+    def _update(self, call: _Call, payload: dict[str, Any], key: str) -> None:
+        body = {k: v for k, v in payload.items() if k != call.pk}
+        call.send("PUT", call.key_path(key), body=body)
+        call.log(f"Updated {key}")
+        self._done(call, key)
+
+    def _delete(self, call: _Call, key: str) -> None:
+        try:
+            call.send("DELETE", call.key_path(key))
+            call.log(f"Deleted {key}")
+        except errors.NotFound:
+            if not call.job.maybe_published:
+                raise
+            call.log(f"{key} is already gone (an earlier attempt deleted it).")
+        call.result.external_key = key
+        if call.job.source_id:
+            call.result.forget = call.job.source_id
+
+    def _upsert(self, call: _Call, payload: dict[str, Any]) -> None:
+        key = self._key(call, payload, required=False)
+        upsert_key = call.job.config.get("upsert_key") or ""
+        if not key and upsert_key and payload.get(upsert_key) not in (None, ""):
+            key = call.find(upsert_key, payload[upsert_key])
+            value = payload[upsert_key]
+            call.log(f"Found {key} by {upsert_key}" if key else f"No record with {upsert_key} = {value!r}")
+        if key:
+            try:
+                self._update(call, payload, key)
+                return
+            except errors.NotFound:
+                call.log(f"{key} no longer exists; creating it again.")
+                call.result.forget = call.job.source_id or None
+        self._create(call, payload)
+
+    def _get(self, call: _Call, payload: dict[str, Any]) -> None:
+        key = self._key(call, payload, required=False)
+        params = {k: str(v) for k, v in call.job.query.items()}
+        path = call.key_path(key) if key else call.entity.endpoint
+        if not key and "$select" not in params:
+            params["$select"] = ",".join(call.entity.default_select)
+        call.send("GET", path, params=params)
+        call.result.external_key = key
