@@ -1,1 +1,105 @@
-__all__: list[str] = []
+"""Incoming configurations (what to read, from where) and their incremental cursors, one per division."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+__all__ = ["Incoming", "IncomingCursor"]
+
+
+class Incoming(models.Model):
+    """Reads entities out of an outside system through a registered subscriber (``connections.subscribers``).
+
+    The fields every subscriber shares are columns (request parameters, pagination, client, transformer);
+    what varies by subscriber (for Exact Online: the entity, the divisions, the endpoint pinning) is
+    ``config``, validated by the subscriber's typed config.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    subscriber = models.CharField(max_length=50, help_text="The kind of subscriber that reads the data.")
+    config = models.JSONField(default=dict, blank=True)
+    path = models.JSONField(default=dict, blank=True, help_text="Path parameters, e.g. division.")
+    query = models.JSONField(default=dict, blank=True, help_text="Query parameters: $filter, $select, $orderby, $top…")
+    pagination = models.BooleanField(default=True, help_text="Follow the next-page links.")
+    page_cap = models.PositiveIntegerField(null=True, blank=True, help_text="Stop after this many pages per division.")
+    incremental = models.BooleanField(default=False, help_text="Read only what changed since the last run.")
+    http_client = models.ForeignKey(
+        "clients.HttpClient", null=True, blank=True, on_delete=models.PROTECT, related_name="incomings",
+        verbose_name="HTTP Client",
+    )
+    transformer = models.ForeignKey(
+        "connections.Transformer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Applied to {path, query, cursor} before each request.",
+    )
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("connections:incoming_detail", args=[self.pk])
+
+    @property
+    def subscriber_class(self) -> Any:
+        from connections.subscribers import get_subscriber
+
+        return get_subscriber(self.subscriber)
+
+    @property
+    def subscriber_label(self) -> str:
+        cls = self.subscriber_class
+        return cls.label if cls else self.subscriber
+
+    def last_run(self) -> Any:
+        return self.runs.order_by("-created_at", "-pk").first()
+
+    def active_run(self) -> Any:
+        from .runs import Run
+
+        return self.runs.filter(status__in=Run.Status.ACTIVE).first()  # type: ignore[attr-defined]
+
+
+class IncomingCursor(models.Model):
+    """Where the next incremental read of one division starts.
+
+    ``kind`` is ``timestamp`` (sync endpoints: ``Timestamp gt N``) or ``modified`` (others: ``Modified ge T``
+    with the keys already read at exactly ``T`` kept in ``seen_keys``, so that rows sharing the boundary
+    timestamp are neither lost nor read twice). A user can reset (delete) or rewind (edit ``value``) it.
+    """
+
+    class Kind(models.TextChoices):
+        TIMESTAMP = "timestamp", "Timestamp"
+        MODIFIED = "modified", "Modified"
+
+    incoming = models.ForeignKey(Incoming, on_delete=models.CASCADE, related_name="cursors")
+    division = models.IntegerField(default=0, help_text="0 when the subscriber has no divisions.")
+    endpoint = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    value = models.CharField(max_length=64)
+    seen_keys = models.JSONField(default=list, blank=True)
+    run = models.ForeignKey("connections.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["division"]
+        constraints = [models.UniqueConstraint(fields=["incoming", "division"], name="one_cursor_per_division")]
+
+    def __str__(self) -> str:
+        return f"{self.incoming} / {self.division}: {self.kind} {self.value}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value, "seen_keys": list(self.seen_keys or []),
+                "endpoint": self.endpoint}

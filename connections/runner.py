@@ -1,0 +1,218 @@
+"""Running an Incoming: stream pages from its subscriber and turn every entity into a Task, page by page.
+
+Plain functions: the Celery task (``connections.tasks``), the management command (``run_incoming``) and
+the Routes' runner call the same :func:`execute_incoming_run`. Every page is committed on its own (its
+tasks, the run's counters and the checkpoint holding the next URL), so a run that fails or whose worker
+dies is continued by ``Run.resume()`` at the next page, with no row read twice and none lost.
+
+Hooks for the Routes runner (issue 7)::
+
+    def transform(entity: dict) -> list[dict] | Skip: ...
+
+    execute_incoming_run(run_id, transform=transform)
+
+``transform`` runs per entity read: each returned entity becomes a Task (``data`` = the entity as read,
+``transformed`` = the returned one); ``Skip(reason)`` counts the entity as skipped and writes no task; an
+exception fails only that entity's Task (status Failed, with the message). Reading never stops early
+because a transformer filtered entities out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from connections.models import Incoming, IncomingCursor, Run, RunLogEntry, Task
+from connections.subscribers import Page, ReadError, RequestHook, ResumePoint, Subscriber
+
+__all__ = ["RunLogHandler", "Skip", "TransformHook", "execute_incoming_run", "request_hook_for", "subscriber_for"]
+
+logger = logging.getLogger("connections.runner")
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Returned by a transform hook: do not make a task of this entity."""
+
+    reason: str = "skipped by a transformer"
+
+
+TransformHook = Callable[[dict[str, Any]], "list[dict[str, Any]] | Skip"]
+PageHook = Callable[[Run, Page], None]
+
+
+class RunLogHandler(logging.Handler):
+    """Turns the runner logger's records into the run's log lines (style.md §18)."""
+
+    def __init__(self, run: Run, level: int = logging.INFO) -> None:
+        super().__init__(level)
+        self.run = run
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record) if self.formatter else record.getMessage()
+            RunLogEntry.objects.create(run_id=self.run.pk, level=record.levelno, message=message[:4000])
+        except Exception:  # logging must never break the run; the stdlib's own policy
+            self.handleError(record)
+
+
+def subscriber_for(incoming: Incoming) -> Subscriber:
+    cls = incoming.subscriber_class
+    if cls is None:
+        raise ReadError(f"No subscriber of kind {incoming.subscriber!r} is installed.", permanent=True)
+    return cls(incoming)
+
+
+def request_hook_for(incoming: Incoming) -> RequestHook | None:
+    """The Incoming's request transformer as a hook over ``{"path", "query", "cursor"}``, or None."""
+    if incoming.transformer_id is None:
+        return None
+    from connections.transformers import TransformError
+
+    chain = incoming.transformer.compiled()
+
+    def hook(request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            result = chain.run(request)
+        except TransformError as exc:
+            raise ReadError(f"Request transformer {incoming.transformer}: {exc}", permanent=True) from exc
+        if not result.entities or not isinstance(result.entities[0], dict):
+            raise ReadError(f"Request transformer {incoming.transformer} left no request "
+                            f"({result.skipped_reason or 'skipped'}).", permanent=True)
+        return result.entities[0]
+
+    return hook
+
+
+def _tasks_for(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None,
+               ) -> tuple[list[Task], int, int]:
+    tasks: list[Task] = []
+    skipped = failed = 0
+    now = timezone.now()
+    for entity in page.entities:
+        identifier = subscriber.identifier(entity)[:255]
+        common = {"run": run, "incoming_id": run.incoming_id, "identifier": identifier, "division": page.division,
+                  "data": entity, "created_at": now}
+        if transform is None:
+            tasks.append(Task(**common, log=[Task.log_line(f"Read from {page.endpoint}, page {page.number}")]))
+            continue
+        try:
+            outcome = transform(entity)
+        except Exception as exc:  # one entity's transformer failure fails that entity only, and is recorded
+            failed += 1
+            tasks.append(Task(**common, status=Task.Status.FAILED, error=str(exc)[:4000],
+                              log=[Task.log_line(f"Transformer failed: {exc}", "error")]))
+            continue
+        if isinstance(outcome, Skip):
+            skipped += 1
+            continue
+        for item in outcome:
+            tasks.append(Task(**common, transformed=item,
+                              log=[Task.log_line(f"Read from {page.endpoint}, page {page.number}; transformed")]))
+    return tasks, skipped, failed
+
+
+def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None) -> None:
+    key = str(page.division if page.division is not None else 0)
+    tasks, skipped, failed = _tasks_for(run, subscriber, page, transform)
+    done = page.next_url is None
+    run.checkpoint[key] = {"next_url": page.next_url, "page": page.number, "cursor": page.cursor, "done": done,
+                           "endpoint": page.endpoint}
+    summary = run.summary.setdefault(key, {"endpoint": page.endpoint, "calls": 0, "records": 0, "dropped": 0})
+    summary["calls"] += page.api_calls
+    summary["records"] += len(page.entities)
+    summary["dropped"] = summary.get("dropped", 0) + page.dropped
+    summary["endpoint"] = page.endpoint
+    counts = {"pages": 1, "api_calls": page.api_calls, "entities_read": len(page.entities),
+              "tasks_created": len(tasks), "tasks_skipped": skipped, "tasks_failed": failed}
+    with transaction.atomic():
+        Task.objects.bulk_create(tasks, batch_size=Task.BULK_BATCH)
+        Run.objects.filter(pk=run.pk).update(
+            checkpoint=run.checkpoint, summary=run.summary, heartbeat_at=timezone.now(),
+            **{name: F(name) + n for name, n in counts.items() if n},
+        )
+        if done and page.cursor and not run.dry_run:
+            IncomingCursor.objects.update_or_create(
+                incoming_id=run.incoming_id, division=int(key),
+                defaults={"kind": page.cursor["kind"], "value": str(page.cursor["value"]),
+                          "seen_keys": page.cursor.get("seen_keys") or [], "endpoint": page.cursor.get("endpoint", ""),
+                          "run": run, "updated_at": timezone.now()},
+            )
+    for name, n in counts.items():
+        setattr(run, name, getattr(run, name) + n)
+
+
+def _read_division(run: Run, subscriber: Subscriber, division: int | None, *, request_hook: RequestHook | None,
+                   transform: TransformHook | None, on_page: PageHook | None) -> None:
+    key = str(division if division is not None else 0)
+    state = run.checkpoint.get(key) or {}
+    if state.get("done"):
+        logger.info("Division %s: already read by an earlier attempt", key)
+        return
+    resume = None
+    if state.get("next_url"):
+        resume = ResumePoint(next_url=state["next_url"], page=int(state.get("page") or 0), cursor=state.get("cursor"))
+    stored = IncomingCursor.objects.filter(incoming_id=run.incoming_id, division=int(key)).first()
+    cursor = stored.as_dict() if stored else None
+    records = 0
+    for page in subscriber.read(division, resume=resume, cursor=cursor, request_hook=request_hook):
+        _save_page(run, subscriber, page, transform)
+        records += len(page.entities)
+        logger.info("Division %s: page %d, %d records%s", key, page.number, len(page.entities),
+                    f" ({page.dropped} already read at the cursor)" if page.dropped else "")
+        if on_page is not None:
+            on_page(run, page)
+    if not run.checkpoint.get(key, {}).get("done"):
+        # The subscriber ended without a page (nothing to read): the division is complete.
+        run.checkpoint[key] = {**run.checkpoint.get(key, {}), "next_url": None, "done": True}
+        run.save_checkpoint()
+    logger.info("Division %s: done, %d records", key, records)
+
+
+def execute_incoming_run(run_id: int, *, transform: TransformHook | None = None,
+                         request_hook: RequestHook | None = None, on_page: PageHook | None = None) -> Run | None:
+    """Claim the queued run ``run_id`` and read its Incoming; returns the run (None when it is gone).
+
+    ``request_hook`` overrides the Incoming's own request transformer; ``on_page`` is called after each
+    committed page (progress reporting, tests).
+    """
+    run = Run.objects.select_related("incoming", "incoming__http_client").filter(pk=run_id).first()
+    if run is None or run.incoming is None:
+        return run
+    if not run.start():
+        logger.info("Run %s was not queued (status %s): not started twice", run.pk, run.status)
+        return run
+    handler = RunLogHandler(run)
+    logger.addHandler(handler)
+    previous_level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        incoming = run.incoming
+        subscriber = subscriber_for(incoming)
+        hook = request_hook if request_hook is not None else request_hook_for(incoming)
+        if run.resumed_from_id:
+            logger.info("Resuming run %s from its checkpoint", run.resumed_from_id)
+        for division in subscriber.divisions():
+            _read_division(run, subscriber, division, request_hook=hook, transform=transform, on_page=on_page)
+        run.refresh_from_db()
+        logger.info("Read %d records in %d calls (%s records per call)", run.entities_read, run.api_calls,
+                    run.records_per_call)
+        run.finish(Run.Status.SUCCEEDED)
+    except ReadError as exc:
+        logger.error("Run failed: %s", exc.message)
+        run.finish(Run.Status.FAILED, exc.message)
+    except Exception as exc:  # anything else is recorded on the run (with traceback in the log), never lost
+        logger.exception("Run failed unexpectedly")
+        run.finish(Run.Status.FAILED, f"{type(exc).__name__}: {exc}")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+    run.refresh_from_db()
+    return run

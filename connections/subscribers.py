@@ -1,0 +1,178 @@
+"""The platform's subscriber registry: a subscriber reads entities out of an outside system, page by page.
+
+A connector registers its subscriber class in its ``AppConfig.ready()``; the platform (forms, runner,
+views) only knows this interface, never the connector (``connections`` does not import ``exact_online``).
+
+A subscriber declares a ``kind``, a ``label``, a typed ``Config`` (pydantic) with its ``sensitive`` field
+names, the extra form fields it needs (``form_fields``), a check of a configuration before any call
+(``clean``), the request it would send (``preview_url``), a one-off ``fetch_sample`` and ``read``, which
+streams :class:`Page` objects so that memory stays flat however many entities a run reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from django import forms
+
+__all__ = [
+    "Page",
+    "ReadError",
+    "RequestSpec",
+    "ResumePoint",
+    "Sample",
+    "Subscriber",
+    "SubscriberConfig",
+    "get_subscriber",
+    "register_subscriber",
+    "subscriber_choices",
+]
+
+RequestHook = Callable[[dict[str, Any]], dict[str, Any]]
+"""Applied to ``{"path", "query", "cursor"}`` before a division's first request (the request transformer)."""
+
+
+class SubscriberConfig(BaseModel):
+    """Base of every subscriber's typed config: unknown keys are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadError(Exception):
+    """Reading failed. ``permanent`` errors will fail again on retry; others (outage, timeout) may not."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+@dataclass
+class RequestSpec:
+    """The request a subscriber will send for one division, shown in the form and on the run."""
+
+    division: int | None
+    endpoint: str
+    url: str
+    params: dict[str, str]
+    reason: str = ""
+
+
+@dataclass
+class Page:
+    """One page of entities for one division.
+
+    ``next_url`` is what the next call will fetch (None on the last page); ``cursor`` is where an incremental
+    read may start once this division is complete. The runner stores both after every page, so a resumed
+    run passes them back to ``read`` and continues at the next page.
+    """
+
+    division: int | None
+    number: int
+    entities: list[dict[str, Any]]
+    next_url: str | None
+    endpoint: str
+    api_calls: int = 1
+    cursor: dict[str, Any] | None = None
+    dropped: int = 0  # duplicates removed at a cursor boundary
+
+
+@dataclass
+class Sample:
+    spec: RequestSpec
+    entities: list[dict[str, Any]]
+    api_calls: int
+    has_more: bool
+
+
+@dataclass
+class ResumePoint:
+    """Where to continue a division: the next URL to fetch and what the previous pages established."""
+
+    next_url: str | None = None
+    page: int = 0
+    cursor: dict[str, Any] | None = None
+    done: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Subscriber:
+    """Base class. ``incoming`` is a ``connections.Incoming``; ``config`` its validated ``Config``."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    Config: ClassVar[type[SubscriberConfig]] = SubscriberConfig
+    sensitive: ClassVar[tuple[str, ...]] = ()
+    form_template: ClassVar[str | None] = None  # renders the subscriber's own fields inside the Incoming form
+
+    def __init__(self, incoming: Any) -> None:
+        self.incoming = incoming
+        self.config = self.Config.model_validate(incoming.config or {})
+
+    # -- configuration -----------------------------------------------------------------------------------
+    @classmethod
+    def form_fields(cls) -> dict[str, forms.Field]:
+        """Extra form fields; their cleaned values become ``config`` (after ``clean``)."""
+        return {}
+
+    @classmethod
+    def clean(cls, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """Check a whole configuration before any call; ``data`` has the platform fields (path, query,
+        pagination, page_cap, incremental, http_client) and this subscriber's form fields.
+
+        Returns ``(config, errors)`` with errors keyed by form field name (``__all__`` for the form).
+        """
+        return cls.Config.model_validate({}).model_dump(), {}
+
+    @classmethod
+    def masked_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return {k: ("••••••" if k in cls.sensitive and v else v) for k, v in config.items()}
+
+    # -- behaviour ---------------------------------------------------------------------------------------
+    def divisions(self) -> list[int | None]:
+        """What one run fans out over (each with its own cursor); ``[None]`` when there is no such notion."""
+        return [None]
+
+    def preview(self, *, request_hook: RequestHook | None = None,
+                cursors: dict[int, dict[str, Any]] | None = None) -> list[RequestSpec]:
+        """The requests the next run would send first, without calling the outside system."""
+        raise NotImplementedError
+
+    def preview_url(self, *, request_hook: RequestHook | None = None) -> str:
+        specs = self.preview(request_hook=request_hook)
+        return specs[0].url if specs else ""
+
+    def fetch_sample(self, *, limit: int = 5, request_hook: RequestHook | None = None) -> Sample:
+        raise NotImplementedError
+
+    def read(self, division: int | None, *, resume: ResumePoint | None = None,
+             cursor: dict[str, Any] | None = None, request_hook: RequestHook | None = None) -> Iterator[Page]:
+        """Stream pages of one division, starting at ``resume.next_url`` when given."""
+        raise NotImplementedError
+
+    def identifier(self, entity: dict[str, Any]) -> str:
+        """The entity's key, stored on its Task."""
+        return str(entity.get("ID") or entity.get("id") or "")
+
+
+_REGISTRY: dict[str, type[Subscriber]] = {}
+
+
+def register_subscriber(cls: type[Subscriber]) -> type[Subscriber]:
+    """Register (or re-register, e.g. on autoreload) a subscriber class under its ``kind``."""
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def get_subscriber(kind: str) -> type[Subscriber] | None:
+    return _REGISTRY.get(kind)
+
+
+def subscriber_choices() -> list[tuple[str, str]]:
+    return [(kind, cls.label) for kind, cls in sorted(_REGISTRY.items(), key=lambda item: item[1].label)]

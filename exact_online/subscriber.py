@@ -1,0 +1,457 @@
+"""The Exact Online Subscriber: reads an entity from Exact, page by page, spending as little quota as possible.
+
+Where the reads go (``plan``):
+- full reads go to the entity's **bulk** (or else **sync**) counterpart when it carries the selected fields
+  (1,000 rows per call instead of 60); incremental reads go to **sync** with a ``Timestamp gt NL`` cursor;
+  other entities use a ``Modified ge`` cursor with overlap, and the rows already read at exactly the cursor
+  value are dropped (de-duplication on key + Modified), so rows sharing a timestamp at a boundary are
+  neither lost nor read twice. A user can pin the endpoint.
+- ``$select`` is always sent: the chosen properties, or every scalar property of the endpoint called, plus
+  what the cursor and the task identifier need. Never ``*``.
+- ``__next`` is followed verbatim; a resumed run starts at the stored next URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlencode
+
+from django import forms
+
+from connections.subscribers import (
+    Page,
+    ReadError,
+    RequestHook,
+    RequestSpec,
+    ResumePoint,
+    Sample,
+    Subscriber,
+    SubscriberConfig,
+)
+
+from .catalog import Entity, catalog
+from .errors import ExactError
+from .odata_filter import FilterError, validate_filter
+
+__all__ = ["ExactSubscriber", "ExactSubscriberConfig", "ReadPlan", "parse_key_values"]
+
+logger = logging.getLogger("connections.runner")
+
+DEFAULT_BASE_URL = "https://start.exactonline.nl"
+ENDPOINT_CHOICES = [
+    ("auto", "Automatic (bulk for full reads, sync for incremental ones)"),
+    ("standard", "Standard (60 rows per call)"),
+    ("bulk", "Bulk (1,000 rows per call)"),
+    ("sync", "Sync (1,000 rows per call, Timestamp cursor)"),
+]
+DIVISION_CHOICES = [
+    ("default", "The client's default division"),
+    ("selected", "These divisions"),
+    ("all", "All divisions of the grant"),
+]
+_DATE_MS = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
+
+
+class ExactSubscriberConfig(SubscriberConfig):
+    entity: str = ""
+    divisions: Literal["default", "selected", "all"] = "default"
+    division_codes: list[int] = []
+    endpoint: Literal["auto", "standard", "bulk", "sync"] = "auto"
+
+
+def parse_key_values(text: str) -> dict[str, str]:
+    """``key=value`` lines (the form's Path and "other query parameters") into a dict."""
+    result: dict[str, str] = {}
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise ValueError(f"{line!r} is not key=value")
+        key, _, value = line.partition("=")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def _split_select(value: str | list[str] | None) -> list[str]:
+    if not value:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [item.strip() for item in items if item and item.strip()]
+
+
+def date_ms(value: Any) -> int | None:
+    """Epoch milliseconds of an Exact ``/Date(ms)/`` value (or an ISO string), compared as Exact sent it."""
+    if value is None:
+        return None
+    match = _DATE_MS.fullmatch(str(value).strip())
+    if match:
+        return int(match.group(1))
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def ms_literal(ms: int) -> str:
+    """The ``datetime'…'`` literal for a value Exact serialised as ``/Date(ms)/`` (the same wall clock)."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    return "datetime'" + moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}'"
+
+
+def cursor_view(cursor: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a request transformer sees of a cursor: kind, value, the OData literal and a ready filter."""
+    if not cursor or not cursor.get("value"):
+        return None
+    if cursor["kind"] == "timestamp":
+        literal = f"{int(cursor['value'])}L"
+        return {"kind": "timestamp", "value": cursor["value"], "literal": literal, "filter": f"Timestamp gt {literal}"}
+    literal = ms_literal(int(cursor["value"]))
+    return {"kind": "modified", "value": cursor["value"], "literal": literal, "filter": f"Modified ge {literal}",
+            "iso": literal[len("datetime'"):-1]}
+
+
+@dataclass
+class ReadPlan:
+    """Where one division's read goes and with which parameters."""
+
+    entity: Entity
+    path: dict[str, Any]
+    params: dict[str, str]
+    cursor_kind: str | None
+    cursor_applied: dict[str, Any] | None
+    key: str | None
+    reason: str
+    ordered: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class ExactSubscriber(Subscriber):
+    kind = "exact_online"
+    label = "Exact Online Subscriber"
+    description = "Reads an entity of Exact Online (standard, bulk or sync endpoint), division by division."
+    Config = ExactSubscriberConfig
+    form_template: ClassVar[str | None] = "exact_online/subscriber_form.html"
+
+    config: ExactSubscriberConfig
+
+    # -- configuration -----------------------------------------------------------------------------------
+    @classmethod
+    def form_fields(cls) -> dict[str, forms.Field]:
+        return {
+            "entity": forms.CharField(
+                label="Entity", max_length=200,
+                help_text="Search by name or endpoint, e.g. Accounts or crm/Accounts.",
+                widget=forms.TextInput(attrs={"list": "entity-options", "autocomplete": "off"}),
+            ),
+            "divisions": forms.ChoiceField(label="Divisions", choices=DIVISION_CHOICES, initial="default"),
+            "division_codes": forms.CharField(
+                label="Division codes", required=False, help_text="Comma-separated, for \u201cThese divisions\u201d."
+            ),
+            "endpoint": forms.ChoiceField(label="Endpoint", choices=ENDPOINT_CHOICES, initial="auto"),
+        }
+
+    @classmethod
+    def initial(cls, config: dict[str, Any]) -> dict[str, Any]:
+        parsed = ExactSubscriberConfig.model_validate(config or {})
+        return {"entity": parsed.entity, "divisions": parsed.divisions,
+                "division_codes": ", ".join(str(c) for c in parsed.division_codes), "endpoint": parsed.endpoint}
+
+    @classmethod
+    def clean(cls, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        errors: dict[str, list[str]] = {}
+
+        def err(name: str, message: str) -> None:
+            errors.setdefault(name, []).append(message)
+
+        entity = catalog().get(str(data.get("entity") or ""))
+        if entity is None:
+            err("entity", f"Unknown entity {data.get('entity')!r}: choose one from the catalog.")
+        elif not entity.supports("GET"):
+            err("entity", f"{entity.endpoint} cannot be read (it supports {', '.join(entity.methods)} only).")
+        codes: list[int] = []
+        for part in str(data.get("division_codes") or "").replace(";", ",").split(","):
+            if part.strip():
+                try:
+                    codes.append(int(part.strip()))
+                except ValueError:
+                    err("division_codes", f"{part.strip()!r} is not a division code (a number).")
+        mode = data.get("divisions") or "default"
+        path = dict(data.get("path") or {})
+        if path.get("division"):
+            try:
+                codes = [int(c) for c in str(path.pop("division")).split(",") if c.strip()]
+                mode = "selected"
+            except ValueError:
+                err("path", "The division path parameter must be a division code (a number).")
+        if mode == "selected" and not codes and "division_codes" not in errors:
+            err("division_codes", "Path parameter division is missing: give at least one division code.")
+        client = data.get("http_client")
+        if mode in ("default", "all") and client is not None:
+            grant = getattr(client, "grant_or_none", None)
+            if grant is None or (mode == "default" and not (grant.default_division or grant.current_division)):
+                err("divisions", "Path parameter division is missing: this HTTP Client has no granted division yet; "
+                                 "grant access first or give division codes.")
+        endpoint_mode = data.get("endpoint") or "auto"
+        query = dict(data.get("query") or {})
+        if entity is not None:
+            target = entity if endpoint_mode == "auto" else cls._counterpart(entity, endpoint_mode)
+            if target is None:
+                err("endpoint", f"{entity.name} has no {endpoint_mode} endpoint.")
+                target = entity
+            for name in (p for p in entity.path_parameters if p != "division"):
+                if not path.get(name):
+                    err("path", f"Path parameter {name} is missing.")
+            unknown = [s for s in _split_select(query.get("$select")) if not target.has_property(s)]
+            if "*" in _split_select(query.get("$select")):
+                err("select", "$select=* is refused by Exact; choose properties or leave empty for all.")
+            elif unknown:
+                err("select", f"Unknown $select propert{'y' if len(unknown) == 1 else 'ies'} for "
+                              f"{target.endpoint}: {', '.join(unknown)}.")
+            if query.get("$filter"):
+                try:
+                    validate_filter(str(query["$filter"]), lambda n: t.type if (t := target.get_property(n)) else None)
+                except FilterError as exc:
+                    err("filter", f"$filter: {exc}")
+            orderby = str(query.get("$orderby") or "")
+            for part in orderby.split(","):
+                name = part.strip().split(" ")[0] if part.strip() else ""
+                if name and not target.has_property(name):
+                    err("orderby", f"Unknown $orderby property {name!r}.")
+                elif part.strip() and len(part.split()) > 1 and part.split()[1].lower() not in ("asc", "desc"):
+                    err("orderby", f"$orderby direction must be asc or desc, not {part.split()[1]!r}.")
+        config = {"entity": entity.endpoint if entity else str(data.get("entity") or ""), "divisions": mode,
+                  "division_codes": codes, "endpoint": endpoint_mode}
+        return {"config": config, "path": path, "query": query}, errors
+
+    @staticmethod
+    def _counterpart(entity: Entity, kind: str) -> Entity | None:
+        return {"standard": entity.standard_counterpart, "bulk": entity.bulk_counterpart,
+                "sync": entity.sync_counterpart}.get(kind)
+
+    # -- where to read --------------------------------------------------------------------------------------
+    @property
+    def entity(self) -> Entity:
+        entity = catalog().get(self.config.entity)
+        if entity is None:
+            raise ReadError(f"Unknown entity {self.config.entity!r}", permanent=True)
+        return entity
+
+    def divisions(self) -> list[int | None]:
+        path_division = (self.incoming.path or {}).get("division")
+        if path_division:
+            return [int(c) for c in str(path_division).split(",") if c.strip()]
+        if self.config.divisions == "selected":
+            return list(self.config.division_codes)
+        client = self.incoming.http_client
+        grant = getattr(client, "grant_or_none", None) if client is not None else None
+        if self.config.divisions == "all" and grant is not None and grant.divisions:
+            return [int(row["code"] if isinstance(row, dict) else row) for row in grant.divisions]
+        if grant is not None and (grant.default_division or grant.current_division):
+            return [int(grant.default_division or grant.current_division)]
+        raise ReadError("No division to read: grant the HTTP Client access or give division codes.", permanent=True)
+
+    def target(self) -> tuple[Entity, str]:
+        """The endpoint to call and why (for the run log and the form)."""
+        entity, mode = self.entity, self.config.endpoint
+        if mode != "auto":
+            target = self._counterpart(entity, mode)
+            if target is None:
+                raise ReadError(f"{entity.name} has no {mode} endpoint.", permanent=True)
+            return target, f"pinned to the {mode} endpoint"
+        chosen = _split_select((self.incoming.query or {}).get("$select"))
+        bulk, sync = entity.bulk_counterpart, entity.sync_counterpart
+        if self.incoming.incremental:
+            if sync is not None and sync.carries(chosen):
+                return sync, "incremental read: sync endpoint with a Timestamp cursor (1,000 rows per call)"
+            return entity, "incremental read: no sync endpoint carries the selected fields"
+        if bulk is not None and bulk.carries(chosen):
+            return bulk, "full read: bulk endpoint (1,000 rows per call)"
+        if sync is not None and sync.carries(chosen):
+            return sync, "full read: sync endpoint (1,000 rows per call)"
+        return entity, "no bulk or sync endpoint carries the selected fields"
+
+    def plan(self, division: int | None, *, cursor: dict[str, Any] | None = None,
+             request_hook: RequestHook | None = None) -> ReadPlan:
+        target, reason = self.target()
+        query = {k: str(v) for k, v in (self.incoming.query or {}).items() if v not in (None, "")}
+        select = [target.canonical(s) for s in _split_select(query.get("$select"))] or target.default_select
+        key = target.record_key
+        if target.name == "Deleted" and target.has_property("EntityKey"):
+            key = "EntityKey"
+        cursor_kind: str | None = None
+        if target.kind == "sync" and target.has_property("Timestamp"):
+            cursor_kind = "timestamp"
+        elif target.has_property("Modified"):
+            cursor_kind = "modified"
+        needed = [n for n in (key, {"timestamp": "Timestamp", "modified": "Modified"}.get(cursor_kind or "")) if n]
+        for name in needed:
+            if name not in select:
+                select.append(name)
+        query["$select"] = ",".join(select)
+        notes: list[str] = []
+        if cursor and cursor.get("kind") != cursor_kind:
+            notes.append(f"stored cursor is a {cursor.get('kind')} cursor but {target.endpoint} needs "
+                         f"{cursor_kind or 'none'}: reading everything")
+            cursor = None
+        path = {k: v for k, v in (self.incoming.path or {}).items() if k != "division"}
+        path["division"] = division
+        if request_hook is not None:
+            changed = request_hook({"path": dict(path), "query": dict(query), "cursor": cursor_view(cursor)})
+            path = dict(changed.get("path") or path)
+            query = {k: str(v) for k, v in (changed.get("query") or {}).items() if v not in (None, "")}
+            if path.get("division") not in (None, ""):
+                division = int(path["division"])
+        applied = None
+        if self.incoming.incremental and cursor_kind is not None:
+            view = cursor_view(cursor)
+            if view is not None:
+                applied = cursor
+                query["$filter"] = f"({query['$filter']}) and {view['filter']}" if query.get("$filter") \
+                    else view["filter"]
+            elif cursor_kind == "timestamp":
+                query["$filter"] = f"({query['$filter']}) and Timestamp gt 1L" if query.get("$filter") \
+                    else "Timestamp gt 1L"
+        ordered = cursor_kind == "timestamp" and not query.get("$orderby")
+        return ReadPlan(entity=target, path=path, params=query, cursor_kind=cursor_kind, cursor_applied=applied,
+                        key=key, reason=reason, ordered=ordered, notes=notes)
+
+    # -- previews and samples ------------------------------------------------------------------------------
+    def _base_url(self) -> str:
+        client = self.incoming.http_client
+        config = getattr(client, "config", None) or {}
+        return str(config.get("base_url") or config.get("base_uri") or DEFAULT_BASE_URL).rstrip("/")
+
+    def url(self, plan: ReadPlan, division: int | None) -> str:
+        prefix = "beta/" if "/beta/" in plan.entity.uri else ""
+        where = f"{division}/" if plan.entity.division_in_path and division is not None else ""
+        return f"{self._base_url()}/api/v1/{prefix}{where}{plan.entity.endpoint}?{urlencode(plan.params, safe='$,')}"
+
+    def preview(self, *, request_hook: RequestHook | None = None,
+                cursors: dict[int, dict[str, Any]] | None = None) -> list[RequestSpec]:
+        try:
+            divisions = self.divisions()
+        except ReadError:
+            divisions = [None]
+        specs = []
+        for division in divisions:
+            plan = self.plan(division, cursor=(cursors or {}).get(division or 0), request_hook=request_hook)
+            shown = plan.path.get("division", division)
+            specs.append(RequestSpec(division=shown, endpoint=plan.entity.endpoint,
+                                     url=self.url(plan, shown if shown is not None else None),
+                                     params=plan.params, reason=plan.reason))
+        return specs
+
+    def api(self) -> Any:
+        from .client_type import api_for
+
+        if self.incoming.http_client is None:
+            raise ReadError("Choose an HTTP Client first.", permanent=True)
+        return api_for(self.incoming.http_client)
+
+    def fetch_sample(self, *, limit: int = 5, request_hook: RequestHook | None = None) -> Sample:
+        division = self.divisions()[0]
+        plan = self.plan(division, request_hook=request_hook)
+        params = dict(plan.params)
+        top = int(params.get("$top") or 0)
+        params["$top"] = str(min(top, limit) if top else limit)
+        api = self.api()
+        division = plan.path.get("division", division)
+        try:
+            response = api.request("GET", plan.entity.endpoint, division=division, params=params)
+        except ExactError as exc:
+            raise ReadError(str(exc), permanent=exc.permanent) from exc
+        d = response.body.get("d") if isinstance(response.body, dict) else None
+        results = list(d.get("results") or []) if isinstance(d, dict) else []
+        spec = RequestSpec(division=division, endpoint=plan.entity.endpoint, url=response.url, params=params,
+                           reason=plan.reason)
+        return Sample(spec=spec, entities=results[:limit], api_calls=1,
+                      has_more=bool(isinstance(d, dict) and d.get("__next")))
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def identifier(self, entity: dict[str, Any]) -> str:
+        for key in (self._key, "ID", "EntityKey", "Timestamp"):
+            if key and entity.get(key) not in (None, ""):
+                return str(entity[key])
+        return ""
+
+    _key: str | None = None
+
+    def read(self, division: int | None, *, resume: ResumePoint | None = None,
+             cursor: dict[str, Any] | None = None, request_hook: RequestHook | None = None) -> Iterator[Page]:
+        plan = self.plan(division, cursor=cursor, request_hook=request_hook)
+        division = plan.path.get("division", division)
+        self._key = plan.key
+        for note in plan.notes:
+            logger.warning("Division %s: %s", division, note)
+        candidate = dict((resume.cursor if resume and resume.cursor else None) or (plan.cursor_applied or {})) or None
+        boundary_ms = int(plan.cursor_applied["value"]) if plan.cursor_applied and plan.cursor_kind == "modified" \
+            else None
+        boundary_seen = set((plan.cursor_applied or {}).get("seen_keys") or []) if boundary_ms is not None else set()
+        if resume and resume.next_url:
+            url, params, number = resume.next_url, None, resume.page
+            logger.info("Division %s: resuming %s at page %d", division, plan.entity.endpoint, number + 1)
+        else:
+            url, params, number = plan.entity.endpoint, plan.params, 0
+            logger.info("Division %s: reading %s (%s) with %s", division, plan.entity.endpoint, plan.reason,
+                        urlencode(plan.params, safe="$,"))
+        api = self.api()
+        max_pages = (self.incoming.page_cap or 1_000_000) if self.incoming.pagination else 1
+        pages = api.iter_pages(url, division=division, params=params, max_pages=1_000_000)
+        while number < max_pages:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except ExactError as exc:
+                raise ReadError(str(exc), permanent=exc.permanent) from exc
+            number += 1
+            rows, dropped = page.results, 0
+            if boundary_ms is not None and boundary_seen:
+                kept = [r for r in rows if not (date_ms(r.get("Modified")) == boundary_ms
+                                                and str(r.get(plan.key or "")) in boundary_seen)]
+                dropped, rows = len(rows) - len(kept), kept
+            candidate = self._advance(candidate, plan, rows)
+            next_url = page.next_url if number < max_pages else None
+            if page.next_url and number >= max_pages and not plan.ordered:
+                candidate = plan.cursor_applied  # an unordered partial read cannot move the cursor
+            yield Page(division=division, number=number, entities=rows, next_url=next_url,
+                       endpoint=plan.entity.endpoint, api_calls=1, cursor=candidate, dropped=dropped)
+            if not page.next_url:
+                return
+
+    @staticmethod
+    def _advance(candidate: dict[str, Any] | None, plan: ReadPlan, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The cursor after these rows: the highest Timestamp, or the latest Modified with its keys."""
+        if plan.cursor_kind == "timestamp":
+            best = int((candidate or {}).get("value") or 0)
+            for row in rows:
+                ts = row.get("Timestamp")
+                if ts is not None and int(ts) > best:
+                    best = int(ts)
+            return {"kind": "timestamp", "value": str(best), "seen_keys": [], "endpoint": plan.entity.endpoint} \
+                if best else candidate
+        if plan.cursor_kind == "modified":
+            best = int((candidate or {}).get("value") or 0) or None
+            seen = set((candidate or {}).get("seen_keys") or [])
+            for row in rows:
+                ms = date_ms(row.get("Modified"))
+                if ms is None:
+                    continue
+                key = str(row.get(plan.key or "") or "")
+                if best is None or ms > best:
+                    best, seen = ms, {key}
+                elif ms == best:
+                    seen.add(key)
+            if best is None:
+                return candidate
+            return {"kind": "modified", "value": str(best), "seen_keys": sorted(seen), "endpoint": plan.entity.endpoint}
+        return None
