@@ -46,6 +46,10 @@ OPEN_STATUSES = (Task.Status.NEW, Task.Status.PROCESSING, Task.Status.RETRY)
 CLAIMABLE = (Task.Status.NEW, Task.Status.RETRY)
 
 
+class TransformFailed(Exception):
+    """The route's chain failed on one entity: the runner fails that entity's task with this message."""
+
+
 class RouteBusy(Exception):
     """The route (or its Incoming) already has an active run."""
 
@@ -97,21 +101,29 @@ def read_route_run(route_run: RouteRun) -> None:
     Tasks are queued for publishing page by page (after each commit), so publishing starts while
     reading goes on.
     """
-    from . import runner
+    from .runner import Skip, execute_incoming_run
 
     run = route_run.run
     if run is None or route_run.status != RouteRun.Status.READING:
         return
-    hook = route_chain(route_run.route)
+    chain = route_chain(route_run.route)
 
-    def on_page(_run: Any = None, *_args: Any, **_kwargs: Any) -> None:
+    def transform(entity: dict[str, Any]) -> list[dict[str, Any]] | Skip:
+        outcome = chain(entity)
+        if outcome.error:
+            raise TransformFailed(outcome.error)
+        if outcome.skipped_reason is not None:
+            return Skip(outcome.skipped_reason)
+        return outcome.entities
+
+    def on_page(_run: Any, _page: Any) -> None:
         queue_open_tasks(route_run, only_new=True)
         RouteRun.objects.filter(pk=route_run.pk).update(heartbeat_at=timezone.now())
 
     error = ""
     try:
-        runner.execute(run, transform=hook, on_page=on_page)
-    except Exception as exc:  # the runner records its own failure on the Run; we close the route run
+        execute_incoming_run(run.pk, transform=transform, on_page=on_page)
+    except Exception as exc:  # the runner records its own failures; anything escaping it closes the route run
         logger.exception("route run %s: reading failed", route_run.pk)
         error = str(exc) or exc.__class__.__name__
     run.refresh_from_db()
@@ -171,7 +183,8 @@ def publish_task(task_id: int, route: Route, *, publisher_for: Callable[[str], A
         return ""
     task = Task.objects.get(pk=task_id)
     outgoing: Outgoing = route.outgoing
-    maybe_published = task.attempts > 1
+    # An earlier attempt (a killed worker's, or one before a manual retry) may have reached the other side.
+    maybe_published = task.attempts > 1 or task.request is not None
     data = task.transformed if task.transformed is not None else task.data
     try:
         outcome = run_outgoing_transformer(outgoing, data)

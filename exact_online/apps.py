@@ -11,3 +11,4 @@ class ExactOnlineConfig(AppConfig):
         from .subscriber import ExactSubscriber
 
         register_subscriber(ExactSubscriber)
+        from . import publisher  # noqa: F401 - registers the Exact Online Publisher

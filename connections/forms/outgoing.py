@@ -86,15 +86,8 @@ class OutgoingForm(forms.ModelForm):
             self.initial.setdefault("upsert_key", self.instance.config.get("upsert_key", ""))
         elif publisher and entity and "reference_field" not in self.data:
             self.initial["reference_field"] = publisher.default_reference_field(entity)
-        for name in ("action", "publisher"):
-            self.fields[name].widget.attrs.update({
-                "hx-get": "", "hx-target": "#outgoing-dependent", "hx-select": "#outgoing-dependent",
-                "hx-swap": "outerHTML", "hx-include": "closest form",
-            })
-        self.fields["entity"].widget.attrs.update({
-            "hx-get": "", "hx-target": "#outgoing-dependent", "hx-select": "#outgoing-dependent",
-            "hx-swap": "outerHTML", "hx-include": "closest form",
-        })
+        for name in ("action", "publisher", "entity"):
+            self.fields[name].widget.attrs["data-dependent"] = "true"
 
     def _current(self, name: str) -> str:
         if self.is_bound:

@@ -1,0 +1,89 @@
+"""The Route form: incoming, ordered transformers, outgoing, retry policy, batch size and schedule."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+from typing import Any
+
+from celery.schedules import crontab
+from django import forms
+
+from ..models import Route, Transformer
+
+__all__ = ["TRANSFORMER_SLOTS", "RouteForm"]
+
+TRANSFORMER_SLOTS = 4
+
+
+@cache
+def _timezones() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+
+
+class RouteForm(forms.ModelForm):
+    timezone = forms.ChoiceField(label="Timezone", initial="Europe/Amsterdam",
+                                 help_text="Cron schedules fire at these wall-clock times.")
+
+    class Meta:
+        model = Route
+        fields = ["name", "incoming", "outgoing", "enabled", "max_attempts", "backoff_seconds", "batch_size",
+                  "schedule_kind", "interval_seconds", "cron", "timezone"]
+        labels = {"incoming": "Incoming", "outgoing": "Outgoing", "max_attempts": "Max attempts",
+                  "backoff_seconds": "Backoff (seconds)", "batch_size": "Batch size", "schedule_kind": "Schedule",
+                  "interval_seconds": "Every (seconds)", "cron": "Cron"}
+        help_texts = {"cron": "Five fields: minute hour day-of-month month day-of-week, e.g. */15 * * * *"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = _timezones()
+        current = self.instance.ordered_transformers() if self.instance.pk else []
+        for slot in range(TRANSFORMER_SLOTS):
+            name = f"transformer_{slot + 1}"
+            self.fields[name] = forms.ModelChoiceField(
+                queryset=Transformer.objects.all(), required=False, label=f"Transformer {slot + 1}",
+                help_text="Applied in order, between the Incoming and the Outgoing." if slot == 0 else "",
+            )
+            if slot < len(current):
+                self.initial[name] = current[slot].pk
+
+    @property
+    def transformer_fields(self) -> list[forms.BoundField]:
+        return [self[f"transformer_{slot + 1}"] for slot in range(TRANSFORMER_SLOTS)]
+
+    def clean_cron(self) -> str:
+        text = " ".join((self.cleaned_data.get("cron") or "").split())
+        if not text:
+            return ""
+        fields = text.split()
+        if len(fields) != 5:
+            raise forms.ValidationError("Give five fields: minute hour day-of-month month day-of-week.")
+        minute, hour, day_of_month, month_of_year, day_of_week = fields
+        try:
+            crontab(minute, hour, day_of_week, day_of_month, month_of_year)
+        except (ValueError, TypeError) as exc:
+            raise forms.ValidationError(f"Not a valid cron line: {exc}") from exc
+        return text
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("schedule_kind")
+        if kind == Route.ScheduleKind.INTERVAL and not data.get("interval_seconds"):
+            self.add_error("interval_seconds", "Give the number of seconds between runs.")
+        if kind == Route.ScheduleKind.CRON and not data.get("cron") and "cron" not in self.errors:
+            self.add_error("cron", "Give a cron line.")
+        if data.get("batch_size") == 0:
+            self.add_error("batch_size", "At least 1.")
+        if data.get("max_attempts") == 0:
+            self.add_error("max_attempts", "At least 1.")
+        return data
+
+    def ordered_transformers(self) -> list[Transformer]:
+        chosen = [self.cleaned_data.get(f"transformer_{slot + 1}") for slot in range(TRANSFORMER_SLOTS)]
+        return [t for t in chosen if t is not None]
+
+    def save(self, commit: bool = True) -> Route:
+        route: Route = super().save(commit=commit)
+        if commit:
+            route.set_transformers(self.ordered_transformers())
+        return route

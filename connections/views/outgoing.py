@@ -1,0 +1,137 @@
+"""Connections → Outgoing: list, create, edit, duplicate, delete, and the payload template (htmx)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.db.models import Count, ProtectedError, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard.access import can_edit, editor_required, viewer_required
+
+from ..forms.outgoing import OutgoingForm
+from ..models import Outgoing, Task
+from ..publishers import get_publisher
+
+__all__ = [
+    "outgoing_create", "outgoing_delete", "outgoing_detail", "outgoing_duplicate", "outgoing_edit", "outgoing_list",
+    "outgoing_payload_template",
+]
+
+
+def get_outgoing_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Outgoing:
+    """The one getter of Outgoing views: roles are checked by the decorators, existence here."""
+    return get_object_or_404(Outgoing.objects.select_related("http_client", "transformer"), pk=pk)
+
+
+@viewer_required
+@require_GET
+def outgoing_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    outgoings = Outgoing.objects.select_related("http_client").annotate(route_count=Count("routes"))
+    if q:
+        outgoings = outgoings.filter(Q(name__icontains=q) | Q(entity__icontains=q))
+    return render(request, "connections/outgoing/list.html", {
+        "outgoings": outgoings, "q": q, "can_edit": can_edit(request.user),
+    })
+
+
+def _render_form(request: HttpRequest, form: OutgoingForm, outgoing: Outgoing | None,
+                 status: int = 200) -> HttpResponse:
+    return render(request, "connections/outgoing/form.html", {"form": form, "outgoing": outgoing}, status=status)
+
+
+@editor_required
+def outgoing_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = OutgoingForm(request.POST)
+        if form.is_valid():
+            outgoing = form.save(commit=False)
+            outgoing.created_by = request.user
+            outgoing.save()
+            messages.success(request, f"Outgoing {outgoing.name} created.")
+            return redirect(outgoing)
+        return _render_form(request, form, None, status=400)
+    # htmx re-renders the dependent fields (entity list, reference field) when action or entity change.
+    form = OutgoingForm(initial=request.GET.dict()) if request.GET else OutgoingForm()
+    return _render_form(request, form, None)
+
+
+@editor_required
+def outgoing_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    outgoing = get_outgoing_for_user(request, pk, write=True)
+    if request.method == "POST":
+        form = OutgoingForm(request.POST, instance=outgoing)
+        if form.is_valid():
+            form.save()
+            messages.success(request, f"Outgoing {outgoing.name} saved.")
+            return redirect(outgoing)
+        return _render_form(request, form, outgoing, status=400)
+    form = OutgoingForm(instance=outgoing, initial=request.GET.dict() if request.GET else None)
+    return _render_form(request, form, outgoing)
+
+
+@viewer_required
+@require_GET
+def outgoing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    outgoing = get_outgoing_for_user(request, pk)
+    try:
+        publisher_label = get_publisher(outgoing.publisher).label
+    except LookupError:
+        publisher_label = outgoing.publisher
+    recent = Task.objects.filter(run__route_run__route__outgoing=outgoing).order_by("-updated_at")[:10]
+    return render(request, "connections/outgoing/detail.html", {
+        "outgoing": outgoing, "publisher_label": publisher_label, "routes": outgoing.routes.all(),
+        "id_map_count": outgoing.id_map.count(), "recent_tasks": recent, "can_edit": can_edit(request.user),
+    })
+
+
+@editor_required
+@require_POST
+def outgoing_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    outgoing = get_outgoing_for_user(request, pk, write=True)
+    try:
+        outgoing.delete()
+    except ProtectedError:
+        names = ", ".join(route.name for route in outgoing.routes.all())
+        messages.error(request, f"{outgoing.name} is used by the routes {names}: delete or change those first.")
+        return redirect(outgoing)
+    messages.success(request, f"Outgoing {outgoing.name} deleted.")
+    return redirect("connections:outgoing_list")
+
+
+@editor_required
+@require_POST
+def outgoing_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+    original = get_outgoing_for_user(request, pk, write=True)
+    base = f"Copy of {original.name}"[:190]
+    name, number = base, 1
+    while Outgoing.objects.filter(name=name).exists():
+        number += 1
+        name = f"{base} ({number})"
+    copy = Outgoing.objects.create(
+        name=name, publisher=original.publisher, action=original.action, entity=original.entity, path=original.path,
+        query=original.query, payload=original.payload, config=original.config, transformer=original.transformer,
+        http_client=original.http_client, created_by=request.user,
+    )
+    messages.success(request, f"Duplicated as {copy.name}.")
+    return redirect("connections:outgoing_edit", pk=copy.pk)
+
+
+@editor_required
+@require_GET
+def outgoing_payload_template(request: HttpRequest) -> HttpResponse:
+    """The Payload textarea filled with a template generated from the catalog (htmx swap target)."""
+    kind = request.GET.get("publisher") or "exact_online"
+    try:
+        template = get_publisher(kind).payload_template(action=request.GET.get("action", "create"),
+                                                        entity=request.GET.get("entity", ""))
+    except LookupError:
+        template = {}
+    text = json.dumps(template, indent=2, ensure_ascii=False)
+    return HttpResponse(format_html(
+        '<textarea name="payload" rows="12" spellcheck="false" id="id_payload">{}</textarea>', text))

@@ -1,0 +1,129 @@
+"""Connections → Routes: list, create, edit, delete, Run now, Dry run, and the live status partial."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard.access import can_edit, editor_required, viewer_required
+
+from .. import routing
+from ..forms.routes import RouteForm
+from ..models import Route, RouteRun
+
+__all__ = ["route_create", "route_delete", "route_detail", "route_dry_run", "route_edit", "route_list", "route_run",
+           "route_status"]
+
+logger = logging.getLogger(__name__)
+
+
+def get_route_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Route:
+    """The one getter of Route views: roles are checked by the decorators, existence here."""
+    return get_object_or_404(Route.objects.select_related("incoming", "outgoing", "periodic_task"), pk=pk)
+
+
+def _status_context(route: Route) -> dict[str, object]:
+    latest = route.runs.select_related("run").first()
+    return {"route": route, "route_run": latest, "counts": routing.counters(latest) if latest else None}
+
+
+@viewer_required
+@require_GET
+def route_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    routes = Route.objects.select_related("incoming", "outgoing")
+    if q:
+        routes = routes.filter(Q(name__icontains=q) | Q(incoming__name__icontains=q) | Q(outgoing__name__icontains=q))
+    rows = [(route, route.runs.first()) for route in routes]
+    return render(request, "connections/routes/list.html", {"rows": rows, "q": q, "can_edit": can_edit(request.user)})
+
+
+@editor_required
+def route_create(request: HttpRequest) -> HttpResponse:
+    form = RouteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        route = form.save(commit=False)
+        route.created_by = request.user
+        route.save()
+        route.set_transformers(form.ordered_transformers())
+        messages.success(request, f"Route {route.name} created.")
+        return redirect(route)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "connections/routes/form.html", {"form": form, "route": None}, status=status)
+
+
+@editor_required
+def route_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    route = get_route_for_user(request, pk, write=True)
+    form = RouteForm(request.POST or None, instance=route)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Route {route.name} saved.")
+        return redirect(route)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "connections/routes/form.html", {"form": form, "route": route}, status=status)
+
+
+@viewer_required
+@require_GET
+def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    route = get_route_for_user(request, pk)
+    runs = route.runs.select_related("run")[:10]
+    return render(request, "connections/routes/detail.html", {
+        **_status_context(route), "runs": runs, "transformers": route.ordered_transformers(),
+        "can_edit": can_edit(request.user),
+    })
+
+
+@viewer_required
+@require_GET
+def route_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live counters of the latest run (htmx polls this while the run is active)."""
+    route = get_route_for_user(request, pk)
+    return render(request, "connections/routes/_status.html", _status_context(route))
+
+
+@editor_required
+@require_POST
+def route_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    route = get_route_for_user(request, pk, write=True)
+    if route.active_run() is not None:
+        messages.error(request, f"{route.name} is running; wait until its run ends.")
+        return redirect(route)
+    name = route.name
+    route.delete()
+    messages.success(request, f"Route {name} deleted, with its schedule.")
+    return redirect("connections:route_list")
+
+
+@editor_required
+@require_POST
+def route_run(request: HttpRequest, pk: int) -> HttpResponse:
+    route = get_route_for_user(request, pk, write=True)
+    try:
+        route_run = routing.start_route_run(route, trigger=RouteRun.Trigger.MANUAL, user=request.user)
+    except routing.RouteBusy as busy:
+        messages.warning(request, f"Not started: {busy}")
+    else:
+        messages.success(request, f"Run {route_run.pk} of {route.name} started.")
+    return redirect(route)
+
+
+@editor_required
+@require_POST
+def route_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run the Incoming's sample through the transformers and show what would be published; writes nothing."""
+    route = get_route_for_user(request, pk)
+    error = ""
+    rows: list[dict[str, object]] = []
+    try:
+        rows = routing.dry_run(route, limit=int(request.POST.get("limit") or 10))
+    except Exception as exc:  # shown to the user: a dry run must explain why it could not read
+        logger.warning("dry run of route %s failed: %s", route.pk, exc)
+        error = str(exc) or exc.__class__.__name__
+    return render(request, "connections/routes/dry_run.html", {"route": route, "rows": rows, "error": error})

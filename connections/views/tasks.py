@@ -1,0 +1,234 @@
+"""Tasks: filter, open a timeline, retry / skip / delete one or all that match, edit a payload and retry."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard.access import can_edit, editor_required, viewer_required
+
+from .. import routing
+from ..models import Route, RouteRun, Task
+from ..transformers.diff import json_diff
+
+__all__ = ["task_bulk", "task_delete", "task_detail", "task_edit_payload", "task_list", "task_retry", "task_skip"]
+
+FILTER_KEYS = ("route", "run", "status", "since", "until", "identifier", "q")
+RETRYABLE = (Task.Status.FAILED, Task.Status.SKIPPED, Task.Status.RETRY)
+
+
+def get_task_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Task:
+    """The one getter of Task views: roles are checked by the decorators, existence here."""
+    return get_object_or_404(Task.objects.select_related("run__route_run__route"), pk=pk)
+
+
+def _parse_time(value: str) -> datetime | None:
+    parsed = parse_datetime(value) if value else None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def filtered_tasks(params: Any) -> QuerySet[Task]:
+    """Tasks matching the filter bar (the same filter for the list and for bulk actions)."""
+    tasks = Task.objects.all()
+    if params.get("route", "").isdigit():
+        tasks = tasks.filter(run__route_run__route_id=int(params["route"]))
+    if params.get("run", "").isdigit():
+        tasks = tasks.filter(run_id=int(params["run"]))
+    if params.get("status") in Task.Status.values:
+        tasks = tasks.filter(status=params["status"])
+    since, until = _parse_time(params.get("since", "")), _parse_time(params.get("until", ""))
+    if since:
+        tasks = tasks.filter(created_at__gte=since)
+    if until:
+        tasks = tasks.filter(created_at__lte=until)
+    if params.get("identifier", "").strip():
+        tasks = tasks.filter(identifier=params["identifier"].strip())
+    text = params.get("q", "").strip()
+    if text:
+        tasks = tasks.filter(Q(identifier__icontains=text) | Q(external_key__icontains=text)
+                             | Q(error__icontains=text) | Q(skip_reason__icontains=text))
+    return tasks
+
+
+def _filter_query(params: Any) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({k: params.get(k) for k in FILTER_KEYS if params.get(k)})
+
+
+@viewer_required
+@require_GET
+def task_list(request: HttpRequest) -> HttpResponse:
+    tasks = filtered_tasks(request.GET).select_related("run__route_run__route").order_by("-created_at", "-pk")
+    page = Paginator(tasks, 50).get_page(request.GET.get("page"))
+    return render(request, "connections/tasks/list.html", {
+        "page": page, "filters": {k: request.GET.get(k, "") for k in FILTER_KEYS},
+        "filter_query": _filter_query(request.GET), "routes": Route.objects.only("pk", "name"),
+        "statuses": Task.Status.choices, "can_edit": can_edit(request.user),
+    })
+
+
+def _stages(task: Task) -> dict[str, Any]:
+    """The data at each stage and the diffs where two versions meet."""
+    edits = [line for line in (task.log or []) if isinstance(line, dict) and "edit_before" in line]
+    original = edits[0]["edit_before"] if edits else task.transformed
+    return {
+        "edits": edits,
+        "original_transformed": original,
+        "diff_transform": json_diff(task.data, original) if original is not None else [],
+        "diff_edit": json_diff(original, task.transformed) if edits else [],
+    }
+
+
+@viewer_required
+@require_GET
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_task_for_user(request, pk)
+    route_run = getattr(task.run, "route_run", None) if task.run_id else None
+    return render(request, "connections/tasks/detail.html", {
+        "task": task, "route_run": route_run, "route": route_run.route if route_run else None,
+        "timeline": [line for line in (task.log or []) if isinstance(line, dict)],
+        "can_edit": can_edit(request.user), "retryable": task.status in RETRYABLE, **_stages(task),
+    })
+
+
+def _requeue(tasks: list[Task], *, user: Any, note: str) -> tuple[int, int]:
+    """Put tasks back to Retry (due now) and queue them per run; returns (queued, without a route)."""
+    per_run: dict[int, list[int]] = defaultdict(list)
+    orphans = 0
+    now = timezone.now()
+    for task in tasks:
+        route_run = RouteRun.objects.filter(run_id=task.run_id).first() if task.run_id else None
+        if route_run is None:
+            orphans += 1
+            continue
+        task.set_status(Task.Status.RETRY, message=f"{note} by {user}.", next_attempt_at=now, attempts=0,
+                        error="", processing_since=None)
+        per_run[route_run.pk].append(task.pk)
+    for route_run_id, ids in per_run.items():
+        route_run = RouteRun.objects.select_related("route").get(pk=route_run_id)
+        for start in range(0, len(ids), max(1, route_run.route.batch_size)):
+            routing._enqueue("publish_route_batch", route_run_id, ids[start:start + route_run.route.batch_size])
+    return sum(len(ids) for ids in per_run.values()), orphans
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else default)
+
+
+@editor_required
+@require_POST
+def task_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_task_for_user(request, pk, write=True)
+    if task.status not in RETRYABLE:
+        messages.warning(request, f"Task {task.pk} is {task.get_status_display()}: nothing to retry.")
+    else:
+        queued, _orphans = _requeue([task], user=request.user, note="Retry requested")
+        if queued:
+            messages.success(request, f"Task {task.pk} queued again.")
+        else:
+            messages.error(request, f"Task {task.pk} belongs to no route: it cannot be published.")
+    return _back(request, reverse("connections:task_detail", args=[task.pk]))
+
+
+@editor_required
+@require_POST
+def task_skip(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_task_for_user(request, pk, write=True)
+    if task.status in (Task.Status.FINISHED, Task.Status.PROCESSING):
+        messages.warning(request, f"Task {task.pk} is {task.get_status_display()}: it cannot be skipped.")
+    else:
+        task.set_status(Task.Status.SKIPPED, message=f"Skipped by {request.user}.",
+                        skip_reason=f"Skipped by {request.user}", next_attempt_at=None)
+        if task.run_id:
+            for route_run in RouteRun.objects.filter(run_id=task.run_id):
+                routing.maybe_finish(route_run.pk)
+        messages.success(request, f"Task {task.pk} skipped.")
+    return _back(request, reverse("connections:task_detail", args=[task.pk]))
+
+
+@editor_required
+@require_POST
+def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_task_for_user(request, pk, write=True)
+    if task.status == Task.Status.PROCESSING:
+        messages.warning(request, f"Task {task.pk} is being published; delete it when it is done.")
+        return redirect("connections:task_detail", pk=task.pk)
+    task.delete()
+    messages.success(request, f"Task {pk} deleted.")
+    return _back(request, reverse("connections:task_list"))
+
+
+@editor_required
+@require_POST
+def task_bulk(request: HttpRequest) -> HttpResponse:
+    """Retry, skip or delete every task that matches the filter (not only the page shown)."""
+    action = request.POST.get("action")
+    tasks = filtered_tasks(request.POST)
+    back = reverse("connections:task_list") + "?" + _filter_query(request.POST)
+    if action == "retry":
+        queued, orphans = _requeue(list(tasks.filter(status__in=RETRYABLE)), user=request.user,
+                                   note="Retry (bulk) requested")
+        messages.success(request, f"{queued} task(s) queued again." + (
+            f" {orphans} belong to no route and were left alone." if orphans else ""))
+    elif action == "skip":
+        chosen = tasks.filter(status__in=(Task.Status.NEW, Task.Status.RETRY, Task.Status.FAILED))
+        count = 0
+        for task in chosen.iterator():
+            task.set_status(Task.Status.SKIPPED, message=f"Skipped (bulk) by {request.user}.",
+                            skip_reason=f"Skipped by {request.user}", next_attempt_at=None)
+            count += 1
+        for route_run in RouteRun.objects.filter(status=RouteRun.Status.PUBLISHING):
+            routing.maybe_finish(route_run.pk)
+        messages.success(request, f"{count} task(s) skipped.")
+    elif action == "delete":
+        count = tasks.exclude(status=Task.Status.PROCESSING).delete()[0]
+        messages.success(request, f"{count} task(s) deleted.")
+    else:
+        messages.error(request, "Choose retry, skip or delete.")
+    return redirect(back)
+
+
+@editor_required
+def task_edit_payload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit the data a failed task publishes, then retry it; the change is kept in the task's log."""
+    task = get_task_for_user(request, pk, write=True)
+    current = task.transformed if task.transformed is not None else task.data
+    text = json.dumps(current, indent=2, ensure_ascii=False)
+    error = ""
+    if task.status not in RETRYABLE:
+        messages.warning(request, f"Task {task.pk} is {task.get_status_display()}: only a failed, skipped or "
+                                  "waiting task can be edited.")
+        return redirect("connections:task_detail", pk=task.pk)
+    if request.method == "POST":
+        text = request.POST.get("payload", "")
+        try:
+            edited = json.loads(text)
+        except ValueError as exc:
+            error = f"Not valid JSON: {exc}"
+        else:
+            line = Task.log_line(f"Payload edited by {request.user}.", "info")
+            line.update({"edit_before": current, "edit_after": edited})
+            task.log = [*(task.log or []), line]
+            task.transformed = edited
+            task.save(update_fields=["log", "transformed", "updated_at"])
+            queued, _ = _requeue([task], user=request.user, note="Retry after edit requested")
+            messages.success(request, f"Payload of task {task.pk} saved" + (" and queued again." if queued else "."))
+            return redirect("connections:task_detail", pk=task.pk)
+    return render(request, "connections/tasks/edit_payload.html", {"task": task, "text": text, "error": error},
+                  status=400 if error else 200)
