@@ -110,6 +110,12 @@ class Subscriber:
     Config: ClassVar[type[SubscriberConfig]] = SubscriberConfig
     sensitive: ClassVar[tuple[str, ...]] = ()
     form_template: ClassVar[str | None] = None  # renders the subscriber's own fields inside the Incoming form
+    do_not_call_in_templates: ClassVar[bool] = True
+
+    @classmethod
+    def form_context(cls, form: Any) -> dict[str, Any]:
+        """Extra context for ``form_template`` (e.g. the chosen entity's details)."""
+        return {}
 
     def __init__(self, incoming: Any) -> None:
         self.incoming = incoming

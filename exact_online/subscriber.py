@@ -38,7 +38,7 @@ from .catalog import Entity, catalog
 from .errors import ExactError
 from .odata_filter import FilterError, validate_filter
 
-__all__ = ["ExactSubscriber", "ExactSubscriberConfig", "ReadPlan", "parse_key_values"]
+__all__ = ["ExactSubscriber", "ExactSubscriberConfig", "ReadPlan", "cursor_view", "date_ms", "ms_literal"]
 
 logger = logging.getLogger("connections.runner")
 
@@ -62,20 +62,6 @@ class ExactSubscriberConfig(SubscriberConfig):
     divisions: Literal["default", "selected", "all"] = "default"
     division_codes: list[int] = []
     endpoint: Literal["auto", "standard", "bulk", "sync"] = "auto"
-
-
-def parse_key_values(text: str) -> dict[str, str]:
-    """``key=value`` lines (the form's Path and "other query parameters") into a dict."""
-    result: dict[str, str] = {}
-    for raw in (text or "").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "=" not in line:
-            raise ValueError(f"{line!r} is not key=value")
-        key, _, value = line.partition("=")
-        result[key.strip()] = value.strip()
-    return result
 
 
 def _split_select(value: str | list[str] | None) -> list[str]:
@@ -158,6 +144,14 @@ class ExactSubscriber(Subscriber):
             ),
             "endpoint": forms.ChoiceField(label="Endpoint", choices=ENDPOINT_CHOICES, initial="auto"),
         }
+
+    @classmethod
+    def form_context(cls, form: Any) -> dict[str, Any]:
+        value = getattr(form, "entity_value", "")
+        entity = catalog().get(value) if value else None
+        return {"entity": entity, "entities": catalog().entities,
+                "counterparts": [c for c in (entity.standard_counterpart, entity.bulk_counterpart,
+                                              entity.sync_counterpart) if c] if entity else []}
 
     @classmethod
     def initial(cls, config: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""The Incoming form: the platform's fields plus the chosen subscriber's own, checked before any call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ..models import Incoming
+from ..subscribers import Subscriber, get_subscriber, subscriber_choices
+
+__all__ = ["IncomingForm", "parse_key_values"]
+
+QUERY_FIELDS = {"filter": "$filter", "select": "$select", "orderby": "$orderby", "top": "$top"}
+
+
+def parse_key_values(text: str) -> dict[str, str]:
+    """``key=value`` lines into a dict; raises ValueError naming the bad line."""
+    result: dict[str, str] = {}
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise ValueError(f"{line!r} is not key=value")
+        key, _, value = line.partition("=")
+        if not key.strip():
+            raise ValueError(f"{line!r} has no key")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def _key_values_text(values: dict[str, Any]) -> str:
+    return "\n".join(f"{k}={v}" for k, v in values.items())
+
+
+class IncomingForm(forms.ModelForm):
+    subscriber = forms.ChoiceField(label="Subscriber", choices=())
+    path_text = forms.CharField(
+        label="Path", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Path parameters, one key=value per line (e.g. division=123). Empty: the divisions above.",
+    )
+    filter = forms.CharField(label="$filter", required=False, widget=forms.TextInput(
+        attrs={"placeholder": "e.g. Blocked eq false and Modified ge datetime'2024-01-01T00:00:00'"}))
+    select = forms.CharField(label="$select", required=False, help_text="Comma-separated properties; empty = all "
+                             "properties of the endpoint called (never *).")
+    orderby = forms.CharField(label="$orderby", required=False)
+    top = forms.IntegerField(label="$top", required=False, min_value=1)
+    other_query = forms.CharField(label="Other query parameters", required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}), help_text="One key=value per line.")
+
+    class Meta:
+        model = Incoming
+        fields = ["name", "http_client", "transformer", "pagination", "page_cap", "incremental", "enabled"]
+        labels = {"http_client": "HTTP Client", "transformer": "Transformer", "pagination": "Pagination",
+                  "page_cap": "Page cap", "incremental": "Incremental"}
+        help_texts = {"transformer": "Optional: applied to {path, query, cursor} before each request, e.g. to put "
+                                     "\u201cmodified since the last run\u201d into $filter."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = subscriber_choices()
+        self.fields["subscriber"].choices = choices
+        self.fields["subscriber"].widget.attrs.update({"data-role": "subscriber"})
+        kind = (self.data.get("subscriber") if self.is_bound else None) or self.initial.get("subscriber") \
+            or self.instance.subscriber or (choices[0][0] if choices else "")
+        self.subscriber_cls: type[Subscriber] | None = get_subscriber(kind)
+        if not self.is_bound:
+            self.initial["subscriber"] = kind
+        self.subscriber_field_names: list[str] = []
+        if self.subscriber_cls is not None:
+            for name, field in self.subscriber_cls.form_fields().items():
+                self.fields[name] = field
+                self.subscriber_field_names.append(name)
+            if self.instance.pk and not self.is_bound:
+                initial = getattr(self.subscriber_cls, "initial", None)
+                if callable(initial):
+                    for key, value in initial(self.instance.config).items():
+                        self.initial.setdefault(key, value)
+        if self.instance.pk and not self.is_bound:
+            query = dict(self.instance.query or {})
+            for field_name, key in QUERY_FIELDS.items():
+                if key in query:
+                    self.initial.setdefault(field_name, query.pop(key))
+            self.initial.setdefault("other_query", _key_values_text(query))
+            self.initial.setdefault("path_text", _key_values_text(self.instance.path or {}))
+        self.fields["http_client"].label = "HTTP Client"
+
+    @property
+    def subscriber_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.subscriber_field_names]
+
+    @property
+    def subscriber_context(self) -> dict[str, Any]:
+        return self.subscriber_cls.form_context(self) if self.subscriber_cls else {}
+
+    @property
+    def entity_value(self) -> str:
+        if "entity" not in self.fields:
+            return ""
+        return str((self.data.get("entity") if self.is_bound else self.initial.get("entity")) or "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.subscriber_cls is None:
+            self.add_error("subscriber", "Choose a subscriber.")
+            return cleaned
+        try:
+            path = parse_key_values(cleaned.get("path_text") or "")
+        except ValueError as exc:
+            self.add_error("path_text", f"Path: {exc}.")
+            path = {}
+        try:
+            query: dict[str, Any] = parse_key_values(cleaned.get("other_query") or "")
+        except ValueError as exc:
+            self.add_error("other_query", f"Query: {exc}.")
+            query = {}
+        for field_name, key in QUERY_FIELDS.items():
+            value = cleaned.get(field_name)
+            if value not in (None, ""):
+                query[key] = str(value).strip()
+        data = {**{name: cleaned.get(name) for name in self.subscriber_field_names}, "path": path, "query": query,
+                "http_client": cleaned.get("http_client"), "incremental": cleaned.get("incremental"),
+                "pagination": cleaned.get("pagination"), "page_cap": cleaned.get("page_cap")}
+        result, errors = self.subscriber_cls.clean(data)
+        field_map = {"path": "path_text", "query": "other_query"}
+        for name, messages in errors.items():
+            target = field_map.get(name, name)
+            for message in messages:
+                self.add_error(target if target in self.fields else None, message)
+        self.instance.subscriber = self.subscriber_cls.kind
+        self.instance.config = result.get("config", {})
+        self.instance.path = result.get("path", path)
+        self.instance.query = result.get("query", query)
+        return cleaned
+
+    def unsaved_incoming(self) -> Incoming:
+        """The Incoming as edited, for previews and samples (call after ``is_valid()``)."""
+        incoming = self.instance
+        for name in self.Meta.fields:
+            if name in self.cleaned_data:
+                setattr(incoming, name, self.cleaned_data[name])
+        return incoming

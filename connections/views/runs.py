@@ -1,0 +1,70 @@
+"""Runs of an Incoming: the run page (counters, per-division calls, log, tasks), live status, resume."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard.access import can_edit, editor_required, viewer_required
+
+from ..models import Run, Task
+
+__all__ = ["run_detail", "run_resume", "run_status"]
+
+
+def get_run_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Run:
+    """The one getter of run views: roles are checked by the decorators, existence here."""
+    return get_object_or_404(Run.objects.select_related("incoming", "resumed_from", "created_by"), pk=pk)
+
+
+def _status_context(run: Run) -> dict[str, object]:
+    divisions = [{"division": key, **value} for key, value in sorted((run.summary or {}).items())]
+    for row in divisions:
+        row["per_call"] = round(row.get("records", 0) / row["calls"], 1) if row.get("calls") else 0
+        row["page"] = (run.checkpoint or {}).get(row["division"], {}).get("page")
+    return {"run": run, "divisions": divisions}
+
+
+@viewer_required
+@require_GET
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_run_for_user(request, pk)
+    status = request.GET.get("status", "")
+    tasks = run.tasks.only("pk", "status", "identifier", "division", "created_at", "error").order_by("pk")
+    if status in Task.Status.values:
+        tasks = tasks.filter(status=status)
+    page = Paginator(tasks, 100).get_page(request.GET.get("page"))
+    return render(request, "connections/runs/detail.html", {
+        **_status_context(run), "tasks": page, "status": status, "statuses": Task.Status.choices,
+        "log": run.log_entries.all()[:500], "can_edit": can_edit(request.user),
+    })
+
+
+@viewer_required
+@require_GET
+def run_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: the counters block; it keeps polling only while the run is active."""
+    run = get_run_for_user(request, pk)
+    return render(request, "connections/runs/_status.html", _status_context(run))
+
+
+@editor_required
+@require_POST
+def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """Continue a failed (or stalled) run from its checkpoint, in a new run."""
+    from ..tasks import enqueue_incoming_run
+
+    run = get_run_for_user(request, pk, write=True)
+    if not (run.can_resume or run.status == Run.Status.RUNNING):
+        messages.error(request, f"Run {run.pk} is {run.get_status_display().lower()}; there is nothing to resume.")
+        return redirect(run)
+    if run.incoming is not None and run.incoming.active_run() not in (None, run):
+        messages.warning(request, "Another run of this Incoming is going; not started twice.")
+        return redirect(run)
+    new = run.resume(user=request.user)
+    enqueue_incoming_run(new)
+    messages.success(request, f"Run {new.pk} resumes run {run.pk} at its next page.")
+    return redirect(new)
