@@ -1,6 +1,16 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
 class ClientsConfig(AppConfig):
     name = "clients"
     verbose_name = "Clients"
+
+    def ready(self) -> None:
+        from dashboard.overview import Panel, register_panel
+
+        from .panels import client_health
+
+        register_panel(Panel(key="http-clients", title="HTTP clients · token health and API quota",
+                             template="clients/panel.html", context=client_health, order=20))

@@ -200,6 +200,10 @@ BEAT_SCHEDULE_TABLE = [
      "env_key": "DASH_REPAIR_TASKS_EVERY", "default": 60.0, "expires": 55},
     {"name": "prune old tasks", "task": "connections.route_tasks.prune_tasks", "env_key": "DASH_PRUNE_TASKS_CRON",
      "default": "17 3 * * *", "expires": 3600},
+    {"name": "keep idle Exact grants alive", "task": "clients.tasks.keep_alive", "env_key": "DASH_KEEPALIVE_CRON",
+     "default": "41 4 * * *", "expires": 3600},
+    {"name": "prune auth and request logs", "task": "clients.tasks.prune_logs", "env_key": "DASH_PRUNE_LOGS_CRON",
+     "default": "23 3 * * *", "expires": 3600},
 ]
 # Route tasks live in their own module (connections.route_tasks), not in an app's tasks.py.
 CELERY_IMPORTS = ["connections.route_tasks"]
@@ -207,6 +211,9 @@ CELERY_IMPORTS = ["connections.route_tasks"]
 # --- The product ---------------------------------------------------------------------------------
 WORKER_HEARTBEAT_STALE_AFTER = env_int("DASH_WORKER_STALE_AFTER", 90)
 OUTBOUND_TIMEOUT = env_float("DASH_OUTBOUND_TIMEOUT", 30.0)
+# HTTP clients: refresh grants idle this long (Exact's refresh tokens die after 30 unused days); log retention.
+CLIENTS_KEEPALIVE_IDLE_DAYS = env_float("DASH_KEEPALIVE_IDLE_DAYS", 20.0)
+CLIENTS_LOG_RETENTION_DAYS = env_int("DASH_LOG_RETENTION_DAYS", 30)
 # Routes: tasks older than this many days are pruned; a task Processing longer than this many seconds
 # lost its worker and is queued again.
 TASK_RETENTION_DAYS = env_int("DASH_TASK_RETENTION_DAYS", 30)

@@ -1,0 +1,298 @@
+"""HTTP clients (one app registration at an API), their OAuth grant, quota state and logs.
+
+The platform stores a client's ``kind`` plus validated JSON config; what a kind means lives in the
+client-type registry (``clients.registry``), filled by connector apps such as ``exact_online``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from lib.crypto import EncryptedTextField
+
+__all__ = ["AuthEvent", "HttpClient", "OAuthGrant", "QuotaState", "RequestLog"]
+
+
+class HttpClientQuerySet(models.QuerySet["HttpClient"]):
+    def usable(self) -> HttpClientQuerySet:
+        """Clients that may talk to their API now (granted, not waiting for a reconnect)."""
+        return self.filter(status=HttpClient.Status.GRANTED)
+
+
+class HttpClient(models.Model):
+    """One app registration at an API (for Exact Online: region, Client ID/Secret), used by connections."""
+
+    class Status(models.TextChoices):
+        NOT_GRANTED = "not_granted", "Not granted"
+        GRANTED = "granted", "Access granted"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+        REVOKED = "revoked", "Revoked"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=50, db_index=True)
+    config = models.JSONField(default=dict, blank=True, help_text="Non-secret settings of the client type.")
+    secrets = EncryptedTextField(blank=True, default="", help_text="JSON of the secret settings, encrypted.")
+    log_requests = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NOT_GRANTED, db_index=True)
+    status_message = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = HttpClientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("clients:detail", args=[self.pk])
+
+    # --- secrets (never rendered) ---------------------------------------------------------------
+    def get_secrets(self) -> dict[str, str]:
+        if not self.secrets:
+            return {}
+        value = json.loads(self.secrets)
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+    def get_secret(self, name: str) -> str:
+        return self.get_secrets().get(name, "")
+
+    def set_secrets(self, values: dict[str, str]) -> None:
+        """Merge ``values`` into the stored secrets; an empty value keeps what was stored."""
+        current = self.get_secrets()
+        current.update({k: v for k, v in values.items() if v})
+        self.secrets = json.dumps(current)
+
+    # --- state --------------------------------------------------------------------------------
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.status == self.Status.NEEDS_RECONNECT
+
+    @property
+    def is_granted(self) -> bool:
+        return self.status == self.Status.GRANTED
+
+    @property
+    def grant_or_none(self) -> OAuthGrant | None:
+        try:
+            return self.grant
+        except OAuthGrant.DoesNotExist:
+            return None
+
+    @property
+    def division(self) -> int | None:
+        """The division chosen on the client page (defaults to the grant's current division)."""
+        grant = self.grant_or_none
+        return grant.default_division if grant else None
+
+    def mark_needs_reconnect(self, message: str) -> None:
+        """Exact refused the grant: stop using it until someone grants access again."""
+        HttpClient.objects.filter(pk=self.pk).update(status=self.Status.NEEDS_RECONNECT, status_message=message[:2000],
+                                                     updated_at=timezone.now())
+        self.status, self.status_message = self.Status.NEEDS_RECONNECT, message
+
+    def dependents(self) -> list[tuple[str, Any]]:
+        """Objects of other apps that point at this client (connections...), found through Django's relations.
+
+        The platform does not import those apps: any model with a foreign key to ``HttpClient`` shows up.
+        """
+        own = {OAuthGrant, AuthEvent, RequestLog, QuotaState}
+        found: list[tuple[str, Any]] = []
+        for rel in self._meta.related_objects:
+            model = rel.related_model
+            if model in own:
+                continue
+            label = str(model._meta.verbose_name).capitalize()
+            accessor = rel.get_accessor_name()
+            if rel.one_to_one:
+                with contextlib.suppress(ObjectDoesNotExist):
+                    found.append((label, getattr(self, accessor)))
+                continue
+            found.extend((label, obj) for obj in getattr(self, accessor).all()[:50])
+        return found
+
+
+class OAuthGrant(models.Model):
+    """The client's access at the API: the token pair (encrypted), its timing, who granted it, what it reaches.
+
+    One per client. ``version`` goes up on every refresh; a process that saw version N refreshes only if
+    the row still says N once it holds the row lock (single-flight refresh across processes).
+    """
+
+    client = models.OneToOneField(HttpClient, on_delete=models.CASCADE, related_name="grant")
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    expires_in = models.FloatField(default=0)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_used_at = models.DateTimeField(null=True, blank=True, help_text="When the refresh token was last used.")
+    refresh_count = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    granted_at = models.DateTimeField(null=True, blank=True)
+    exact_user_id = models.CharField(max_length=64, blank=True, default="")
+    exact_user_name = models.CharField(max_length=200, blank=True, default="")
+    exact_user_email = models.CharField(max_length=254, blank=True, default="")
+    current_division = models.IntegerField(null=True, blank=True)
+    default_division = models.IntegerField(null=True, blank=True)
+    divisions = models.JSONField(default=list, blank=True, help_text='[{"code": 123, "description": "..."}]')
+
+    class Meta:
+        verbose_name = "OAuth grant"
+
+    def __str__(self) -> str:
+        return f"grant of {self.client_id} (v{self.version})"
+
+    @property
+    def has_tokens(self) -> bool:
+        return bool(self.refresh_token)
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.expires_at is None:
+            return None
+        return (self.expires_at - timezone.now()).total_seconds()
+
+    def division_label(self, code: int | None) -> str:
+        for row in self.divisions or []:
+            if row.get("code") == code:
+                return f"{code} · {row.get('description') or ''}".strip(" ·")
+        return str(code) if code is not None else "—"
+
+    @property
+    def current_division_label(self) -> str:
+        return self.division_label(self.current_division)
+
+    def clear_tokens(self) -> None:
+        self.access_token = ""
+        self.refresh_token = ""
+        self.expires_at = None
+        self.issued_at = None
+
+
+class AuthEvent(models.Model):
+    """The auth log: grants, refreshes, refusals, revocations (always written, never with secrets)."""
+
+    class Event(models.TextChoices):
+        GRANT_STARTED = "grant_started", "Grant started"
+        GRANTED = "granted", "Access granted"
+        GRANT_DENIED = "grant_denied", "Grant denied"
+        GRANT_FAILED = "grant_failed", "Grant failed"
+        REFRESHED = "refreshed", "Token refreshed"
+        REFRESH_REFUSED = "refresh_refused", "Refresh refused"
+        REFRESH_FAILED = "refresh_failed", "Refresh failed"
+        RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
+        REVOKED = "revoked", "Revoked"
+        KEEPALIVE = "keepalive", "Keep-alive refresh"
+        TEST_OK = "test_ok", "Connection tested"
+        TEST_FAILED = "test_failed", "Connection test failed"
+
+    FAILURES = {"grant_denied", "grant_failed", "refresh_refused", "refresh_failed", "reconnect_needed", "test_failed"}
+
+    client = models.ForeignKey(HttpClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="auth_events")
+    client_name = models.CharField(max_length=200, blank=True, default="")
+    event = models.CharField(max_length=30, choices=Event.choices)
+    message = models.TextField(blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["client", "created_at"]), models.Index(fields=["event", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} · {self.client_name}"
+
+    @property
+    def ok(self) -> bool:
+        return self.event not in self.FAILURES
+
+    @classmethod
+    def record(cls, client: HttpClient | None, event: str, message: str = "", *, user: Any = None,
+               details: dict[str, Any] | None = None) -> AuthEvent:
+        if user is not None and not getattr(user, "is_authenticated", False):
+            user = None
+        return cls.objects.create(client=client, client_name=client.name if client else "", event=event,
+                                  message=message[:4000], details=details or {}, user=user)
+
+
+class RequestLog(models.Model):
+    """One HTTP request a client made (when *Log requests* is on), redacted before it is stored."""
+
+    client = models.ForeignKey(HttpClient, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="request_logs")
+    kind = models.CharField(max_length=10, default="api")  # api | auth
+    method = models.CharField(max_length=10)
+    url = models.TextField()
+    status = models.IntegerField(null=True, blank=True)
+    duration_ms = models.FloatField(default=0)
+    request_headers = models.JSONField(default=dict, blank=True)
+    request_body = models.TextField(blank=True, default="")
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["client", "created_at"]), models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} → {self.status}"
+
+
+class QuotaState(models.Model):
+    """What Exact's ``X-RateLimit-*`` headers last said for one (client, division); division 0 = none."""
+
+    client = models.ForeignKey(HttpClient, on_delete=models.CASCADE, related_name="quota_states")
+    division = models.IntegerField(default=0)
+    daily_limit = models.IntegerField(null=True, blank=True)
+    daily_remaining = models.IntegerField(null=True, blank=True)
+    daily_reset = models.DateTimeField(null=True, blank=True)
+    minutely_limit = models.IntegerField(null=True, blank=True)
+    minutely_remaining = models.IntegerField(null=True, blank=True)
+    minutely_reset = models.DateTimeField(null=True, blank=True)
+    parked_until = models.DateTimeField(null=True, blank=True)
+    throttled_count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "division"], name="quota_per_client_division")]
+
+    def __str__(self) -> str:
+        return f"quota {self.client_id}/{self.division}"
+
+    @property
+    def daily_used_fraction(self) -> float | None:
+        if not self.daily_limit or self.daily_remaining is None:
+            return None
+        return max(0.0, min(1.0, 1 - self.daily_remaining / self.daily_limit))
+
+    @property
+    def daily_used_percent(self) -> int | None:
+        fraction = self.daily_used_fraction
+        return None if fraction is None else round(fraction * 100)
+
+    def is_parked(self, at: datetime | None = None) -> bool:
+        return bool(self.parked_until and self.parked_until > (at or timezone.now()))
+
+
+def retention_cutoff(days: int) -> datetime:
+    return timezone.now() - timedelta(days=days)

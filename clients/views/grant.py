@@ -1,0 +1,99 @@
+"""The OAuth "grant access" flow (style.md §8): start binds state + client to the session; the callback
+pops it (or 403), loads the client through the scoped getter, handles a denial, compares state (403 on a
+mismatch), lets the client type exchange and validate the code, then saves and redirects."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard.access import editor_required
+from dashboard.roles import Role, role_of
+
+from ..models import AuthEvent
+from ..registry import GrantError
+from .common import client_type_of, get_client_for_user
+
+__all__ = ["SESSION_KEY", "client_grant", "oauth_callback"]
+
+SESSION_KEY = "clients.oauth_grant"
+GRANT_TTL = 15 * 60  # seconds a started grant stays valid in the session
+
+
+@editor_required
+@require_POST
+def client_grant(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_client_for_user(request, pk, write=True)
+    ctype = client_type_of(client)
+    if not ctype.supports_grant:
+        messages.error(request, "This client type has no grant flow.")
+        return redirect("clients:detail", client.pk)
+    state = secrets.token_urlsafe(32)
+    try:
+        url = ctype.authorization_url(client, state=state)
+    except GrantError as exc:
+        messages.error(request, f"Cannot start the grant: {exc}")
+        return redirect("clients:detail", client.pk)
+    request.session[SESSION_KEY] = {"state": state, "client": client.pk, "user": request.user.pk,
+                                    "started": time.time()}
+    AuthEvent.record(client, AuthEvent.Event.GRANT_STARTED, "Sent to the consent page.", user=request.user)
+    return redirect(url)
+
+
+@login_not_required
+@require_GET
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    # 1. Pop the session key, or 403 (also for a replayed callback URL: the key is gone after first use).
+    pending = request.session.pop(SESSION_KEY, None)
+    if not isinstance(pending, dict) or not pending.get("state"):
+        raise PermissionDenied("No grant was started in this browser session. Start again from the client page.")
+    if not request.user.is_authenticated or request.user.pk != pending.get("user") \
+            or role_of(request.user) < Role.EDITOR:
+        raise PermissionDenied("Only the signed-in editor who started the grant can complete it.")
+    # 2. The client, through the scoped getter.
+    client = get_client_for_user(request, pending.get("client"), write=True)
+    ctype = client_type_of(client)
+    if time.time() - float(pending.get("started", 0)) > GRANT_TTL:
+        messages.error(request, "The grant took too long and expired. Click Grant access again.")
+        return redirect("clients:detail", client.pk)
+    # 3. A denial on the consent page.
+    error = request.GET.get("error", "")
+    if error:
+        if error == "access_denied":
+            message = ("Access was not granted: the request was declined on Exact Online's consent page. "
+                       "Nothing changed; click Grant access to try again.")
+            AuthEvent.record(client, AuthEvent.Event.GRANT_DENIED, message, user=request.user)
+            messages.warning(request, message)
+        else:
+            description = request.GET.get("error_description", "")[:300]
+            message = f"Exact Online did not grant access ({error[:100]}{': ' + description if description else ''})."
+            AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, message, user=request.user)
+            messages.error(request, message)
+        return redirect("clients:detail", client.pk)
+    # 4. State must match what this session sent.
+    if not constant_time_compare(request.GET.get("state", ""), pending["state"]):
+        AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, "The callback's state did not match the session: "
+                         "rejected (possible forged or crossed request).", user=request.user)
+        raise PermissionDenied("The answer from Exact Online does not belong to this grant (state mismatch).")
+    code = request.GET.get("code", "")
+    if not code:
+        message = "Exact Online came back without an authorization code. Click Grant access to try again."
+        AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, message, user=request.user)
+        messages.error(request, message)
+        return redirect("clients:detail", client.pk)
+    # 5-7. Exchange and validate (the client type), save, redirect.
+    try:
+        message = ctype.complete_grant(client, code=code, user=request.user)
+    except GrantError as exc:
+        messages.error(request, str(exc))
+        return redirect("clients:detail", client.pk)
+    messages.success(request, message)
+    return redirect("clients:detail", client.pk)

@@ -1,0 +1,317 @@
+"""The Exact Online REST client: usable from a plain Python shell, a worker or a view.
+
+Give it a grant store (where valid tokens come from) and optionally a quota store and a request logger::
+
+    api = ExactApi(base_url="https://start.exactonline.nl", grant_store=store)
+    me = api.me(); accounts = api.get("crm/Accounts", division=me["CurrentDivision"], params={"$select": "ID"})
+
+Every call: a quota slot for (client, division), a fresh token (single-flight refresh), the request with
+a timeout, the ``X-RateLimit-*`` headers recorded, then: 401 -> one refresh-and-retry; 429 -> wait for
+the reset and retry (up to ``max_wait``); transient failures -> retried with backoff for GETs only; any
+other 4xx -> a typed error at once (Exact blocks keys that collect errors, FIELD-NOTES B5).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from .errors import (
+    BadResponse,
+    ExactError,
+    Forbidden,
+    NotFound,
+    Throttled,
+    Unauthorized,
+    Unavailable,
+    ValidationError,
+)
+from .oauth import GrantStore
+from .quota import QuotaStore, wait_after_429
+from .transport import RequestLogger, Transport
+
+__all__ = ["ApiResponse", "ExactApi", "Page", "error_message", "is_validation_text"]
+
+log = logging.getLogger(__name__)
+
+# A 500 whose text reads like a validation message is the caller's fault, not Exact's (FIELD-NOTES H2).
+_VALIDATION_500 = re.compile(
+    r"(invalid|ongeldig|mandatory|verplicht|already (used|exists)|bestaat al|required|not allowed|niet toegestaan)",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+    text: str
+    elapsed_ms: float
+    url: str
+
+
+@dataclass
+class Page:
+    results: list[dict[str, Any]]
+    next_url: str | None
+    response: ApiResponse = field(repr=False)
+
+
+def error_message(body: Any, text: str) -> str:
+    """Exact's error envelope ``{"error": {"message": {"value": ...}}}`` as plain text."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            message = err.get("message")
+            if isinstance(message, dict) and message.get("value"):
+                return str(message["value"])
+            if isinstance(message, str) and message:
+                return message
+            if err.get("code"):
+                return str(err["code"])
+        elif isinstance(err, str):
+            return f"{err}: {body.get('error_description', '')}".rstrip(": ")
+    stripped = (text or "").strip()
+    if stripped.startswith("<"):
+        return "an HTML page instead of JSON"
+    return stripped[:300]
+
+
+def is_validation_text(message: str) -> bool:
+    return bool(_VALIDATION_500.search(message or ""))
+
+
+class ExactApi:
+    """One Exact Online app registration on one region, for one grant."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        grant_store: GrantStore,
+        quota_store: QuotaStore | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        request_logger: RequestLogger | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_wait: float = 300.0,
+        max_attempts: int = 4,
+        backoff: float = 10.0,
+        secret_values: Callable[[], list[str]] | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.grant_store = grant_store
+        self.quota_store = quota_store
+        self.sleep = sleep
+        self.clock = clock
+        self.max_wait = max_wait
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.transport = transport or Transport(
+            session=session, timeout=timeout, logger=request_logger, secret_values=secret_values, clock=clock
+        )
+        self.calls = 0
+
+    # --- URLs ---------------------------------------------------------------------------------
+    def url_for(self, path: str, division: int | None) -> str:
+        """Absolute URLs (``__next`` links) verbatim; otherwise ``/api/v1/[beta/][{division}/]path``."""
+        if path.startswith(("http://", "https://")):
+            return path
+        if path.startswith("/api/"):
+            if "{division}" in path:
+                if division is None:
+                    raise ValueError(f"{path} needs a division")
+                path = path.replace("{division}", str(int(division)))
+            return self.base_url + path
+        path = path.lstrip("/")
+        prefix = ""
+        if path.startswith("beta/"):
+            prefix, path = "beta/", path[len("beta/") :]
+        if division is None:
+            return f"{self.base_url}/api/v1/{prefix}{path}"
+        return f"{self.base_url}/api/v1/{prefix}{int(division)}/{path}"
+
+    # --- the one request path -------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        division: int | None,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_transient: bool = True,
+    ) -> ApiResponse:
+        method = method.upper()
+        url = self.url_for(path, division)
+        if path.startswith(("http://", "https://")):
+            params = None  # a __next link already carries the whole query
+        send_headers = {"Accept": "application/json", **dict(headers or {})}
+        if method == "POST":
+            send_headers.setdefault("Prefer", "return=representation")
+        if json is not None:
+            send_headers.setdefault("Content-Type", "application/json")
+        may_retry = retry_transient and method == "GET"
+        refreshed = False
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            waited += self._wait_for_slot(division, waited)
+            token = self.grant_store.access_token()
+            try:
+                response = self._send(method, url, token, params, json, send_headers)
+            except Unavailable:
+                if may_retry and attempt < self.max_attempts:
+                    self._backoff(attempt)
+                    continue
+                raise
+            status = response.status
+            if self.quota_store is not None:
+                self.quota_store.record(division, response.headers, status)
+            if status == 401 and not refreshed:
+                refreshed = True
+                self.grant_store.after_unauthorized(token)
+                continue
+            if status == 429:
+                wait = wait_after_429(response.headers, self.clock())
+                if waited + wait > self.max_wait:
+                    raise Throttled(
+                        f"Exact Online's rate limit is exhausted for this division; the next slot is in {wait:.0f} s.",
+                        status=429, body=response.text,
+                    )
+                if self.quota_store is not None:
+                    self.quota_store.park(division, self.clock() + wait)
+                log.info("429 from Exact Online for division %s: waiting %.1f s", division, wait)
+                self.sleep(wait)
+                waited += wait
+                continue
+            error = self._error_for(response, method)
+            if error is None:
+                return response
+            if not error.permanent and may_retry and attempt < self.max_attempts:
+                self._backoff(attempt)
+                continue
+            raise error
+
+    def _wait_for_slot(self, division: int | None, waited: float) -> float:
+        if self.quota_store is None:
+            return 0.0
+        total = 0.0
+        while True:
+            wait = self.quota_store.acquire(division)
+            if wait <= 0:
+                return total
+            if waited + total + wait > self.max_wait:
+                raise Throttled(f"Exact Online's rate limit for this division resets in {wait:.0f} s.", status=429)
+            self.sleep(min(wait, 5.0))
+            total += min(wait, 5.0)
+
+    def _backoff(self, attempt: int) -> None:
+        self.sleep(self.backoff * (2 ** (attempt - 1)))
+
+    def _send(
+        self, method: str, url: str, token: str, params: Any, json: Any, headers: Mapping[str, str]
+    ) -> ApiResponse:
+        self.calls += 1
+        sent = self.transport.send(
+            method, url, kind="api", params=params, json=json,
+            headers={**headers, "Authorization": f"Bearer {token}"}, log_secrets=[token],
+        )
+        r = sent.response
+        text = r.text if r.content else ""
+        body: Any = None
+        if text.strip():
+            try:
+                body = jsonlib.loads(text)
+            except ValueError:
+                body = None
+        return ApiResponse(status=r.status_code, headers=dict(r.headers), body=body, text=text,
+                           elapsed_ms=sent.elapsed_ms, url=r.url or url)
+
+    def _error_for(self, response: ApiResponse, method: str) -> ExactError | None:
+        status = response.status
+        reason = next((v for k, v in response.headers.items() if k.lower() == "reason"), None)
+        message = error_message(response.body, response.text)
+        if reason and reason not in message:
+            message = f"{message} ({reason})" if message else reason
+        if 200 <= status < 300:
+            if response.text.strip() and response.body is None:
+                return BadResponse("Exact Online answered with something other than JSON (maintenance page?).",
+                                   status=status, body=response.text)
+            return None
+        detail = f"Exact Online answered HTTP {status}" + (f": {message}" if message else "")
+        if status == 401:
+            return Unauthorized(detail + " (access token refused twice).", status=status, reason=reason,
+                                body=response.text)
+        if status == 403:
+            return Forbidden(detail, status=status, reason=reason, body=response.text)
+        if status == 404:
+            return NotFound(detail, status=status, reason=reason, body=response.text)
+        if status in (408, 599) or status in (502, 503, 504):
+            return Unavailable(detail, status=status, reason=reason, body=response.text)
+        if status >= 500:
+            if response.body is not None and is_validation_text(message):
+                return ValidationError(detail, status=status, reason=reason, body=response.text)
+            return Unavailable(detail, status=status, reason=reason, body=response.text)
+        if response.body is None and response.text.strip().startswith("<"):
+            return BadResponse(detail, status=status, body=response.text)
+        return ValidationError(detail, status=status, reason=reason, body=response.text)
+
+    # --- conveniences ---------------------------------------------------------------------------
+    def get(self, path: str, *, division: int | None, params: Mapping[str, str] | None = None) -> Any:
+        return self.request("GET", path, division=division, params=params).body
+
+    def iter_pages(
+        self, path: str, *, division: int | None, params: Mapping[str, str] | None = None, max_pages: int = 100_000
+    ) -> Iterator[Page]:
+        url: str | None = path
+        query = params
+        for _ in range(max_pages):
+            assert url is not None
+            response = self.request("GET", url, division=division, params=query)
+            d = response.body.get("d") if isinstance(response.body, dict) else None
+            if isinstance(d, dict) and "results" in d:
+                results = list(d.get("results") or [])
+                next_url = d.get("__next") or None
+            elif isinstance(d, list):
+                results, next_url = d, None
+            elif isinstance(d, dict):
+                results, next_url = [d], None
+            else:
+                raise BadResponse("Exact Online's answer has no 'd' envelope.", status=response.status)
+            yield Page(results=results, next_url=next_url, response=response)
+            if not next_url:
+                return
+            url, query = next_url, None
+        raise ExactError(f"Stopped after {max_pages} pages of {path}: the __next chain did not end.")
+
+    def me(self) -> dict[str, Any]:
+        body = self.get("current/Me", division=None)
+        results = body.get("d", {}).get("results") if isinstance(body, dict) else None
+        if isinstance(body, dict) and isinstance(body.get("d"), dict) and results is None:
+            results = [body["d"]]
+        if not results or not isinstance(results[0], dict):
+            raise BadResponse("Exact Online's current/Me answer has no user in it.")
+        return dict(results[0])
+
+    def divisions(self, division: int | None = None) -> list[dict[str, Any]]:
+        """``system/Divisions`` (it needs a division in the path: the current one by default)."""
+        if division is None:
+            division = int(self.me()["CurrentDivision"])
+        rows: list[dict[str, Any]] = []
+        for page in self.iter_pages("system/Divisions", division=division,
+                                    params={"$select": "Code,Description,HID,Customer,CustomerName,Status"}):
+            rows.extend(page.results)
+        return rows

@@ -1,0 +1,248 @@
+"""The Exact Online HTTP Client type, and ``api_for``: an ``ExactApi`` wired to a stored client.
+
+``api_for(http_client)`` works from anywhere (web, worker, shell): it reads the client's config and
+secrets, and plugs in the Django grant store (single-flight refresh), the shared quota store and, when
+*Log requests* is on, the request logger.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import AuthEvent, HttpClient, OAuthGrant, QuotaState
+from clients.registry import ClientType, GrantError, TestResult
+
+from .api import ExactApi
+from .errors import ExactError, NeedsReconnect
+from .forms import ExactOnlineClientConfig, ExactOnlineClientForm
+from .oauth import ExactOAuth
+from .stores import DjangoGrantStore, DjangoQuotaStore, DjangoRequestLogger, save_token
+from .transport import Transport
+
+if TYPE_CHECKING:
+    from django import forms
+    from django.contrib.auth.models import AbstractBaseUser
+
+__all__ = ["KIND", "ExactOnlineClientType", "api_for", "grant_store_for", "oauth_for", "redirect_uri"]
+
+KIND = "exact_online"
+
+
+def redirect_uri() -> str:
+    """The OAuth redirect URI to register in Exact's App Center (this site's callback)."""
+    return settings.SITE_URL.rstrip("/") + reverse("clients:oauth_callback")
+
+
+def _transport(client: HttpClient, store: DjangoGrantStore | None = None) -> Transport:
+    def secrets() -> list[str]:
+        values = [client.get_secret("client_secret"), client.get_secret("webhook_secret")]
+        if store is not None:
+            values += store.current_secrets()
+        return values
+
+    logger = DjangoRequestLogger(client) if client.log_requests else None
+    return Transport(timeout=settings.OUTBOUND_TIMEOUT, logger=logger, secret_values=secrets)
+
+
+def oauth_for(client: HttpClient, transport: Transport | None = None) -> ExactOAuth:
+    config = client.config or {}
+    if not config.get("base_url") or not config.get("client_id"):
+        raise NeedsReconnect(f"{client.name} is not configured: set its Base URI and Client ID.")
+    return ExactOAuth(
+        base_url=config["base_url"],
+        client_id=config["client_id"],
+        client_secret=client.get_secret("client_secret"),
+        redirect_uri=redirect_uri(),
+        transport=transport or _transport(client),
+    )
+
+
+def grant_store_for(client: HttpClient, **kwargs: Any) -> DjangoGrantStore:
+    store = DjangoGrantStore(client, oauth_for(client), **kwargs)
+    store.oauth.transport = _transport(client, store)
+    return store
+
+
+def api_for(http_client: HttpClient, **overrides: Any) -> ExactApi:
+    """An ``ExactApi`` for ``http_client`` (overrides: ``sleep``, ``max_wait``, ``backoff``, ``max_attempts``...)."""
+    sleep = overrides.pop("sleep", time.sleep)
+    store = grant_store_for(http_client, sleep=sleep)
+    return ExactApi(
+        base_url=http_client.config["base_url"],
+        grant_store=store,
+        quota_store=DjangoQuotaStore(http_client),
+        transport=store.oauth.transport,
+        sleep=sleep,
+        **overrides,
+    )
+
+
+def _division_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        try:
+            code = int(row.get("Code"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        out.append({"code": code, "description": str(row.get("Description") or ""),
+                    "customer": str(row.get("CustomerName") or "")})
+    return sorted(out, key=lambda r: r["code"])
+
+
+class ExactOnlineClientType(ClientType):
+    kind = KIND
+    label = "Exact Online HTTP Client"
+    description = "OAuth 2 access to one Exact Online app registration on one region."
+    config_model = ExactOnlineClientConfig
+    sensitive = ("client_secret", "webhook_secret")
+    form_class = ExactOnlineClientForm
+    detail_template = "exact_online/client_detail.html"
+    supports_grant = True
+    grant_label = "Grant access to Exact Online"
+
+    def copy_fields(self) -> list[tuple[str, str, str]]:
+        return [("Redirect URI", redirect_uri(),
+                 "Register this redirect URI for the app in Exact Online's App Center.")]
+
+    def values_from(self, form: forms.Form) -> dict[str, Any]:
+        assert isinstance(form, ExactOnlineClientForm)
+        return form.config_values()
+
+    def summary(self, client: HttpClient) -> list[tuple[str, str]]:
+        config = client.config or {}
+        return [
+            ("Base URI", config.get("base_url", "—")),
+            ("Client ID", config.get("client_id", "—")),
+            ("Client Secret", "stored (hidden)" if client.get_secret("client_secret") else "not set"),
+            ("Webhook secret", "stored (hidden)" if client.get_secret("webhook_secret") else "not set"),
+            ("Scopes", config.get("scopes") or "—"),
+        ]
+
+    # --- grant ----------------------------------------------------------------------------------
+    def authorization_url(self, client: HttpClient, *, state: str) -> str:
+        try:
+            return oauth_for(client).authorization_url(state=state)
+        except (ExactError, ValueError) as exc:
+            raise GrantError(str(exc)) from None
+
+    def complete_grant(self, client: HttpClient, *, code: str, user: AbstractBaseUser | None) -> str:
+        oauth = oauth_for(client)
+        try:
+            token = oauth.exchange_code(code)
+        except ExactError as exc:
+            AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, exc.message, user=user,
+                             details={"status": exc.status, "reason": exc.reason})
+            raise GrantError(exc.message) from None
+        now = timezone.now()
+        with transaction.atomic():  # persist the new chain before anything else (FIELD-NOTES A4, A6)
+            grant, _ = OAuthGrant.objects.select_for_update().get_or_create(client=client)
+            save_token(grant, replace(token, version=grant.version + 1), refreshed=False)
+            grant.granted_by = user if getattr(user, "is_authenticated", False) else None
+            grant.granted_at = now
+            grant.refresh_used_at = now
+            grant.save(update_fields=["granted_by", "granted_at", "refresh_used_at"])
+            HttpClient.objects.filter(pk=client.pk).update(status=HttpClient.Status.GRANTED, status_message="",
+                                                          updated_at=now)
+        client.status, client.status_message = HttpClient.Status.GRANTED, ""
+        warning = ""
+        try:
+            api = api_for(client, max_wait=20.0, max_attempts=2, backoff=1.0)
+            me = api.me()
+            current = int(me["CurrentDivision"]) if me.get("CurrentDivision") is not None else None
+            rows = _division_rows(api.divisions(current)) if current is not None else []
+        except (ExactError, KeyError, ValueError, TypeError) as exc:
+            me, current, rows = {}, None, []
+            warning = f" but the Exact user and divisions could not be read ({exc})"
+        grant.refresh_from_db()
+        if me:
+            grant.exact_user_id = str(me.get("UserID") or "")
+            grant.exact_user_name = str(me.get("FullName") or me.get("UserName") or "")
+            grant.exact_user_email = str(me.get("Email") or "")
+            grant.current_division = current
+            grant.divisions = rows
+            codes = {r["code"] for r in rows}
+            if grant.default_division not in codes:
+                grant.default_division = current if current in codes or not rows else rows[0]["code"]
+            grant.save(update_fields=["exact_user_id", "exact_user_name", "exact_user_email", "current_division",
+                                      "divisions", "default_division"])
+        who = f" as Exact user {grant.exact_user_name}" if grant.exact_user_name else ""
+        message = f"Access granted{who}{warning}."
+        if rows:
+            message = f"Access granted{who}: {len(rows)} division{'s' if len(rows) != 1 else ''} available."
+        AuthEvent.record(client, AuthEvent.Event.GRANTED, message, user=user,
+                         details={"exact_user": grant.exact_user_name, "divisions": len(rows)})
+        return message
+
+    def revoke(self, client: HttpClient, *, user: AbstractBaseUser | None) -> str:
+        with transaction.atomic():
+            grant = OAuthGrant.objects.select_for_update().filter(client=client).first()
+            if grant is not None:
+                grant.clear_tokens()
+                grant.version += 1
+                grant.save(update_fields=["access_token", "refresh_token", "expires_at", "issued_at", "version"])
+            HttpClient.objects.filter(pk=client.pk).update(status=HttpClient.Status.REVOKED,
+                                                          status_message="Access revoked here.",
+                                                          updated_at=timezone.now())
+        client.status = HttpClient.Status.REVOKED
+        AuthEvent.record(client, AuthEvent.Event.REVOKED, "Tokens deleted; the client no longer talks to Exact.",
+                         user=user)
+        return ("Access revoked: the tokens are deleted. Exact Online has no revocation endpoint; to withdraw "
+                "the app there as well, remove it under App privileges in Exact Online.")
+
+    def keep_alive(self, client: HttpClient) -> str:
+        store = grant_store_for(client)
+        token = store.refresh_now()
+        AuthEvent.record(client, AuthEvent.Event.KEEPALIVE,
+                         f"Idle grant refreshed to keep the refresh token alive (version {token.version}).")
+        return "refreshed"
+
+    # --- checks ---------------------------------------------------------------------------------
+    def test_connection(self, client: HttpClient, *, user: AbstractBaseUser | None = None) -> TestResult:
+        try:
+            api = api_for(client, max_wait=20.0, max_attempts=1)
+            response = api.request("GET", "current/Me", division=None, retry_transient=False)
+            results = (response.body or {}).get("d", {}).get("results") or [{}]
+            me = results[0] if isinstance(results[0], dict) else {}
+        except ExactError as exc:
+            AuthEvent.record(client, AuthEvent.Event.TEST_FAILED, exc.message, user=user,
+                             details={"status": exc.status, "reason": exc.reason})
+            return TestResult(ok=False, message=exc.message, status=exc.status)
+        except (AttributeError, IndexError, TypeError):
+            AuthEvent.record(client, AuthEvent.Event.TEST_FAILED, "current/Me had an unexpected shape.", user=user)
+            return TestResult(ok=False, message="Exact Online answered, but current/Me had an unexpected shape.")
+        quota = {k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit")}
+        name = me.get("FullName") or me.get("UserName") or "an unnamed user"
+        message = f"Connected to Exact Online as {name} (current division {me.get('CurrentDivision', '—')})."
+        AuthEvent.record(client, AuthEvent.Event.TEST_OK, message, user=user,
+                         details={"status": response.status, "elapsed_ms": round(response.elapsed_ms, 1)})
+        return TestResult(ok=True, message=message, status=response.status, elapsed_ms=response.elapsed_ms,
+                          quota_headers=quota,
+                          details={k: me.get(k) for k in ("FullName", "UserName", "CurrentDivision", "UserID")})
+
+    def divisions(self, client: HttpClient) -> list[tuple[int, str]]:
+        grant = client.grant_or_none
+        if grant is None:
+            return []
+        return [(row["code"], f"{row['code']} · {row.get('description') or ''}".strip(" ·"))
+                for row in grant.divisions or []]
+
+    def health_summary(self, client: HttpClient) -> dict[str, Any]:
+        grant = client.grant_or_none
+        quotas = list(QuotaState.objects.filter(client=client).order_by("division"))
+        return {"grant": grant, "quotas": quotas, "seconds_left": grant.seconds_left if grant else None}
+
+    def detail_context(self, client: HttpClient) -> dict[str, Any]:
+        grant = client.grant_or_none
+        return {
+            "grant": grant,
+            "redirect_uri": redirect_uri(),
+            "division_choices": self.divisions(client),
+            "quotas": QuotaState.objects.filter(client=client).order_by("division"),
+        }

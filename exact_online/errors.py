@@ -1,0 +1,84 @@
+"""Typed errors of the Exact Online HTTP layer: each says whether retrying can help (``permanent``)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadResponse",
+    "CircuitOpen",
+    "ExactError",
+    "Forbidden",
+    "NeedsReconnect",
+    "NotFound",
+    "Throttled",
+    "Unauthorized",
+    "Unavailable",
+    "ValidationError",
+]
+
+
+class ExactError(Exception):
+    """An error talking to Exact Online, with a message a user can act on (never a token or secret)."""
+
+    permanent: bool = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        body: str = "",
+        permanent: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+        self.body = body[:2000]
+        if permanent is not None:
+            self.permanent = permanent
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Unauthorized(ExactError):
+    """401 that survived one refresh-and-retry."""
+
+
+class NeedsReconnect(ExactError):
+    """Exact refused the grant (invalid_grant, old refresh token, expired chain): a user must grant access again."""
+
+
+class Forbidden(ExactError):
+    """403; ``reason`` carries Exact's Reason header (WrongDivision, NoDivisionAccess, ...)."""
+
+
+class NotFound(ExactError):
+    """404."""
+
+
+class ValidationError(ExactError):
+    """400, or a 500 whose text is a validation message: permanent, never retried."""
+
+
+class Throttled(ExactError):
+    """429 beyond the maximum wait."""
+
+    permanent = False
+
+
+class Unavailable(ExactError):
+    """5xx, 408, 599, timeouts and connection errors."""
+
+    permanent = False
+
+
+class BadResponse(ExactError):
+    """A body that is not the JSON Exact should send (HTML maintenance pages, truncated JSON)."""
+
+    permanent = False
+
+
+class CircuitOpen(ExactError):
+    """The error-budget guard refused to send (too many 4xx on one endpoint and division)."""

@@ -1,0 +1,146 @@
+"""The Exact Online HTTP Client's own form fields and typed config (labels as Exact's docs name them)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict, field_validator
+
+__all__ = ["REGIONS", "ExactOnlineClientConfig", "ExactOnlineClientForm", "normalise_base_url"]
+
+# API.md §1: accounts are region-bound; the base URI serves auth, token and REST.
+REGIONS = [
+    ("https://start.exactonline.nl", "Netherlands — start.exactonline.nl"),
+    ("https://start.exactonline.be", "Belgium — start.exactonline.be"),
+    ("https://start.exactonline.de", "Germany — start.exactonline.de"),
+    ("https://start.exactonline.fr", "France — start.exactonline.fr"),
+    ("https://start.exactonline.es", "Spain — start.exactonline.es"),
+    ("https://start.exactonline.co.uk", "United Kingdom — start.exactonline.co.uk"),
+    ("https://start.exactonline.com", "USA / international — start.exactonline.com"),
+]
+CUSTOM = "custom"
+_SCOPES = re.compile(r"^[A-Za-z0-9 ._:,/-]*$")
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def normalise_base_url(value: str) -> str:
+    """``https://host[:port][/path]`` without a trailing slash or an ``/api`` suffix; ValueError otherwise."""
+    text = (value or "").strip().rstrip("/")
+    if not text:
+        raise ValueError("Enter the Base URI.")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("Enter a full URL such as https://start.exactonline.nl.")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("The Base URI is a bare address: no query, fragment or credentials.")
+    if parts.scheme == "http" and not _plain_http_allowed(parts.hostname):
+        raise ValueError("Use https:// (plain http is only accepted for the local sandbox).")
+    if text.endswith("/api"):
+        text = text[: -len("/api")]
+    return text
+
+
+def _plain_http_allowed(host: str) -> bool:
+    sandbox_host = urlsplit(getattr(settings, "SANDBOX_URL", "")).hostname
+    return host in _LOOPBACK or host == sandbox_host or bool(settings.DEBUG)
+
+
+class ExactOnlineClientConfig(BaseModel):
+    """What an Exact Online HTTP Client stores in ``HttpClient.config`` (secrets are kept apart)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    base_url: str
+    client_id: str
+    scopes: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        return normalise_base_url(value)
+
+    @field_validator("client_id")
+    @classmethod
+    def _guid(cls, value: str) -> str:
+        return str(uuid.UUID(value.strip()))
+
+
+def _secret_input() -> forms.PasswordInput:
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+class ExactOnlineClientForm(forms.Form):
+    base_uri = forms.ChoiceField(label="Base URI", choices=[*REGIONS, (CUSTOM, "Custom URL (e.g. the sandbox)")],
+                                 help_text="Exact Online is region-bound: use the site where the app is registered.")
+    custom_base_uri = forms.CharField(label="Custom Base URI", required=False, max_length=300,
+                                      widget=forms.URLInput(attrs={"placeholder": "https://…"}),
+                                      help_text="Only for “Custom URL”, e.g. the local sandbox.")
+    client_id = forms.CharField(label="Client ID", max_length=64,
+                                widget=forms.TextInput(attrs={"placeholder": "b81cc4de-d192-400e-bcb4-09254394c52a",
+                                                              "autocomplete": "off", "spellcheck": "false"}),
+                                help_text="From Exact's App Center (a GUID).")
+    client_secret = forms.CharField(label="Client Secret", required=False, max_length=500, strip=True,
+                                    widget=_secret_input())
+    webhook_secret = forms.CharField(label="Webhook secret", required=False, max_length=500, strip=True,
+                                     widget=_secret_input(),
+                                     help_text="Optional: the app's webhook secret, used to check webhook signatures.")
+    scopes = forms.CharField(label="Scopes", required=False, max_length=1000,
+                             help_text="Optional, as on the app registration (letters, digits, spaces, . _ : , / -).")
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        initial = kwargs.get("initial") or {}
+        if initial.get("base_url"):
+            known = {value for value, _ in REGIONS}
+            if initial["base_url"] in known:
+                initial["base_uri"] = initial["base_url"]
+            else:
+                initial["base_uri"], initial["custom_base_uri"] = CUSTOM, initial["base_url"]
+            kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        if editing:
+            for name in ("client_secret", "webhook_secret"):
+                self.fields[name].help_text = "Leave empty to keep the stored value. " + (
+                    self.fields[name].help_text or "")
+                self.fields[name].widget.attrs["placeholder"] = "•••••• (stored; leave empty to keep)"
+        else:
+            self.fields["client_secret"].required = True
+            self.fields["client_secret"].help_text = "From Exact's App Center; stored encrypted, never shown again."
+
+    def clean_client_id(self) -> str:
+        value = self.cleaned_data["client_id"].strip().strip("{}")
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise forms.ValidationError("The Client ID must be a GUID such as b81cc4de-d192-400e-bcb4-09254394c52a.") \
+                from None
+
+    def clean_scopes(self) -> str:
+        value = " ".join(self.cleaned_data.get("scopes", "").split())
+        if not _SCOPES.match(value):
+            raise forms.ValidationError("Scopes may only contain letters, digits, spaces and . _ : , / -")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        choice = cleaned.get("base_uri")
+        raw = cleaned.get("custom_base_uri", "") if choice == CUSTOM else choice
+        if choice == CUSTOM and not (raw or "").strip():
+            self.add_error("custom_base_uri", "Enter the custom Base URI, or choose a region.")
+        elif choice:
+            try:
+                cleaned["base_url"] = normalise_base_url(raw or "")
+            except ValueError as exc:
+                self.add_error("custom_base_uri" if choice == CUSTOM else "base_uri", str(exc))
+        return cleaned
+
+    def config_values(self) -> dict[str, Any]:
+        """The values the client type stores (config + secrets), from a valid form."""
+        data = self.cleaned_data
+        return {"base_url": data["base_url"], "client_id": data["client_id"], "scopes": data.get("scopes", ""),
+                "client_secret": data.get("client_secret", ""), "webhook_secret": data.get("webhook_secret", "")}
