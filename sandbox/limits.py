@@ -1,0 +1,127 @@
+"""Exact's API limits per app per division: a minutely and a daily window, ``X-RateLimit-*`` headers, 429.
+
+Windows are aligned like Exact's (minute boundaries, UTC midnight) and shrink with the time scale.
+Counters live in memory: a restart of the sandbox starts fresh windows. Limits are configurable at run
+time (``POST /sandbox/api/limits``), globally and per client id.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from .store import clock
+
+__all__ = ["Decision", "limiter"]
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    headers: list[tuple[str, str]]
+    which: str = ""  # "minutely" or "daily" when refused
+
+
+@dataclass
+class _Bucket:
+    minute_start: float = 0.0
+    minute_count: int = 0
+    day_start: float = 0.0
+    day_count: int = 0
+
+
+@dataclass
+class Limiter:
+    """Counts calls per (client id, division) and decides whether the next one may pass."""
+
+    minutely: int = 60
+    daily: int = 5000
+    per_app: dict[str, dict[str, int]] = field(default_factory=dict)
+    buckets: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def configure(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            if "minutely" in data:
+                self.minutely = int(data["minutely"])
+            if "daily" in data:
+                self.daily = int(data["daily"])
+            if "apps" in data:
+                self.per_app = {str(k): {kk: int(vv) for kk, vv in v.items()} for k, v in data["apps"].items()}
+            if data.get("reset_counters"):
+                self.buckets.clear()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.minutely = int(getattr(settings, "SANDBOX_MINUTELY_LIMIT", 60))
+            self.daily = int(getattr(settings, "SANDBOX_DAILY_LIMIT", 5000))
+            self.per_app = {}
+            self.buckets.clear()
+
+    def limits_for(self, client_id: str) -> tuple[int, int]:
+        override = self.per_app.get(client_id, {})
+        return override.get("minutely", self.minutely), override.get("daily", self.daily)
+
+    @staticmethod
+    def _windows(now: float) -> tuple[float, float, float, float]:
+        minute = clock.seconds(60)
+        day = clock.seconds(86400)
+        return (now // minute) * minute, minute, (now // day) * day, day
+
+    def check(self, client_id: str, division: int) -> Decision:
+        now = clock.now()
+        m_start, m_len, d_start, d_len = self._windows(now)
+        with self.lock:
+            minutely, daily = self.limits_for(client_id)
+            bucket = self.buckets.setdefault((client_id, division), _Bucket())
+            if bucket.minute_start != m_start:
+                bucket.minute_start, bucket.minute_count = m_start, 0
+            if bucket.day_start != d_start:
+                bucket.day_start, bucket.day_count = d_start, 0
+            m_reset = str(int((m_start + m_len) * 1000))
+            d_reset = str(int((d_start + d_len) * 1000))
+            if bucket.day_count >= daily:
+                return Decision(False, [("X-RateLimit-Limit", str(daily)), ("X-RateLimit-Remaining", "0"),
+                                        ("X-RateLimit-Reset", d_reset)], "daily")
+            if bucket.minute_count >= minutely:
+                return Decision(False, [("X-RateLimit-Minutely-Limit", str(minutely)),
+                                        ("X-RateLimit-Minutely-Remaining", "0"),
+                                        ("X-RateLimit-Minutely-Reset", m_reset)], "minutely")
+            bucket.minute_count += 1
+            bucket.day_count += 1
+            return Decision(True, [
+                ("X-RateLimit-Limit", str(daily)),
+                ("X-RateLimit-Remaining", str(max(daily - bucket.day_count, 0))),
+                ("X-RateLimit-Reset", d_reset),
+                ("X-RateLimit-Minutely-Limit", str(minutely)),
+                ("X-RateLimit-Minutely-Remaining", str(max(minutely - bucket.minute_count, 0))),
+                ("X-RateLimit-Minutely-Reset", m_reset),
+            ])
+
+    def storm_headers(self, client_id: str) -> list[tuple[str, str]]:
+        """Headers of an injected 429 (a storm): the minutely ones only, as on a real minutely 429."""
+        m_start, m_len, _, _ = self._windows(clock.now())
+        minutely, _ = self.limits_for(client_id)
+        return [("X-RateLimit-Minutely-Limit", str(minutely)), ("X-RateLimit-Minutely-Remaining", "0"),
+                ("X-RateLimit-Minutely-Reset", str(int((m_start + m_len) * 1000)))]
+
+    def snapshot(self) -> dict[str, Any]:
+        now = clock.now()
+        m_start, _, d_start, _ = self._windows(now)
+        with self.lock:
+            usage = []
+            for (client_id, division), b in sorted(self.buckets.items()):
+                minutely, daily = self.limits_for(client_id)
+                usage.append({
+                    "client_id": client_id, "division": division,
+                    "minute_used": b.minute_count if b.minute_start == m_start else 0, "minutely": minutely,
+                    "day_used": b.day_count if b.day_start == d_start else 0, "daily": daily,
+                })
+            return {"minutely": self.minutely, "daily": self.daily, "apps": self.per_app, "usage": usage}
+
+
+limiter = Limiter()
+limiter.reset()
