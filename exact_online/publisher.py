@@ -10,6 +10,7 @@ throttling and outages are transient and left to the route's retry policy; other
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from connections.publishers import Publisher, PublishError, PublishJob, PublishResult, register_publisher
@@ -55,13 +56,25 @@ def _literal(value: Any, type_name: str | None) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+_API_CACHE: dict[int, tuple[float, Any, Any]] = {}
+API_CACHE_SECONDS = 60.0
+
+
 def _api_for(http_client: Any) -> Any:
-    """The HTTP layer for a client (helper C's ``api_for``; looked up lazily so tests may patch it)."""
-    try:
-        from .client_type import api_for
-    except ImportError:  # pragma: no cover - older layout
-        from .api import api_for  # type: ignore[no-redef]
-    return api_for(http_client)
+    """The HTTP layer for a client (helper C's ``api_for``), reused for a minute within a worker process.
+
+    The grant and quota stores behind it live in the database, so a reused ``ExactApi`` still sees a
+    refreshed token; reuse saves building a session per task.
+    """
+    from .client_type import api_for
+
+    now = time.monotonic()
+    cached = _API_CACHE.get(http_client.pk)
+    if cached and cached[0] > now and cached[1] == http_client.updated_at:
+        return cached[2]
+    api = api_for(http_client)
+    _API_CACHE[http_client.pk] = (now + API_CACHE_SECONDS, http_client.updated_at, api)
+    return api
 
 
 def _default_division(http_client: Any) -> int | None:
@@ -107,7 +120,7 @@ class _Call:
 
     def find(self, field: str, value: Any) -> str | None:
         """The key of the record whose ``field`` equals ``value`` (a GET with $filter), or None."""
-        prop = self.entity.property(field)
+        prop = self.entity.get_property(field)
         params = {"$filter": f"{field} eq {_literal(value, prop.type if prop else 'Edm.String')}",
                   "$select": self.pk, "$top": "2"}
         self.result.calls += 1

@@ -1,0 +1,51 @@
+"""The publisher's configuration helpers come from the catalog: entities per action, templates, validation."""
+
+from __future__ import annotations
+
+from connections.publishers import get_publisher, publisher_choices
+from exact_online.catalog import catalog
+
+
+def test_the_exact_online_publisher_is_registered():
+    assert ("exact_online", "Exact Online Publisher") in publisher_choices()
+
+
+def test_entities_are_limited_to_those_supporting_the_action():
+    publisher = get_publisher("exact_online")
+    creatable = {value for value, _ in publisher.entity_choices("create")}
+    readable = {value for value, _ in publisher.entity_choices("get")}
+    assert "crm/Accounts" in creatable
+    assert readable - creatable  # something can be read that cannot be created
+    for endpoint in creatable:
+        assert catalog().get(endpoint).supports("POST")
+    for endpoint in readable:
+        assert catalog().get(endpoint).supports("GET")
+
+
+def test_payload_template_lists_writable_properties_mandatory_first():
+    template = get_publisher("exact_online").payload_template(action="create", entity="crm/Accounts")
+    assert next(iter(template)) == "Name"
+    assert "ID" not in template
+    assert all(catalog().get("crm/Accounts").has_property(name) for name in template)
+
+
+def test_validation_names_unknown_and_missing_properties():
+    publisher = get_publisher("exact_online")
+    problems = publisher.validate(action="create", entity="crm/Accounts", path={}, query={},
+                                  payload={"City": "Delft", "Colour": "red"}, config={})
+    text = " ".join(problems["payload"])
+    assert "Colour" in text and "Name" in text
+
+
+def test_validation_refuses_an_action_the_entity_does_not_support():
+    read_only = next(e for e in catalog() if e.kind == "standard" and e.methods == ("GET",))
+    problems = get_publisher("exact_online").validate(action="create", entity=read_only.endpoint, path={},
+                                                      query={}, payload={}, config={})
+    assert "entity" in problems
+
+
+def test_a_reference_field_is_chosen_from_the_entity():
+    publisher = get_publisher("exact_online")
+    field = publisher.default_reference_field("crm/Accounts")
+    assert field in {name for name, _ in publisher.reference_field_choices("crm/Accounts")}
+    assert catalog().get("crm/Accounts").has_property(field)
