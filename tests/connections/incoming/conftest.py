@@ -1,0 +1,59 @@
+"""Fixtures for Incoming tests: an own sandbox (heavy data stays out of the shared one) and a granted client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clients.models import HttpClient
+from connections.models import Incoming
+from exact_online.client_type import ExactOnlineClientType, redirect_uri
+from tests.fixtures.sandbox import Sandbox, start_sandbox
+
+DIVISION = 101001
+ACCOUNTS = 10_000
+
+
+@pytest.fixture(scope="module")
+def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A sandbox of this module's own, with 10,000 generated Accounts in division 101001 and no minutely limit.
+
+    The seeded demo Accounts are there too; tests count what the sandbox says it holds.
+    """
+    box = start_sandbox(Path(tmp_path_factory.mktemp("incoming-sandbox")))
+    box.set_limits(minutely=100_000, daily=1_000_000)
+    box.generate("Accounts", ACCOUNTS, DIVISION)
+    yield box
+    box.stop()
+
+
+def grant_client(box: Sandbox, name: str = "Exact sandbox") -> HttpClient:
+    """An HttpClient granted through the client type's own code path (authorize in the sandbox, exchange)."""
+    app = box.register_app(name, redirect_uri())
+    client = HttpClient.objects.create(name=name, kind="exact_online",
+                                       config={"base_url": box.url, "client_id": app["client_id"]})
+    client.set_secrets({"client_secret": app["client_secret"]})
+    client.save()
+    code = box.authorize(app["client_id"], redirect_uri())
+    ExactOnlineClientType().complete_grant(client, code=code, user=None)
+    client.refresh_from_db()
+    assert client.grant_or_none is not None and client.grant.default_division
+    return client
+
+
+@pytest.fixture
+def exact_client(db, big_sandbox: Sandbox) -> HttpClient:
+    return grant_client(big_sandbox)
+
+
+def make_incoming(client: HttpClient, *, entity: str = "crm/Accounts", endpoint: str = "auto",
+                  incremental: bool = False, query: dict[str, str] | None = None, name: str = "Accounts",
+                  page_cap: int | None = None, pagination: bool = True, **fields) -> Incoming:
+    return Incoming.objects.create(
+        name=name, subscriber="exact_online", http_client=client, incremental=incremental, page_cap=page_cap,
+        pagination=pagination, query=query or {},
+        config={"entity": entity, "endpoint": endpoint, "divisions": "selected", "division_codes": [DIVISION]},
+        **fields,
+    )
