@@ -311,8 +311,9 @@ def compile_sql(node: Node, column: Callable[[str], str]) -> tuple[str, list[Any
             if name == "substringof":
                 return f"(instr(lower({b}), lower({a})) > 0)"
             if name == "startswith":
-                return f"(lower(substr({a}, 1, length({b}))) = lower({b}))"
-            return f"(lower(substr({a}, -length({b}))) = lower({b}))"
+                return f"(instr(lower({a}), lower({b})) = 1)"
+            escaped = f"replace(replace(replace(lower({b}), '\\', '\\\\'), '%', '\\%'), '_', '\\_')"
+            return f"(lower({a}) LIKE '%' || {escaped} ESCAPE '\\')"
         if kind == "field":
             return f"({column(n[1])} = 1)"
         if kind == "lit" and n[2] == "bool":
