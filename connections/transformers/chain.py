@@ -302,6 +302,9 @@ def run_chain(chain: Any, entity: Any, context: Context | None = None, *, trace:
     run = RunState(context=context or Context(), tracing=trace)
     try:
         entities = run_steps(chain.steps, [paths.clone(entity)], run)
+    except TransformError as exc:
+        exc.trace = run.trace  # what ran before the failure, for the tester
+        raise
     except RecursionError as exc:
         raise TransformError(-1, "input", "", "the entity is nested too deep") from exc
     reason = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["ServiceError", "SkipEntity", "StepError", "StepFailure", "TransformError"]
 
@@ -32,6 +33,7 @@ class TransformError(Exception):
         self.path = path
         self.message = message
         self.location = location or (str(step_index) if step_index >= 0 else "")
+        self.trace: list[Any] = []
         super().__init__(str(self))
 
     def __str__(self) -> str:

@@ -28,7 +28,7 @@ class SetValueStep(Step):
     label = "Value setter"
     help = "Set a path to a literal value or a template with &{Path} placeholders."
     Params = SetValueParams
-    widgets: ClassVar[dict[str, str]] = {"path": "path", "template": "template"}
+    widgets: ClassVar[dict[str, str]] = {"path": "path", "template": "template", "value": "value"}
     params: SetValueParams
 
     @classmethod

@@ -148,7 +148,7 @@ class StorageGetStep(Step):
     help = "Read a value stored earlier (by this or another route) into the entity."
     category = "Lookups & storage"
     Params = StorageGetParams
-    widgets: ClassVar[dict[str, str]] = {"key": "template", "target": "path"}
+    widgets: ClassVar[dict[str, str]] = {"key": "template", "target": "path", "default": "value"}
     params: StorageGetParams
 
     @classmethod

@@ -43,7 +43,7 @@ class ValueMapStep(Step):
     help = "Translate values through a dictionary table (importable from CSV), with a default."
     category = "Values"
     Params = ValueMapParams
-    widgets: ClassVar[dict[str, str]] = {"path": "path", "table": "table"}
+    widgets: ClassVar[dict[str, str]] = {"path": "path", "table": "table", "default": "value"}
     params: ValueMapParams
 
     @classmethod
