@@ -82,7 +82,7 @@ def test_urls_carry_the_division_and_follow_next_links_verbatim():
 def test_sends_bearer_accept_json_and_prefer_on_post():
     client, script, *_ = api([response(201, {"d": {"ID": 1}})])
     client.request("POST", "crm/Accounts", division=1, json={"Name": "x"})
-    method, _, headers = script.sent[0]
+    _method, _, headers = script.sent[0]
     assert headers["Authorization"] == "Bearer t1"
     assert headers["Accept"] == "application/json"
     assert headers["Prefer"] == "return=representation"
@@ -106,7 +106,7 @@ def test_429_waits_for_the_reset_then_succeeds():
     reset_ms = str(int((NOW + 30) * 1000))
     throttled = response(429, text="", headers={"X-RateLimit-Minutely-Remaining": "0",
                                                 "X-RateLimit-Minutely-Reset": reset_ms})
-    client, script, _, slept = api([throttled, response(200, OK)], quota=True)
+    client, _script, _, slept = api([throttled, response(200, OK)], quota=True)
     assert client.get("crm/Accounts", division=1) == OK
     assert 30 <= sum(slept) <= 32
 
@@ -125,7 +125,7 @@ def test_429_beyond_max_wait_is_throttled():
 
 @pytest.mark.parametrize("status", [408, 502, 503, 599])
 def test_transient_errors_are_retried_for_gets(status):
-    client, script, _, slept = api([response(status, text="oops"), response(200, OK)], backoff=10.0)
+    client, _script, _, slept = api([response(status, text="oops"), response(200, OK)], backoff=10.0)
     assert client.get("crm/Accounts", division=1) == OK
     assert slept == [10.0]
 
@@ -145,7 +145,7 @@ def test_posts_are_never_retried():
 
 
 def test_connection_errors_are_unavailable_and_retried_for_gets():
-    client, script, *_ = api([errors.Unavailable("down"), response(200, OK)], backoff=0.0)
+    client, _script, *_ = api([errors.Unavailable("down"), response(200, OK)], backoff=0.0)
     assert client.get("crm/Accounts", division=1) == OK
 
 
