@@ -16,7 +16,14 @@ from .transformers.chain import compile_chain
 from .transformers.errors import TransformError
 from .transformers.services import Context, InMemoryStorage
 
-__all__ = ["ChainOutcome", "OutgoingOutcome", "route_chain", "run_outgoing_transformer", "sample_entities"]
+__all__ = [
+    "DEFERRED_KEY", "ChainOutcome", "OutgoingOutcome", "apply_deferred", "attach_deferred", "route_chain",
+    "run_outgoing_transformer", "sample_entities", "split_deferred",
+]
+
+# Storage writes a chain defers until the task succeeds ("Filter previously stored entities" with
+# record=deferred) travel with the transformed entity under this key and are applied after publishing.
+DEFERRED_KEY = "__dash_deferred__"
 
 
 @dataclass
@@ -103,6 +110,29 @@ def run_outgoing_transformer(outgoing: Any, data: Any) -> OutgoingOutcome:
             "split entities in the route's transformers instead.", permanent=True,
         )
     return OutgoingOutcome(entity=result.entities[0])
+
+
+def attach_deferred(entities: list[Any], deferred: list[dict[str, Any]]) -> list[Any]:
+    if not deferred:
+        return entities
+    return [{**item, DEFERRED_KEY: deferred} if isinstance(item, dict) else item for item in entities]
+
+
+def split_deferred(data: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """(the data without the deferred writes, the deferred writes)."""
+    if isinstance(data, dict) and DEFERRED_KEY in data:
+        rest = {k: v for k, v in data.items() if k != DEFERRED_KEY}
+        return rest, list(data[DEFERRED_KEY] or [])
+    return data, []
+
+
+def apply_deferred(deferred: list[dict[str, Any]]) -> None:
+    """Record the content hashes of a task that was published (the next run skips it while unchanged)."""
+    if not deferred:
+        return
+    storage = _database_storage()
+    for item in deferred:
+        storage.set_hash(item["store"], item["key"], item["hash"], ttl=item.get("ttl"))
 
 
 def sample_entities(incoming: Any, *, limit: int = 10) -> list[Any]:

@@ -24,7 +24,14 @@ from django.utils import timezone
 
 from .models import Outgoing, Route, RouteRun, Run, SourceIdMap, Task
 from .publishers import PublishError, PublishJob, get_publisher
-from .route_chain import ChainOutcome, route_chain, run_outgoing_transformer
+from .route_chain import (
+    ChainOutcome,
+    apply_deferred,
+    attach_deferred,
+    route_chain,
+    run_outgoing_transformer,
+    split_deferred,
+)
 
 __all__ = [
     "OPEN_STATUSES",
@@ -114,7 +121,7 @@ def read_route_run(route_run: RouteRun) -> None:
             raise TransformFailed(outcome.error)
         if outcome.skipped_reason is not None:
             return Skip(outcome.skipped_reason)
-        return outcome.entities
+        return attach_deferred(outcome.entities, outcome.deferred)
 
     def on_page(_run: Any, _page: Any) -> None:
         queue_open_tasks(route_run, only_new=True)
@@ -185,7 +192,7 @@ def publish_task(task_id: int, route: Route, *, publisher_for: Callable[[str], A
     outgoing: Outgoing = route.outgoing
     # An earlier attempt (a killed worker's, or one before a manual retry) may have reached the other side.
     maybe_published = task.attempts > 1 or task.request is not None
-    data = task.transformed if task.transformed is not None else task.data
+    data, deferred = split_deferred(task.transformed if task.transformed is not None else task.data)
     try:
         outcome = run_outgoing_transformer(outgoing, data)
     except PublishError as exc:
@@ -225,6 +232,7 @@ def publish_task(task_id: int, route: Route, *, publisher_for: Callable[[str], A
         SourceIdMap.remember(outgoing.pk, *result.remember)
     if result.forget:
         SourceIdMap.objects.filter(outgoing=outgoing, source_id=result.forget).delete()
+    apply_deferred(deferred)
     for line in [attempt_note, *result.log]:
         task.add_log(line, save=False)
     task.set_status(Task.Status.FINISHED, message="Published.", external_key=result.external_key or "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from base64 import b32encode
 from typing import Any
 
@@ -52,6 +53,13 @@ class Outgoing(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A random salt per Outgoing keeps idempotency references unique across outgoings and databases
+        # (primary keys repeat after a restore or in a second installation writing to the same Exact).
+        if not (self.config or {}).get("reference_salt"):
+            self.config = {**(self.config or {}), "reference_salt": secrets.token_hex(4)}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("connections:outgoing_detail", args=[self.pk])
 
@@ -69,7 +77,8 @@ class Outgoing(models.Model):
         Derived from the outgoing and the source identifier (or the task when there is none), so a
         second attempt of the same write carries the same reference and can be found again.
         """
-        basis = f"{self.pk}:{source_id}" if source_id else f"{self.pk}:task:{task_id}"
+        salt = (self.config or {}).get("reference_salt", "")
+        basis = f"{salt}:{self.pk}:{source_id}" if source_id else f"{salt}:{self.pk}:task:{task_id}"
         digest = hashlib.sha256(basis.encode()).digest()
         return "ED" + b32encode(digest).decode()[:8]
 

@@ -115,7 +115,8 @@ def outgoing_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
         name = f"{base} ({number})"
     copy = Outgoing.objects.create(
         name=name, publisher=original.publisher, action=original.action, entity=original.entity, path=original.path,
-        query=original.query, payload=original.payload, config=original.config, transformer=original.transformer,
+        query=original.query, payload=original.payload, transformer=original.transformer,
+        config={k: v for k, v in original.config.items() if k != "reference_salt"},  # a copy gets its own salt
         http_client=original.http_client, created_by=request.user,
     )
     messages.success(request, f"Duplicated as {copy.name}.")

@@ -10,7 +10,7 @@ import pytest
 
 from clients.models import HttpClient
 from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task
-from connections.publishers import PublishError, PublishJob, PublishResult, Publisher, register_publisher
+from connections.publishers import Publisher, PublishError, PublishJob, PublishResult, register_publisher
 
 
 @dataclass

@@ -1,0 +1,77 @@
+"""Helpers for route tests against the sandbox: a granted HTTP client, the A→B account copy route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clients.models import HttpClient
+from connections import routing
+from connections.models import Incoming, Outgoing, Route, RouteRun, Storage, Task, Transformer
+from exact_online.client_type import ExactOnlineClientType, api_for, redirect_uri
+
+COPIED_FIELDS = ["Name", "City", "Email", "Phone", "Postcode", "Country", "Website"]
+
+
+def granted_client(sandbox: Any, name: str = "routes", *, unlimited: bool = True) -> HttpClient:
+    """An Exact Online HTTP Client with a grant on the sandbox (through the real code exchange)."""
+    app = sandbox.register_app(f"{name} app", redirect_uri())
+    if unlimited:
+        # Our own app only: other tests' limits stay as they are.
+        current = sandbox.http.get(f"{sandbox.url}/sandbox/api/limits", timeout=10).json().get("apps", {})
+        sandbox.set_limits(apps={**current, app["client_id"]: {"minutely": 1_000_000, "daily": 10_000_000}})
+    client = HttpClient.objects.create(name=name, kind="exact_online",
+                                       config={"base_url": sandbox.url, "client_id": app["client_id"]})
+    client.set_secrets({"client_secret": app["client_secret"]})
+    client.save()
+    code = sandbox.authorize(app["client_id"], redirect_uri())
+    ExactOnlineClientType().complete_grant(client, code=code, user=None)
+    client.refresh_from_db()
+    return client
+
+
+def accounts(client: HttpClient, division: int, select: str = "ID,Name,City,SearchCode") -> list[dict[str, Any]]:
+    api = api_for(client)
+    rows: list[dict[str, Any]] = []
+    for page in api.iter_pages("crm/Accounts", division=division, params={"$select": select}):
+        rows.extend(page.results)
+    return rows
+
+
+def copy_route(client: HttpClient, source: int, target: int, *, name: str = "copy accounts") -> Route:
+    """Accounts of division ``source`` upserted into ``target``; unchanged accounts are filtered out."""
+    Storage.objects.get_or_create(name=f"{name}-seen".replace(" ", "-"))
+    incoming = Incoming.objects.create(
+        name=f"{name}: accounts of {source}", subscriber="exact_online", http_client=client,
+        config={"entity": "crm/Accounts", "divisions": "selected", "division_codes": [source], "endpoint": "auto"},
+        query={"$select": ",".join(["ID", *COPIED_FIELDS])},
+    )
+    seen = Transformer.objects.create(name=f"{name}: only changed", steps=[
+        {"type": "skip_unchanged", "params": {"store": f"{name}-seen".replace(" ", "-"), "key": "&{ID}",
+                                              "record": "deferred"}},
+    ])
+    shape = Transformer.objects.create(name=f"{name}: shape", steps=[
+        {"type": "key_map", "params": {"mapping": {f: f for f in COPIED_FIELDS}, "unmapped": "drop"}},
+    ])
+    outgoing = Outgoing.objects.create(
+        name=f"{name}: upsert into {target}", publisher="exact_online", action="upsert", entity="crm/Accounts",
+        path={"division": target}, http_client=client, config={"reference_field": "SearchCode"},
+    )
+    route = Route.objects.create(name=name, incoming=incoming, outgoing=outgoing, backoff_seconds=1, batch_size=50)
+    route.set_transformers([seen, shape])
+    return route
+
+
+def run_inline(route: Route, *, rounds: int = 10) -> RouteRun:
+    """One whole run in this process (no broker): read, then publish until no task is open."""
+    route_run = routing.start_route_run(route, enqueue=False)
+    routing.read_route_run(route_run)
+    for _ in range(rounds):
+        open_ids = list(Task.objects.filter(run_id=route_run.run_id, status__in=routing.OPEN_STATUSES)
+                        .values_list("pk", flat=True))
+        if not open_ids:
+            break
+        Task.objects.filter(pk__in=open_ids).update(next_attempt_at=None)  # no waiting for backoff in tests
+        route_run.refresh_from_db()
+        routing.publish_batch(route_run, open_ids)
+    route_run.refresh_from_db()
+    return route_run

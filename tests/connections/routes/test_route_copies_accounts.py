@@ -1,0 +1,92 @@
+"""Acceptance against the sandbox: a route copies Accounts from division A into division B.
+
+Every account arrives once; a second run with nothing changed publishes nothing (the storage filter);
+after 20 changes in A exactly 20 updates; with dropped answers and Dutch validation 500s injected on
+creates, nothing is duplicated, every validation error is a Failed task with Exact's message, and
+everything else is Finished.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from connections.models import SourceIdMap, Task
+from exact_online.client_type import api_for
+
+from .sandbox_support import accounts, copy_route, granted_client, run_inline
+
+
+def _puts_and_posts(sandbox) -> tuple[int, int]:
+    rows = [r for r in sandbox.requests_log() if "crm/Accounts" in r.get("path", "")]
+    return (sum(1 for r in rows if r.get("method") == "PUT"), sum(1 for r in rows if r.get("method") == "POST"))
+
+
+@pytest.mark.django_db
+def test_route_copies_accounts_once_then_only_changes(sandbox):
+    source, target = sandbox.divisions
+    client = granted_client(sandbox, "copy")
+    route = copy_route(client, source, target)
+    in_a = accounts(client, source)
+    before_b = accounts(client, target)
+
+    first = run_inline(route)
+    tasks = Task.objects.filter(run_id=first.run_id)
+    assert tasks.count() == len(in_a)
+    assert set(tasks.values_list("status", flat=True)) == {"finished"}
+    after_b = accounts(client, target)
+    assert len(after_b) == len(before_b) + len(in_a)
+    refs = {route.outgoing.idempotency_reference(t.identifier, t.pk) for t in tasks}
+    copies = Counter(row["SearchCode"] for row in after_b if row.get("SearchCode") in refs)
+    assert len(copies) == len(in_a) and max(copies.values()) == 1  # every account arrived exactly once
+    assert SourceIdMap.objects.filter(outgoing=route.outgoing).count() == len(in_a)
+
+    second = run_inline(route)
+    assert Task.objects.filter(run_id=second.run_id).count() == 0  # nothing changed: nothing published
+    assert second.run.tasks_skipped == len(in_a)
+
+    api = api_for(client)
+    changed = in_a[:20]
+    for row in changed:
+        api.request("PUT", f"crm/Accounts(guid'{row['ID']}')", division=source, json={"City": "Zwolle-20"})
+    third = run_inline(route)
+    tasks = Task.objects.filter(run_id=third.run_id)
+    assert tasks.count() == 20
+    assert set(tasks.values_list("status", flat=True)) == {"finished"}
+    assert all(t.request["method"] == "PUT" for t in tasks)  # updates through the id map, no creates
+    final_b = accounts(client, target)
+    assert len(final_b) == len(after_b)
+    assert sum(1 for row in final_b if row.get("City") == "Zwolle-20") == 20
+
+
+@pytest.mark.django_db
+def test_faults_on_creates_never_duplicate(sandbox):
+    source, target = sandbox.divisions
+    client = granted_client(sandbox, "faults")
+    sandbox.generate("Accounts", 150, source)
+    route = copy_route(client, source, target, name="copy with faults")
+    in_a = accounts(client, source)
+    before_b = accounts(client, target)
+    rule = {"path": f"{target}/crm/Accounts$", "method": "POST"}
+    sandbox.set_faults({**rule, "drop_rate": 0.10, "drop_mode": "close"}, {**rule, "validation_500_rate": 0.05})
+    try:
+        route_run = run_inline(route, rounds=12)
+    finally:
+        sandbox.clear_faults()
+    tasks = Task.objects.filter(run_id=route_run.run_id)
+    statuses = Counter(tasks.values_list("status", flat=True))
+    assert statuses["failed"] > 0, "the injected validation errors must show as failed tasks"
+    assert set(statuses) <= {"finished", "failed"}
+    for task in tasks.filter(status="failed"):
+        assert "Ongeldige referentie" in task.error  # Exact's own (Dutch) message
+        assert task.attempts == 1  # permanent: never retried
+    dropped = [t for t in tasks.filter(status="finished")
+               if any("looking it up" in line["message"] for line in t.log)]
+    assert dropped, "some answers were dropped and recovered by the look-up"
+    after_b = accounts(client, target)
+    refs = {route.outgoing.idempotency_reference(t.identifier, t.pk) for t in tasks}
+    copies = Counter(row["SearchCode"] for row in after_b if row.get("SearchCode") in refs)
+    assert max(copies.values()) == 1  # no duplicate arrived
+    assert len(copies) == statuses["finished"]
+    assert len(after_b) - len(before_b) == statuses["finished"] == len(in_a) - statuses["failed"]
