@@ -1,0 +1,81 @@
+"""A run that dies after page 7 is resumed at page 8; a non-JSON page fails the run, which can be resumed."""
+
+from __future__ import annotations
+
+import pytest
+
+from connections.models import Run, Task
+from connections.runner import execute_incoming_run
+from exact_online.client_type import api_for
+from exact_online.subscriber import ExactSubscriber
+
+from .conftest import DIVISION, make_incoming
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class WorkerDied(Exception):
+    pass
+
+
+def all_identifiers(*runs: Run) -> list[str]:
+    return list(Task.objects.filter(run__in=runs).values_list("identifier", flat=True))
+
+
+def test_a_crash_after_page_7_resumes_at_page_8(exact_client):
+    incoming = make_incoming(exact_client, endpoint="standard", query={"$select": "ID,Name"}, name="crashy")
+    run, _ = Run.enqueue(incoming)
+
+    def die_after_page_7(run: Run, page) -> None:
+        if page.number == 7:
+            raise WorkerDied("worker killed")
+
+    crashed = execute_incoming_run(run.pk, on_page=die_after_page_7)
+    assert crashed.status == Run.Status.FAILED and "WorkerDied" in crashed.error
+    assert crashed.pages == 7 and crashed.entities_read == 7 * 60
+    next_url = crashed.checkpoint[str(DIVISION)]["next_url"]
+    assert next_url and "skiptoken" in next_url.lower()
+
+    resumed = crashed.resume()
+    assert resumed.checkpoint == crashed.checkpoint and resumed.resumed_from == crashed
+    done = execute_incoming_run(resumed.pk)
+    assert done.status == Run.Status.SUCCEEDED, done.error
+    assert done.log_entries.filter(message__contains="at page 8").exists()
+    ids = all_identifiers(crashed, done)
+    assert len(ids) == len(set(ids)) == int(api_for(exact_client).get("crm/Accounts/$count", division=DIVISION))
+    assert done.pages == -(-len(ids) // 60) - 7
+
+
+def test_a_page_that_is_not_json_fails_the_run_and_resume_continues(exact_client, big_sandbox, monkeypatch):
+    # One attempt per call, no backoff: the retry policy is the HTTP layer's, tested there.
+    monkeypatch.setattr(ExactSubscriber, "api", lambda self: api_for(self.incoming.http_client, max_attempts=1,
+                                                                       backoff=0.0))
+    incoming = make_incoming(exact_client, endpoint="standard", query={"$select": "ID"}, name="html page")
+    run, _ = Run.enqueue(incoming)
+
+    def break_exact_after_page_3(run: Run, page) -> None:
+        if page.number == 3:
+            big_sandbox.set_faults({"path": "crm/Accounts", "html_rate": 1, "html_status": 200, "times": 1})
+
+    try:
+        failed = execute_incoming_run(run.pk, on_page=break_exact_after_page_3)
+    finally:
+        big_sandbox.clear_faults()
+    assert failed.status == Run.Status.FAILED and failed.error
+    assert failed.pages == 3 and failed.can_resume
+    done = execute_incoming_run(failed.resume().pk)
+    assert done.status == Run.Status.SUCCEEDED, done.error
+    ids = all_identifiers(failed, done)
+    assert len(ids) == len(set(ids)) == int(api_for(exact_client).get("crm/Accounts/$count", division=DIVISION))
+
+
+def test_a_run_that_is_going_is_not_started_twice(exact_client):
+    incoming = make_incoming(exact_client, endpoint="standard", query={"$select": "ID"}, name="once")
+    run, created = Run.enqueue(incoming)
+    again, created_again = Run.enqueue(incoming)
+    assert created and not created_again and again.pk == run.pk
+    assert run.start() is True
+    assert Run.objects.get(pk=run.pk).start() is False  # a second worker cannot claim it
+    assert execute_incoming_run(run.pk).status == Run.Status.RUNNING  # not executed by a second caller
+    run.finish(Run.Status.CANCELLED)
+    assert Run.enqueue(incoming)[1] is True
