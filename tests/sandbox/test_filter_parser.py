@@ -18,12 +18,13 @@ from sandbox.odata import (
     parse_orderby,
 )
 
+GUID = "0b0f6f3e-6d8e-4c84-9d7e-0f2b7b1a000"
 ROWS = [
-    {"ID": "0b0f6f3e-6d8e-4c84-9d7e-0f2b7b1a0001", "Name": "Bakkerij Jansen", "Code": "            1001", "City": "Delft",
+    {"ID": GUID + "1", "Name": "Bakkerij Jansen", "Code": "            1001", "City": "Delft",
      "Modified": iso_to_ms("2024-03-01T10:00:00"), "Amount": 10.5, "Blocked": False, "Timestamp": 500, "Note": None},
-    {"ID": "0b0f6f3e-6d8e-4c84-9d7e-0f2b7b1a0002", "Name": "Fietsen de Vries", "Code": "            1002", "City": "Gent",
+    {"ID": GUID + "2", "Name": "Fietsen de Vries", "Code": "            1002", "City": "Gent",
      "Modified": iso_to_ms("2024-05-01T00:00:00"), "Amount": 99.0, "Blocked": True, "Timestamp": 900, "Note": "x"},
-    {"ID": "0b0f6f3e-6d8e-4c84-9d7e-0f2b7b1a0003", "Name": "O'Brien Techniek", "Code": "            1003", "City": "delft",
+    {"ID": GUID + "3", "Name": "O'Brien Techniek", "Code": "            1003", "City": "delft",
      "Modified": iso_to_ms("2023-12-31T23:59:59"), "Amount": 0.0, "Blocked": False, "Timestamp": 1200, "Note": None},
 ]
 

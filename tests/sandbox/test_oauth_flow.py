@@ -86,7 +86,7 @@ def test_reconsent_kills_the_previous_chain(sandbox) -> None:
 
 def test_division_access_follows_the_grant(sandbox) -> None:
     first, second = sandbox.divisions
-    app, token = sandbox.connect("one division", REDIRECT, divisions=[second])
+    _app, token = sandbox.connect("one division", REDIRECT, divisions=[second])
     headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
     me = requests.get(f"{sandbox.url}/api/v1/current/Me", headers=headers, timeout=10).json()["d"]["results"][0]
     assert me["CurrentDivision"] == second

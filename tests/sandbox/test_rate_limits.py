@@ -1,0 +1,55 @@
+"""Limits like Exact's (API.md §8): per app per division, X-RateLimit-* headers in epoch ms, 429 when exceeded."""
+
+from __future__ import annotations
+
+import time
+
+from tests.sandbox.conftest import connect
+
+MINUTELY = ("X-RateLimit-Minutely-Limit", "X-RateLimit-Minutely-Remaining", "X-RateLimit-Minutely-Reset")
+DAILY = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+def test_minutely_limit_hit(sandbox) -> None:
+    api = connect(sandbox, "minutely")
+    sandbox.set_limits(apps={api.app["client_id"]: {"minutely": 3, "daily": 1000}})
+    remaining = []
+    for _ in range(3):
+        ok = api.get("crm/Accounts?$select=ID&$top=1")
+        assert ok.status_code == 200
+        assert all(h in ok.headers for h in MINUTELY + DAILY)
+        remaining.append(int(ok.headers["X-RateLimit-Minutely-Remaining"]))
+        assert ok.headers["X-RateLimit-Minutely-Limit"] == "3"
+        assert ok.headers["X-RateLimit-Limit"] == "1000"
+    assert remaining == [2, 1, 0]
+    reset_ms = int(ok.headers["X-RateLimit-Minutely-Reset"])
+    now_ms = time.time() * 1000
+    assert now_ms < reset_ms <= now_ms + 60_000
+    assert reset_ms % 60_000 == 0  # minute-aligned
+    assert int(ok.headers["X-RateLimit-Reset"]) % 86_400_000 == 0  # UTC midnight
+
+    refused = api.get("crm/Accounts?$select=ID&$top=1")
+    assert refused.status_code == 429
+    assert refused.headers["X-RateLimit-Minutely-Remaining"] == "0"
+    assert not any(h in refused.headers for h in DAILY)  # a minutely 429 carries only the minutely headers
+    # Another division has its own bucket.
+    other = api.get(f"{api.base}/api/v1/{sandbox.divisions[1]}/crm/Accounts?$select=ID&$top=1")
+    assert other.status_code == 200
+    assert sandbox.counters()["requests_by_status"].get("429", 0) >= 1
+
+
+def test_daily_limit_hit(sandbox) -> None:
+    api = connect(sandbox, "daily")
+    sandbox.set_limits(apps={api.app["client_id"]: {"minutely": 100, "daily": 2}})
+    assert api.get("crm/Accounts?$select=ID&$top=1").status_code == 200
+    assert api.get(f"{api.base}/api/v1/current/Me").status_code == 200
+    refused = api.get("crm/Accounts?$select=ID&$top=1")
+    assert refused.status_code == 429
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert not any(h in refused.headers for h in MINUTELY)
+
+
+def test_limits_read_back(sandbox) -> None:
+    limits = sandbox.set_limits()
+    assert limits["minutely"] == 60 and limits["daily"] == 5000
+    assert limits["page_sizes"] == {"standard": 60, "bulk": 1000}
