@@ -164,11 +164,21 @@ def editor_state(
                 "errors": general,
                 "has_errors": bool(general or field_errors),
                 "fields": [
-                    {"spec": spec, "value": texts.get(spec.name, ""), "errors": field_errors.get(spec.name, [])}
+                    {
+                        "spec": spec,
+                        "value": texts.get(spec.name, ""),
+                        "errors": field_errors.get(spec.name, []),
+                        "advanced": cls is not None and spec.name in cls.advanced,
+                    }
                     for spec in field_specs(step_type)
                 ],
             }
         )
+    for item in rendered:
+        fields = item["fields"]
+        item["main_fields"] = [f for f in fields if not f["advanced"]]
+        item["more_fields"] = [f for f in fields if f["advanced"]]
+        item["more_open"] = any(f["errors"] for f in item["more_fields"])
     return EditorState(
         steps=rendered,
         chain_json=json.dumps(stored, ensure_ascii=False, indent=2),

@@ -47,6 +47,7 @@ class Step:
     category: ClassVar[str] = "Shape"
     Params: ClassVar[type[StepParams]]
     widgets: ClassVar[dict[str, str]] = {}
+    advanced: ClassVar[tuple[str, ...]] = ()  # parameters the editor folds under "Options"
     nested: ClassVar[tuple[str, ...]] = ()
 
     def __init__(

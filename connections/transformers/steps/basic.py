@@ -25,6 +25,7 @@ class SetValueParams(StepParams):
 @register_step
 class SetValueStep(Step):
     type = "set_value"
+    advanced = ("only_if_missing",)
     label = "Value setter"
     help = "Set a path to a literal value or a template with &{Path} placeholders."
     Params = SetValueParams
@@ -84,6 +85,7 @@ def _check_copy(params: CopyParams) -> list[tuple[str, str]]:
 @register_step
 class CopyStep(Step):
     type = "copy"
+    advanced = ("if_missing",)
     label = "Copy"
     help = "Copy a value to another path (a wildcard source into a plain target gives a list)."
     Params = CopyParams
@@ -176,6 +178,7 @@ class KeyMapParams(StepParams):
 @register_step
 class KeyMapStep(Step):
     type = "key_map"
+    advanced = ("unmapped",)
     label = "Key mapper"
     help = "Rename many keys of an object at once, keeping their order."
     Params = KeyMapParams

@@ -60,6 +60,7 @@ class HttpLookupParams(StepParams):
 @register_step
 class HttpLookupStep(Step):
     type = "http_lookup"
+    advanced = ("method", "body", "when_missing", "cache")
     label = "HTTP lookup"
     help = "Enrich through an HTTP client (e.g. an Exact Account GUID by code); calls count against the quota."
     category = "Lookups & storage"
@@ -144,6 +145,7 @@ def _key(template: str, entity: Any, where: str) -> str:
 @register_step
 class StorageGetStep(Step):
     type = "storage_get"
+    advanced = ("default",)
     label = "Storage get"
     help = "Read a value stored earlier (by this or another route) into the entity."
     category = "Lookups & storage"
@@ -190,6 +192,7 @@ class StorageSaveParams(StepParams):
 @register_step
 class StorageSaveStep(Step):
     type = "storage_save"
+    advanced = ("ttl",)
     label = "Storage save"
     help = "Store a value (or the entity) under a key, for later runs or other routes."
     category = "Lookups & storage"
@@ -236,6 +239,7 @@ class SkipUnchangedParams(StepParams):
 @register_step
 class SkipUnchangedStep(Step):
     type = "skip_unchanged"
+    advanced = ("record", "ttl", "reason")
     label = "Filter previously stored entities"
     help = "Skip an entity whose content hash is unchanged since it last passed: saves Exact quota."
     category = "Lookups & storage"

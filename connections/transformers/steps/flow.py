@@ -117,6 +117,7 @@ class SplitParams(StepParams):
 @register_step
 class SplitStep(Step):
     type = "split"
+    advanced = ("parent_key", "when_empty")
     label = "Get branches"
     help = "Split one entity into many, one per item of a list (e.g. one per order line)."
     category = "Flow"
@@ -195,6 +196,7 @@ class MergeParams(StepParams):
 @register_step
 class MergeStep(Step):
     type = "merge"
+    advanced = ("into",)
     label = "Merge / group"
     help = "Group entities (or the items of a list) by a key, merging or collecting each group."
     category = "Flow"

@@ -39,6 +39,7 @@ class ValueMapParams(StepParams):
 @register_step
 class ValueMapStep(Step):
     type = "value_map"
+    advanced = ("case_sensitive",)
     label = "Value mapper"
     help = "Translate values through a dictionary table (importable from CSV), with a default."
     category = "Values"
@@ -177,6 +178,7 @@ def _to_string(value: Any) -> str:
 @register_step
 class CastStep(Step):
     type = "cast"
+    advanced = ("format", "timezone", "exact_wallclock", "epoch_unit", "on_error")
     label = "Cast / format"
     help = "Convert to text, number, boolean or date; Exact's /Date(ms)/ ↔ ISO 8601 with timezone."
     category = "Values"
