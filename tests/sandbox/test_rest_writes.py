@@ -60,7 +60,8 @@ def test_put_delete_and_the_sync_trail(exact) -> None:
     assert exact.delete(key).status_code == 204
     assert exact.get(key).status_code == 404
     assert exact.delete(key).status_code == 404
-    deleted = exact.get(f"sync/Deleted?$select=EntityKey,EntityType,Timestamp,DeletedDate&$filter=Timestamp gt {after}L")
+    deleted = exact.get(
+        f"sync/Deleted?$select=EntityKey,EntityType,Timestamp,DeletedDate&$filter=Timestamp gt {after}L")
     rows = deleted.json()["d"]["results"]
     assert [(r["EntityKey"], r["EntityType"]) for r in rows] == [(entity["ID"], 2)]
     assert rows[0]["DeletedDate"].startswith("/Date(")

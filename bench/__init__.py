@@ -1,0 +1,1 @@
+"""Benchmarks, run on demand with ``python -m bench`` (each ``bench_*.py`` module has a ``main()``)."""
