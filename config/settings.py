@@ -223,6 +223,11 @@ TASK_STUCK_AFTER = env_int("DASH_TASK_STUCK_AFTER", 900)
 SANDBOX_DB_PATH = env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))
 SANDBOX_TIME_SCALE = env_float("SANDBOX_TIME_SCALE", 1.0)
 SANDBOX_DEMO_PASSWORD = env_secret("SANDBOX_DEMO_PASSWORD", "demo")
+SANDBOX_MINUTELY_LIMIT = env_int("SANDBOX_MINUTELY_LIMIT", 60)  # calls per app per division per minute
+SANDBOX_DAILY_LIMIT = env_int("SANDBOX_DAILY_LIMIT", 5000)  # calls per app per division per day
+SANDBOX_TOO_EARLY_STATUS = env_int("SANDBOX_TOO_EARLY_STATUS", 400)  # observed 400; Exact's KB text says 401
+SANDBOX_WEBHOOK_RETRIES = env_int("SANDBOX_WEBHOOK_RETRIES", 3)  # delivery attempts per webhook event
+SANDBOX_WALL_CLOCK_TZ = env_str("SANDBOX_WALL_CLOCK_TZ", "Europe/Amsterdam")  # Exact's /Date(ms)/ wall clock
 SANDBOX_URL = env_str("DASH_SANDBOX_URL", "http://127.0.0.1:8001").rstrip("/")
 
 LOGGING = {
