@@ -8,6 +8,7 @@ from typing import Any
 import jmespath
 from jmespath import exceptions as jmes_errors
 from jmespath.parser import ParsedResult
+from jmespath.visitor import TreeInterpreter
 
 from .errors import StepFailure
 
@@ -35,9 +36,12 @@ def compile_expression(text: str) -> ParsedResult:
     return jmespath.compile(text)
 
 
+_INTERPRETER = TreeInterpreter()  # stateless between calls; jmespath would build one per search
+
+
 def evaluate(expression: ParsedResult, data: Any) -> Any:
     try:
-        return expression.search(data)
+        return _INTERPRETER.visit(expression.parsed, data)
     except jmes_errors.JMESPathError as exc:
         raise StepFailure("", f"expression failed: {_message(exc)}") from exc
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError) as exc:

@@ -169,6 +169,19 @@ def _parents(data: Any, path: Path, *, create: bool) -> Iterator[tuple[Any, tupl
     yield from walk(data, 0, ())
 
 
+def _plain_parent(data: dict[str, Any], path: Path) -> Any:
+    """The object that holds a wildcard-free path's last key, creating objects on the way; None if blocked."""
+    node: Any = data
+    for segment in path[:-1]:
+        if not isinstance(node, dict):
+            return None
+        child = node.get(segment)
+        if child is None:
+            child = node[segment] = {}
+        node = child
+    return node
+
+
 def assign(data: Any, path: Path, value: Any, *, copy_each: bool = False) -> Any:
     """Set ``value`` at every place the path names and return the (possibly new) root.
 
@@ -177,6 +190,11 @@ def assign(data: Any, path: Path, value: Any, *, copy_each: bool = False) -> Any
     if not path:
         return value
     last = path[-1]
+    if WILDCARD not in path and isinstance(data, dict):
+        parent = _plain_parent(data, path)
+        if isinstance(parent, dict):  # the common case, without generators
+            parent[last] = clone(value) if copy_each else value
+            return data
     for parent, where in _parents(data, path, create=True):
         if last != WILDCARD:
             targets: list[Any] = [last]
@@ -205,6 +223,8 @@ def delete(data: Any, path: Path) -> int:
     if not path:
         return 0
     last = path[-1]
+    if len(path) == 1 and isinstance(data, dict):
+        return 1 if data.pop(last, MISSING) is not MISSING else 0
     removed = 0
     for parent, _where in _parents(data, path, create=False):
         if isinstance(parent, dict):
