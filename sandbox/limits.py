@@ -39,8 +39,10 @@ class Limiter:
 
     minutely: int = 60
     daily: int = 5000
+    token_daily: int = 200  # token-endpoint calls per app per day (API.md §2.3); 0 turns the budget off
     per_app: dict[str, dict[str, int]] = field(default_factory=dict)
     buckets: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
+    token_buckets: dict[str, _Bucket] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def configure(self, data: dict[str, Any]) -> None:
@@ -49,17 +51,22 @@ class Limiter:
                 self.minutely = int(data["minutely"])
             if "daily" in data:
                 self.daily = int(data["daily"])
+            if "token_daily" in data:
+                self.token_daily = int(data["token_daily"])
             if "apps" in data:
                 self.per_app = {str(k): {kk: int(vv) for kk, vv in v.items()} for k, v in data["apps"].items()}
             if data.get("reset_counters"):
                 self.buckets.clear()
+                self.token_buckets.clear()
 
     def reset(self) -> None:
         with self.lock:
             self.minutely = int(getattr(settings, "SANDBOX_MINUTELY_LIMIT", 60))
             self.daily = int(getattr(settings, "SANDBOX_DAILY_LIMIT", 5000))
+            self.token_daily = int(getattr(settings, "SANDBOX_TOKEN_DAILY_LIMIT", 200))
             self.per_app = {}
             self.buckets.clear()
+            self.token_buckets.clear()
 
     def limits_for(self, client_id: str) -> tuple[int, int]:
         override = self.per_app.get(client_id, {})
@@ -101,6 +108,17 @@ class Limiter:
                 ("X-RateLimit-Minutely-Reset", m_reset),
             ])
 
+    def token_call(self, client_id: str) -> bool:
+        """Count one token-endpoint call of ``client_id``; False once today's budget is spent."""
+        _, _, d_start, _ = self._windows(clock.now())
+        with self.lock:
+            budget = self.per_app.get(client_id, {}).get("token_daily", self.token_daily)
+            bucket = self.token_buckets.setdefault(client_id, _Bucket())
+            if bucket.day_start != d_start:
+                bucket.day_start, bucket.day_count = d_start, 0
+            bucket.day_count += 1
+            return budget <= 0 or bucket.day_count <= budget
+
     def storm_headers(self, client_id: str) -> list[tuple[str, str]]:
         """Headers of an injected 429 (a storm): the minutely ones only, as on a real minutely 429."""
         m_start, m_len, _, _ = self._windows(clock.now())
@@ -120,7 +138,9 @@ class Limiter:
                     "minute_used": b.minute_count if b.minute_start == m_start else 0, "minutely": minutely,
                     "day_used": b.day_count if b.day_start == d_start else 0, "daily": daily,
                 })
-            return {"minutely": self.minutely, "daily": self.daily, "apps": self.per_app, "usage": usage}
+            tokens = {cid: b.day_count for cid, b in self.token_buckets.items() if b.day_start == d_start}
+            return {"minutely": self.minutely, "daily": self.daily, "token_daily": self.token_daily,
+                    "apps": self.per_app, "usage": usage, "token_calls_today": tokens}
 
 
 limiter = Limiter()

@@ -51,6 +51,7 @@ class Monitor:
                     "too_early": self.counters.get("refusal_too_early", 0),
                     "expired": self.counters.get("refusal_refresh_expired", 0),
                     "revoked_chain": self.counters.get("refusal_revoked_chain", 0),
+                    "token_budget": self.counters.get("refusal_token_budget", 0),
                 },
             }
 

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from .http import ApiError, Request, Response, json_response, www_authenticate
+from .limits import limiter
 from .monitor import monitor
 from .store import Store, clock, get_store
 
@@ -172,6 +173,13 @@ def token_endpoint(request: Request) -> Response:
     if not hmac.compare_digest(form.get("client_secret", ""), app["client_secret"]):
         monitor.incr("token_refused")
         return _oauth_error(400, "invalid_client", "The client secret is invalid.")
+    if not limiter.token_call(app["client_id"]):
+        # Exact allows 200 token calls per app per user per day; the exact refusal text is not documented.
+        monitor.incr("token_refused")
+        monitor.incr("refusal_token_budget")
+        return _oauth_error(400, "access_denied", "Rate limit exceeded: too many token requests today "
+                            "(the sandbox allows SANDBOX_TOKEN_DAILY_LIMIT per app per day).",
+                            reason="TokenRequestLimitExceeded")
     if grant_type == "authorization_code":
         return _exchange_code(store, app, form)
     if grant_type == "refresh_token":

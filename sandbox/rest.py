@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any
 
+from django.conf import settings
+
 from .catalog import Endpoint, catalog
 from .http import ApiError, Request, Response, json_response
 from .limits import limiter
@@ -45,6 +47,10 @@ def handle_api(request: Request) -> Response:
     if not segments:
         raise ApiError(404, "Not found.")
     grant = authenticate(request)
+    if getattr(settings, "SANDBOX_STRICT_ACCEPT", False) and "json" not in request.headers.get("accept", ""):
+        # Exact answers Atom XML unless asked for JSON; a client that forgets the header would choke on it.
+        raise ApiError(406, "The sandbox answers JSON only: send Accept: application/json "
+                            "(Exact answers Atom XML without it).")
     if segments[0].lower() == "current" and len(segments) >= 2 and segments[1].split("(")[0].lower() == "me":
         request.division = grant.current_division
         return _limited(request, grant, grant.current_division, lambda: _me(request, grant))

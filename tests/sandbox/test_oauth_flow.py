@@ -110,3 +110,21 @@ def test_no_or_bad_bearer_is_401(sandbox) -> None:
                        headers={"Authorization": "Bearer nonsense"})
     assert bad.status_code == 401
     assert bad.json()["error"]["message"]["value"]
+
+
+def test_token_budget_and_strict_accept(sandbox_factory) -> None:
+    box = sandbox_factory(SANDBOX_STRICT_ACCEPT="true")
+    box.set_limits(token_daily=2)
+    app, token = box.connect("budget", REDIRECT)  # token call 1
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert requests.get(f"{box.url}/api/v1/current/Me", headers=bearer, timeout=10).status_code == 406
+    assert requests.get(f"{box.url}/api/v1/current/Me", timeout=10,
+                        headers={**bearer, "Accept": "application/json"}).status_code == 200
+    second = _token_request(box, app, grant_type="refresh_token", refresh_token=token["refresh_token"])
+    assert second.json()["error"] == "access_denied"  # call 2: too early, but counted
+    third = _token_request(box, app, grant_type="refresh_token", refresh_token=token["refresh_token"])
+    assert third.status_code == 400
+    assert third.headers["Reason"] == "TokenRequestLimitExceeded"
+    counters = box.counters()
+    assert counters["token_calls"] == 3
+    assert counters["refresh_refusals"]["token_budget"] == 1
