@@ -16,7 +16,7 @@ from .catalog import Endpoint, catalog
 from .http import ApiError, Request, Response, json_response
 from .limits import limiter
 from .oauth import DEMO_USERS, Grant, authenticate
-from .odata import ODataError, evaluate, parse_filter, rename_fields
+from .odata import ODataError, evaluate, parse_filter, parse_literal_list, rename_fields
 from .query import (
     Columns,
     entity_uri,
@@ -126,6 +126,8 @@ def _entity(request: Request, grant: Grant, division: int, rest: list[str]) -> R
         raise ApiError(405, f"The HTTP method '{request.method}' is not allowed on '{ep.endpoint}'.")
     if ep.endpoint.lower() in DIVISION_ENDPOINTS:
         return _divisions(request, grant, ep)
+    if ep.endpoint.lower() == "read/sync/sync/synctimestamp":
+        return _sync_timestamp(request, division, ep)
     store = get_store()
     owner = owner_of(ep)
     if request.method == "GET":
@@ -258,3 +260,30 @@ def _divisions(request: Request, grant: Grant, ep: Endpoint) -> Response:
     for item, r in zip(results, rows, strict=True):
         item["__metadata"]["uri"] = f"{request.host_url}/api/v1/{request.division}/{ep.endpoint}({r['Code']})"
     return json_response({"d": {"results": results}})
+
+
+def _sync_timestamp(request: Request, division: int, ep: Endpoint) -> Response:
+    """``read/sync/Sync/SyncTimestamp?modified=datetime'…'&endPoint='Accounts'``: where to start a sync from a date.
+
+    The sandbox's reading (Exact documents no more than the fields): ``TimeStampAsBigInt`` is the highest row
+    version of the endpoint's records modified before the date, so ``Timestamp gt <it>`` returns the rest.
+    """
+    modified_text = request.option("modified") or ""
+    api_text = (request.option("endPoint") or "").strip().strip("'")
+    try:
+        values = parse_literal_list(modified_text)
+        modified = int(values[0])
+    except (ODataError, IndexError, TypeError, ValueError) as exc:
+        raise ApiError(400, "Please provide the query options modified=datetime'…' and endPoint='…'.") from exc
+    target = next((e for e in catalog().endpoints.values() if e.kind == "sync"
+                   and e.name.lower() == api_text.split("/")[-1].lower()), None)
+    if target is None:
+        raise ApiError(400, f"Unknown sync API '{api_text}'.")
+    store = get_store()
+    row = store.db.execute(
+        "SELECT max(ts) FROM records WHERE resource = ? AND division = ? AND json_extract(data, '$.Modified') < ?",
+        (target.resource, division, modified)).fetchone()
+    stamp = int(row[0] or 1)
+    item = {"__metadata": {"uri": f"{request.host_url}/api/v1/{division}/{ep.endpoint}", "type": ep.type_name},
+            "Modified": f"/Date({modified})/", "API": target.name, "TimeStampAsBigInt": stamp}
+    return json_response({"d": {"results": [item]}})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sandbox.odata import format_literal
+
 
 def _sync_timestamp(exact, entity_id: str) -> int:
     body = exact.get(f"sync/CRM/Accounts?$select=ID,Timestamp&$filter=ID eq guid'{entity_id}'").json()["d"]
@@ -95,3 +97,18 @@ def test_nested_lines_and_expand(exact) -> None:
     no_lines = exact.post("salesorder/SalesOrders", {"OrderedBy": account})
     assert no_lines.status_code == 400
     assert "SalesOrderLines" in no_lines.json()["error"]["message"]["value"]
+
+
+def test_sync_timestamp_starts_a_sync_from_a_date(exact) -> None:
+    before = exact.post("crm/Accounts", {"Name": "Old"}, headers={"Prefer": "return=representation"}).json()["d"]
+    modified_ms = int(before["Modified"][6:-2]) + 1
+    newer = exact.post("crm/Accounts", {"Name": "New"}).json()["d"]["ID"]
+    exact.put(f"crm/Accounts(guid'{newer}')", {"City": "Later"})
+    literal = format_literal(modified_ms + 5, "Edm.DateTime")
+    response = exact.get(f"read/sync/Sync/SyncTimestamp?modified={literal}&endPoint='Accounts'")
+    assert response.status_code == 200, response.text
+    stamp = response.json()["d"]["results"][0]["TimeStampAsBigInt"]
+    rows = exact.get(f"sync/CRM/Accounts?$select=ID&$filter=Timestamp gt {stamp}L").json()["d"]["results"]
+    ids = [r["ID"] for r in rows]
+    assert before["ID"] not in ids
+    assert exact.get("read/sync/Sync/SyncTimestamp").status_code == 400
