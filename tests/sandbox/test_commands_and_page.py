@@ -76,3 +76,24 @@ def test_persisted_across_restarts_and_reset_from_the_page(sandbox_factory, tmp_
     assert reset.status_code == 303
     assert api.get(f"crm/Accounts(guid'{key}')").status_code == 404
     assert api.get("crm/Accounts?$select=ID&$top=1").status_code == 200  # apps and grants kept
+
+
+def test_seed_is_deterministic(sandbox_db) -> None:
+    from sandbox.seed import reset_sandbox
+
+    store = get_store()
+
+    def keys() -> list[str]:
+        return [r[0] for r in store.db.execute(
+            "SELECT key FROM records WHERE resource = 'crm/accounts' AND division = 101001 ORDER BY ts LIMIT 50")]
+
+    reset_sandbox(store, keep_apps=False)
+    first = keys()
+    reset_sandbox(store, keep_apps=False)
+    assert keys() == first
+    assert len(first) == 50
+    counts = {r["resource"]: r["n"] for r in store.counts() if r["division"] == 101001}
+    assert counts["crm/accounts"] == 300
+    assert counts["salesorder/salesorderlines"] > counts["salesorder/salesorders"] == 150
+    assert {"crm/contacts", "logistics/items", "salesinvoice/salesinvoices", "financial/glaccounts",
+            "vat/vatcodes"} <= set(counts)
