@@ -65,3 +65,12 @@ def test_skip_unchanged_against_the_database_across_runs():
     assert run_chain(chain, {"ID": 1, "v": 1}, Context(storage=DatabaseStorage())).skipped_reason
     assert run_chain(chain, {"ID": 1, "v": 2}, Context(storage=DatabaseStorage())).entities
     assert StorageEntry.objects.filter(storage__name="seen").count() == 1
+
+
+def test_deferred_hashes_are_remembered_only_when_the_platform_commits_them():
+    Storage.objects.create(name="sent")
+    chain = [step("skip_unchanged", store="sent", key="&{ID}", record="deferred")]
+    first = run_chain(chain, {"ID": 7}, Context(storage=DatabaseStorage()))
+    assert first.entities and not StorageEntry.objects.exists()
+    DatabaseStorage().commit_deferred(first.deferred)  # e.g. after the task published successfully
+    assert run_chain(chain, {"ID": 7}, Context(storage=DatabaseStorage())).skipped_reason

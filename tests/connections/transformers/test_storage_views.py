@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def storage():
     store = Storage.objects.create(name="accounts", description="Code to GUID", ttl_seconds=60)
-    StorageEntry.objects.create(storage=store, key="C0001", value={"ID": "guid-1", "Name": "Zoë"}, content_hash="a" * 64)
+    value = {"ID": "guid-1", "Name": "Zoë"}
+    StorageEntry.objects.create(storage=store, key="C0001", value=value, content_hash="a" * 64)
     StorageEntry.objects.create(storage=store, key="C0002", value=None, content_hash="b" * 64)
     StorageEntry.objects.create(storage=store, key="old", value=1, expires_at=timezone.now() - timedelta(seconds=5))
     return store
@@ -40,9 +41,11 @@ def test_browse_and_search_entries(viewer_client, storage):
 
 
 def test_editor_creates_a_storage_and_bad_names_are_refused(editor_client):
-    response = editor_client.post(reverse("connections:storage_create"), {"name": "seen-orders", "ttl_seconds": "86400"})
+    data = {"name": "seen-orders", "ttl_seconds": "86400"}
+    response = editor_client.post(reverse("connections:storage_create"), data)
     created = Storage.objects.get(name="seen-orders")
-    assert response["Location"] == reverse("connections:storage_detail", args=[created.pk]) and created.ttl_seconds == 86400
+    assert response["Location"] == reverse("connections:storage_detail", args=[created.pk])
+    assert created.ttl_seconds == 86400
     response = editor_client.post(reverse("connections:storage_create"), {"name": "has spaces"})
     assert response.status_code == 400 and Storage.objects.count() == 1
 
@@ -60,8 +63,12 @@ def test_editor_deletes_entries_purges_and_deletes_the_storage(editor_client, st
 
 def test_viewer_cannot_change_storages(viewer_client, storage):
     entry = StorageEntry.objects.get(key="C0001")
-    for name, args in [("storage_entry_delete", [storage.pk, entry.pk]), ("storage_purge", [storage.pk]),
-                       ("storage_delete", [storage.pk]), ("storage_edit", [storage.pk])]:
+    for name, args in [
+        ("storage_entry_delete", [storage.pk, entry.pk]),
+        ("storage_purge", [storage.pk]),
+        ("storage_delete", [storage.pk]),
+        ("storage_edit", [storage.pk]),
+    ]:
         assert viewer_client.post(reverse(f"connections:{name}", args=args)).status_code == 403
     assert viewer_client.post(reverse("connections:storage_create"), {"name": "x"}).status_code == 403
     assert Storage.objects.count() == 1 and StorageEntry.objects.count() == 3

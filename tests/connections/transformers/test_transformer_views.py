@@ -62,11 +62,22 @@ def test_editor_creates_a_transformer_from_step_forms(editor_client):
     data = _fields(CHAIN, name="New one", description="d")
     response = editor_client.post(reverse("connections:transformer_create"), data)
     created = Transformer.objects.get(name="New one")
-    assert response.status_code == 302 and response["Location"] == reverse("connections:transformer_detail", args=[created.pk])
+    assert response.status_code == 302
+    assert response["Location"] == reverse("connections:transformer_detail", args=[created.pk])
     assert created.steps == [
         {"type": "move", "params": {"source": "Naam", "target": "Name", "if_missing": "skip"}},
-        {"type": "cast", "params": {"path": "Modified", "to": "date", "format": "iso", "timezone": "Europe/Amsterdam",
-                                    "exact_wallclock": True, "epoch_unit": "ms", "on_error": "fail"}},
+        {
+            "type": "cast",
+            "params": {
+                "path": "Modified",
+                "to": "date",
+                "format": "iso",
+                "timezone": "Europe/Amsterdam",
+                "exact_wallclock": True,
+                "epoch_unit": "ms",
+                "on_error": "fail",
+            },
+        },
     ]
 
 
@@ -90,14 +101,15 @@ def test_chain_editor_actions(editor_client):
     url = reverse("connections:transformer_chain")
     chain = [step("set_value", path="a", value=1), step("remove", paths=["b"]), step("copy", source="a", target="c")]
     page = editor_client.post(url, _fields(chain, op="add", step_type="split")).content.decode()
-    assert page.count('data-step-type=') == 4 and 'data-step-type="split"' in page
+    assert page.count("data-step-type=") == 4 and 'data-step-type="split"' in page
     page = editor_client.post(url, _fields(chain, op="up", index="2")).content.decode()
     assert page.index('data-step-type="copy"') < page.index('data-step-type="remove"')
     page = editor_client.post(url, _fields(chain, op="remove", index="0")).content.decode()
     assert 'data-step-type="set_value"' not in page
     page = editor_client.post(url, _fields(chain, op="toggle", index="1")).content.decode()
     assert "&quot;disabled&quot;: true" in page and 'name="step-1-disabled"' in page
-    page = editor_client.post(url, {"op": "apply_json", "chain_json": json.dumps([step("expression", expression="a")])}).content.decode()
+    applied = json.dumps([step("expression", expression="a")])
+    page = editor_client.post(url, {"op": "apply_json", "chain_json": applied}).content.decode()
     assert 'data-step-type="expression"' in page and 'value="a"' in page
     page = editor_client.post(url, {"op": "apply_json", "chain_json": "[oops"}).content.decode()
     assert "The JSON is not valid" in page
@@ -115,10 +127,7 @@ def test_duplicate_and_delete_with_confirmation(editor_client, transformer):
 
 def test_tester_runs_steps_json_and_shows_trace(viewer_client):
     steps = json.dumps([step("set_value", path="Hello", template="Hi &{Name}"), step("split", path="Lines")])
-    response = viewer_client.post(reverse("connections:transformer_test"),
-                                  {"steps_json": steps, "input": json.dumps({"Name": "Zoë", "Lines": [{"a": 1}, {"a": 2}]})})
-    page = response.content.decode()
-    assert response.status_code == 200
+    page = _tester(viewer_client, steps, json.dumps({"Name": "Zoë", "Lines": [{"a": 1}, {"a": 2}]}))
     assert page.count('data-testid="tester-entity"') == 1 and "2 out" in page and 'data-step-location="1"' in page
     assert "Hi Zoë" in page and "diff-add" in page
 
@@ -128,9 +137,9 @@ def test_tester_uses_editor_fields_and_reports_errors_with_step_and_path(editor_
     page = editor_client.post(reverse("connections:transformer_test"), data).content.decode()
     assert page.count('data-testid="tester-entity"') == 2
     assert "Step <strong>0</strong> (cast) at <code>Amount</code>" in page
-    page = editor_client.post(reverse("connections:transformer_test"), {"steps_json": "[]", "input": "{nope"}).content.decode()
+    page = _tester(editor_client, "[]", "{nope")
     assert "not valid JSON" in page
-    page = editor_client.post(reverse("connections:transformer_test"), {"steps_json": '[{"type": "x"}]', "input": "{}"}).content.decode()
+    page = _tester(editor_client, '[{"type": "x"}]', "{}")
     assert "unknown step type" in page
 
 
@@ -138,16 +147,22 @@ def test_tester_keeps_storage_writes_to_itself(editor_client):
     Storage.objects.create(name="seen")
     steps = json.dumps([step("skip_unchanged", store="seen", key="&{ID}")])
     for _ in range(2):
-        page = editor_client.post(reverse("connections:transformer_test"), {"steps_json": steps, "input": '{"ID": 1}'}).content.decode()
+        page = _tester(editor_client, steps, '{"ID": 1}')
         assert 'data-status="ok"' in page
     assert not StorageEntry.objects.exists()
+
+
+def _tester(client, steps_json, input_text):
+    return client.post(
+        reverse("connections:transformer_test"), {"steps_json": steps_json, "input": input_text}
+    ).content.decode()
 
 
 LOOKUP = json.dumps([step("http_lookup", http_client=1, path="crm/Accounts", target="ID", result="id")])
 
 
 def test_tester_lookup_provider_missing_registered_and_refused_to_viewers(editor_client, viewer_client):
-    page = editor_client.post(reverse("connections:transformer_test"), {"steps_json": LOOKUP, "input": "{}"}).content.decode()
+    page = _tester(editor_client, LOOKUP, "{}")
     assert "no lookup provider configured" in page
 
     def provider(client, request):
@@ -155,9 +170,9 @@ def test_tester_lookup_provider_missing_registered_and_refused_to_viewers(editor
 
     register_lookup_provider(provider)
     try:
-        page = editor_client.post(reverse("connections:transformer_test"), {"steps_json": LOOKUP, "input": "{}"}).content.decode()
+        page = _tester(editor_client, LOOKUP, "{}")
         assert "found-1-crm/Accounts" in page
-        page = viewer_client.post(reverse("connections:transformer_test"), {"steps_json": LOOKUP, "input": "{}"}).content.decode()
+        page = _tester(viewer_client, LOOKUP, "{}")
         assert "need the Editor role" in page
     finally:
         unregister_lookup_provider(provider)
