@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -163,6 +163,7 @@ def _read_division(run: Run, subscriber: Subscriber, division: int | None, *, re
     records = 0
     for page in subscriber.read(division, resume=resume, cursor=cursor, request_hook=request_hook):
         _save_page(run, subscriber, page, transform)
+        reset_queries()  # with DEBUG on, Django keeps every query's SQL: memory must stay flat per page
         records += len(page.entities)
         logger.info("Division %s: page %d, %d records%s", key, page.number, len(page.entities),
                     f" ({page.dropped} already read at the cursor)" if page.dropped else "")

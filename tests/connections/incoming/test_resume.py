@@ -23,7 +23,7 @@ def all_identifiers(*runs: Run) -> list[str]:
 
 
 def test_a_crash_after_page_7_resumes_at_page_8(exact_client):
-    incoming = make_incoming(exact_client, endpoint="standard", query={"$select": "ID,Name"}, name="crashy")
+    incoming = make_incoming(exact_client, endpoint="sync", query={"$select": "ID,Name"}, name="crashy")
     run, _ = Run.enqueue(incoming)
 
     def die_after_page_7(run: Run, page) -> None:
@@ -32,9 +32,9 @@ def test_a_crash_after_page_7_resumes_at_page_8(exact_client):
 
     crashed = execute_incoming_run(run.pk, on_page=die_after_page_7)
     assert crashed.status == Run.Status.FAILED and "WorkerDied" in crashed.error
-    assert crashed.pages == 7 and crashed.entities_read == 7 * 60
+    assert crashed.pages == 7 and crashed.entities_read == 7 * 1000
     next_url = crashed.checkpoint[str(DIVISION)]["next_url"]
-    assert next_url and "skiptoken" in next_url.lower()
+    assert next_url and "sync/CRM/Accounts" in next_url
 
     resumed = crashed.resume()
     assert resumed.checkpoint == crashed.checkpoint and resumed.resumed_from == crashed
@@ -43,19 +43,19 @@ def test_a_crash_after_page_7_resumes_at_page_8(exact_client):
     assert done.log_entries.filter(message__contains="at page 8").exists()
     ids = all_identifiers(crashed, done)
     assert len(ids) == len(set(ids)) == int(api_for(exact_client).get("crm/Accounts/$count", division=DIVISION))
-    assert done.pages == -(-len(ids) // 60) - 7
+    assert done.pages == -(-len(ids) // 1000) - 7
 
 
 def test_a_page_that_is_not_json_fails_the_run_and_resume_continues(exact_client, big_sandbox, monkeypatch):
     # One attempt per call, no backoff: the retry policy is the HTTP layer's, tested there.
     monkeypatch.setattr(ExactSubscriber, "api", lambda self: api_for(self.incoming.http_client, max_attempts=1,
                                                                        backoff=0.0))
-    incoming = make_incoming(exact_client, endpoint="standard", query={"$select": "ID"}, name="html page")
+    incoming = make_incoming(exact_client, endpoint="bulk", query={"$select": "ID"}, name="html page")
     run, _ = Run.enqueue(incoming)
 
     def break_exact_after_page_3(run: Run, page) -> None:
         if page.number == 3:
-            big_sandbox.set_faults({"path": "crm/Accounts", "html_rate": 1, "html_status": 200, "times": 1})
+            big_sandbox.set_faults({"path": "bulk/CRM/Accounts", "html_rate": 1, "html_status": 200, "times": 1})
 
     try:
         failed = execute_incoming_run(run.pk, on_page=break_exact_after_page_3)
