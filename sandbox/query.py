@@ -294,7 +294,15 @@ def render_rows(store: Store, ep: Endpoint, division: int, host_url: str, rows: 
         data = json.loads(row["data"])
         item = render_row(ep, division, host_url, row["key"], row["ts"], data, select)
         for name, grouped in children.items():
-            item[name] = {"results": grouped.get(row["key"], [])}
+            # Expanded collections page on their own, like the entity sets (FIELD-NOTES C2).
+            lines = grouped.get(row["key"], [])
+            size = PAGE_SIZES["standard"]
+            item[name] = {"results": lines[:size]}
+            if len(lines) > size:
+                child_ep = catalog().endpoints[owner.children[name][0]]
+                last_key = lines[size - 1][stored_key_name(child_ep)]
+                token = quote(key_literal(child_ep, last_key), safe="',()-")
+                item[name]["__next"] = f"{item['__metadata']['uri']}/{name}?$skiptoken={token}"
         out.append(item)
     return out
 

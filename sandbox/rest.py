@@ -185,12 +185,12 @@ def _get(request: Request, grant: Grant, division: int, ep: Endpoint, owner: End
             raise ApiError(404, f"Resource not found for the segment '{nav}'.")
         child_resource, parent_field = owner.children[prop.name]
         child = catalog().endpoints[child_resource]
-        sql = ("SELECT key, ts, data FROM records WHERE resource = ? AND division = ? "  # noqa: S608
-               f"AND json_extract(data, '$.{parent_field}') = ? ORDER BY key")
-        rows = store.select(sql, [child_resource, division, key])
-        results = render_rows(store, child, division, request.host_url, rows, parse_select(request, Columns(child)),
-                              [])
-        return json_response({"d": {"results": results}})
+        listing = list_entities(store, child, division, request,
+                                extra_where=f" AND json_extract(data, '$.{parent_field}') = ?", extra_params=[key])
+        nav_body: dict[str, Any] = {"results": listing.rows}
+        if listing.next_url:
+            nav_body["__next"] = listing.next_url
+        return json_response({"d": nav_body})
     select = parse_select(request, Columns(ep))
     expand = [n.strip() for n in (request.option("$expand") or "").split(",") if n.strip()]
     row = {"key": key, "ts": ts, "data": json.dumps(data)}

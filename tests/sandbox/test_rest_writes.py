@@ -112,3 +112,18 @@ def test_sync_timestamp_starts_a_sync_from_a_date(exact) -> None:
     ids = [r["ID"] for r in rows]
     assert before["ID"] not in ids
     assert exact.get("read/sync/Sync/SyncTimestamp").status_code == 400
+
+
+def test_expanded_lines_page_like_entity_sets(exact) -> None:
+    account = exact.post("crm/Accounts", {"Name": "Many lines"}).json()["d"]["ID"]
+    item = exact.get("logistics/Items?$select=ID&$top=1").json()["d"]["results"][0]["ID"]
+    lines = [{"Item": item, "Quantity": n} for n in range(1, 76)]
+    invoice = exact.post("salesinvoice/SalesInvoices", {"OrderedBy": account, "Journal": "70",
+                                                        "SalesInvoiceLines": lines}).json()["d"]["InvoiceID"]
+    expanded = exact.get(f"salesinvoice/SalesInvoices(guid'{invoice}')?$expand=SalesInvoiceLines").json()["d"]
+    nested = expanded["SalesInvoiceLines"]
+    assert len(nested["results"]) == 60
+    rest = exact.get(nested["__next"]).json()["d"]
+    assert len(rest["results"]) == 15 and "__next" not in rest
+    quantities = sorted(r["Quantity"] for r in nested["results"] + rest["results"])
+    assert quantities == list(range(1, 76))
