@@ -21,6 +21,7 @@ __all__ = [
     "chain_from_post",
     "clean_steps",
     "editor_state",
+    "field_options",
     "step_type_groups",
 ]
 
@@ -38,6 +39,16 @@ class StorageForm(forms.ModelForm):
         fields = ("name", "description", "ttl_seconds")
         labels = {"ttl_seconds": "Time to live (seconds)"}
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+def field_options() -> dict[str, list[tuple[str, str]]]:
+    """Suggestions for parameters that name other objects: HTTP clients (a select) and storages (a datalist)."""
+    from clients.models import HttpClient
+
+    return {
+        "http_client": [(str(pk), name) for pk, name in HttpClient.objects.values_list("pk", "name")],
+        "store": [(name, name) for name in Storage.objects.values_list("name", flat=True)],
+    }
 
 
 def step_type_groups() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -122,8 +133,10 @@ def editor_state(
     *,
     validate: bool = True,
     extra_errors: list[str] | None = None,
+    options: dict[str, list[tuple[str, str]]] | None = None,
 ) -> EditorState:
     problems = problems or {}
+    options = options or {}
     stored = clean_steps(steps)
     errors: list[StepError] = validate_chain(stored) if validate else []
     by_step: dict[int, list[StepError]] = {}
@@ -169,6 +182,8 @@ def editor_state(
                         "value": texts.get(spec.name, ""),
                         "errors": field_errors.get(spec.name, []),
                         "advanced": cls is not None and spec.name in cls.advanced,
+                        "options": options.get(spec.name, []),
+                        "option_values": [value for value, _ in options.get(spec.name, [])],
                     }
                     for spec in field_specs(step_type)
                 ],

@@ -20,6 +20,7 @@ from connections.forms.transformers import (
     chain_from_post,
     clean_steps,
     editor_state,
+    field_options,
     step_type_groups,
 )
 from connections.models import Transformer
@@ -75,14 +76,14 @@ def _editor_context(request: HttpRequest, form: TransformerForm, state: Any, tra
 def _save(request: HttpRequest, transformer: Transformer | None) -> HttpResponse:
     form = TransformerForm(request.POST, instance=transformer)
     steps, problems = chain_from_post(request.POST)
-    state = editor_state(steps, problems)
+    state = editor_state(steps, problems, options=field_options())
     if form.is_valid() and state.valid:
         instance = form.save(commit=False)
         instance.steps = clean_steps(steps)
         try:
             instance.full_clean()
         except ValidationError as exc:
-            state = editor_state(steps, problems, extra_errors=exc.messages)
+            state = editor_state(steps, problems, extra_errors=exc.messages, options=field_options())
         else:
             with transaction.atomic():
                 instance.save()
@@ -97,7 +98,8 @@ def _save(request: HttpRequest, transformer: Transformer | None) -> HttpResponse
 def transformer_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _save(request, None)
-    context = _editor_context(request, TransformerForm(), editor_state([], validate=False), None)
+    state = editor_state([], validate=False, options=field_options())
+    context = _editor_context(request, TransformerForm(), state, None)
     return render(request, "connections/transformers/editor.html", context)
 
 
@@ -106,7 +108,8 @@ def transformer_create(request: HttpRequest) -> HttpResponse:
 def transformer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     transformer = get_transformer_for_user(request, pk)
     steps = transformer.steps if isinstance(transformer.steps, list) else []
-    context = _editor_context(request, TransformerForm(instance=transformer), editor_state(steps), transformer)
+    state = editor_state(steps, options=field_options())
+    context = _editor_context(request, TransformerForm(instance=transformer), state, transformer)
     return render(request, "connections/transformers/editor.html", context)
 
 
@@ -147,7 +150,7 @@ def transformer_chain(request: HttpRequest) -> HttpResponse:
             index = -1
         problems = {}  # each step carries its own unreadable fields (_raw, _problems) through the move
         steps = apply_op(steps, op, index, request.POST.get("step_type", ""))
-    state = editor_state(steps, problems, validate=op != "add", extra_errors=extra)
+    state = editor_state(steps, problems, validate=op != "add", extra_errors=extra, options=field_options())
     context = {"state": state, "can_edit": True, "step_type_groups": step_type_groups()}
     return render(request, "connections/transformers/_chain.html", context)
 

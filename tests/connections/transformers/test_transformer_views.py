@@ -176,3 +176,15 @@ def test_tester_lookup_provider_missing_registered_and_refused_to_viewers(editor
         assert "need the Editor role" in page
     finally:
         unregister_lookup_provider(provider)
+
+
+def test_lookup_and_storage_steps_offer_existing_clients_and_storages(editor_client):
+    from clients.models import HttpClient
+
+    client = HttpClient.objects.create(name="Exact NL", kind="exact_online")
+    Storage.objects.create(name="accounts-by-code")
+    chain = [step("http_lookup", http_client=client.pk, path="crm/Accounts", target="ID")]
+    data = _fields(chain, op="add", step_type="storage_get")
+    html = editor_client.post(reverse("connections:transformer_chain"), data).content.decode()
+    assert f'<option value="{client.pk}" selected>Exact NL</option>' in html
+    assert '<option value="accounts-by-code">' in html
