@@ -36,11 +36,13 @@ from .route_chain import (
 __all__ = [
     "OPEN_STATUSES",
     "RouteBusy",
+    "claim",
     "counters",
     "dry_run",
     "maybe_finish",
     "prune_old_tasks",
     "publish_batch",
+    "publish_claimed",
     "publish_task",
     "queue_open_tasks",
     "read_route_run",
@@ -172,11 +174,23 @@ def queue_open_tasks(route_run: RouteRun, *, only_new: bool = False) -> int:
 # --- publishing -------------------------------------------------------------------------------------
 
 
-def _claim(task_id: int) -> bool:
-    now = timezone.now()
-    return Task.objects.filter(pk=task_id, status__in=CLAIMABLE).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    ).update(status=Task.Status.PROCESSING, processing_since=now, attempts=F("attempts") + 1) == 1
+def _due() -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
+
+
+def claim(task_ids: Iterable[int]) -> list[Task]:
+    """Claim the claimable, due tasks among ``task_ids`` for this worker: one filtered UPDATE.
+
+    The claim stamps ``processing_since`` with a token unique to this call (a random sub-second offset),
+    so the tasks this call moved to Processing can be told from ones another worker claimed.
+    """
+    ids = list(task_ids)
+    if not ids:
+        return []
+    token = timezone.now() - timedelta(microseconds=random.randint(0, 999_999))
+    Task.objects.filter(pk__in=ids, status__in=CLAIMABLE).filter(_due()).update(
+        status=Task.Status.PROCESSING, processing_since=token, attempts=F("attempts") + 1)
+    return list(Task.objects.filter(pk__in=ids, status=Task.Status.PROCESSING, processing_since=token).order_by("pk"))
 
 
 def _backoff(route: Route, attempts: int) -> float:
@@ -184,11 +198,18 @@ def _backoff(route: Route, attempts: int) -> float:
     return min(base, 6 * 3600) * random.uniform(1.0, 1.2)
 
 
-def publish_task(task_id: int, route: Route, *, publisher_for: Callable[[str], Any] = get_publisher) -> str:
+def publish_task(task_id: int, route: Route, *, publisher_for: Callable[[str], Any] = get_publisher,
+                 stats: dict[str, int] | None = None) -> str:
     """Claim and publish one task; returns the resulting status ('' when someone else has it)."""
-    if not _claim(task_id):
+    claimed = claim([task_id])
+    if not claimed:
         return ""
-    task = Task.objects.get(pk=task_id)
+    return publish_claimed(claimed[0], route, publisher_for=publisher_for, stats=stats)
+
+
+def publish_claimed(task: Task, route: Route, *, publisher_for: Callable[[str], Any] = get_publisher,
+                    stats: dict[str, int] | None = None) -> str:
+    """Publish a task this worker claimed and record the outcome; returns its new status."""
     outgoing: Outgoing = route.outgoing
     # An earlier attempt (a killed worker's, or one before a manual retry) may have reached the other side.
     maybe_published = task.attempts > 1 or task.request is not None
@@ -237,8 +258,8 @@ def publish_task(task_id: int, route: Route, *, publisher_for: Callable[[str], A
         task.add_log(line, save=False)
     task.set_status(Task.Status.FINISHED, message="Published.", external_key=result.external_key or "",
                     request=result.request, response=result.response, error="", processing_since=None)
-    if result.calls and task.run_id:
-        RouteRun.objects.filter(run_id=task.run_id).update(api_calls=F("api_calls") + result.calls)
+    if stats is not None:
+        stats["calls"] = stats.get("calls", 0) + result.calls
     return task.status
 
 
@@ -247,12 +268,18 @@ def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int
     route = route_run.route
     outcome: dict[str, int] = {}
     retry_ids: list[int] = []
-    for task_id in task_ids:
-        status = publish_task(task_id, route)
-        outcome[status or "not claimed"] = outcome.get(status or "not claimed", 0) + 1
+    stats: dict[str, int] = {}
+    ids = list(task_ids)
+    claimed = claim(ids)
+    if len(claimed) < len(ids):
+        outcome["not claimed"] = len(ids) - len(claimed)
+    for task in claimed:
+        status = publish_claimed(task, route, stats=stats)
+        outcome[status] = outcome.get(status, 0) + 1
         if status == Task.Status.RETRY:
-            retry_ids.append(task_id)
-    RouteRun.objects.filter(pk=route_run.pk).update(heartbeat_at=timezone.now())
+            retry_ids.append(task.pk)
+    RouteRun.objects.filter(pk=route_run.pk).update(heartbeat_at=timezone.now(),
+                                                    api_calls=F("api_calls") + stats.get("calls", 0))
     if retry_ids:
         due = Task.objects.filter(pk__in=retry_ids).order_by("-next_attempt_at").values_list(
             "next_attempt_at", flat=True).first()
