@@ -32,6 +32,7 @@ from .transport import Transport
 __all__ = [
     "FLOOR_SAFETY_FRACTION",
     "IN_FLIGHT_FRACTION",
+    "IN_FLIGHT_MIN_SECONDS",
     "REFRESH_FLOOR_FRACTION",
     "ExactOAuth",
     "GrantStore",
@@ -48,7 +49,8 @@ for _name in ("requests_oauthlib", "oauthlib"):
 
 REFRESH_FLOOR_FRACTION = 570 / 600  # Exact refuses a new token before 9:30 of a 10:00 token
 FLOOR_SAFETY_FRACTION = 0.005  # + 3 s at 600 s, + 0.05 s for a 10 s sandbox token
-IN_FLIGHT_FRACTION = 0.02  # a request must reach Exact this long before expiry (12 s / 0.2 s)
+IN_FLIGHT_FRACTION = 0.02  # a request must reach Exact this long before expiry: 12 s of a 600 s token,
+IN_FLIGHT_MIN_SECONDS = 0.25  # but never less than this (a 2 s sandbox token: its last 0.25 s are not used)
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ class Token:
 
     @property
     def send_deadline(self) -> float:
-        return self.expires_at - self.expires_in * IN_FLIGHT_FRACTION
+        return self.expires_at - max(self.expires_in * IN_FLIGHT_FRACTION, IN_FLIGHT_MIN_SECONDS)
 
 
 def plan(token: Token, now: float) -> tuple[Literal["use", "refresh"], float]:

@@ -125,7 +125,7 @@ def test_unreachable_exact_gives_a_message(editor_client):
 
 
 def test_only_the_user_who_started_may_complete(editor_client, admin_client, sandbox):
-    client, app = sandbox_client(sandbox)
+    client, _app = sandbox_client(sandbox)
     state = start_grant(editor_client, client)
     # another user's browser has no pending grant
     assert admin_client.get(reverse("clients:oauth_callback"), {"code": "c", "state": state}).status_code == 403
