@@ -170,10 +170,13 @@ def _tester_context(request: HttpRequest) -> Context:
 @viewer_required
 @require_POST
 def transformer_test(request: HttpRequest) -> HttpResponse:
-    """The tester endpoint every page reuses: POST ``steps_json`` (or the editor's step fields) and ``input``."""
-    if "steps_json" in request.POST:
-        steps: Any = request.POST["steps_json"]
-        problems: dict[int, dict[str, str]] = {}
+    """The tester endpoint every page reuses: POST ``input`` and the chain as ``transformer`` (a saved one's id),
+    ``steps_json``, or the chain editor's step fields."""
+    problems: dict[int, dict[str, str]] = {}
+    if request.POST.get("transformer", "").isdigit():
+        steps: Any = get_transformer_for_user(request, int(request.POST["transformer"])).steps
+    elif "steps_json" in request.POST:
+        steps = request.POST["steps_json"]
     else:
         steps, problems = chain_from_post(request.POST)
         steps = clean_steps(steps)

@@ -188,3 +188,10 @@ def test_lookup_and_storage_steps_offer_existing_clients_and_storages(editor_cli
     html = editor_client.post(reverse("connections:transformer_chain"), data).content.decode()
     assert f'<option value="{client.pk}" selected>Exact NL</option>' in html
     assert '<option value="accounts-by-code">' in html
+
+
+def test_tester_runs_a_saved_transformer_by_id(viewer_client, transformer):
+    data = {"transformer": str(transformer.pk), "input": '{"Naam": "Zoë", "Modified": "/Date(0)/"}'}
+    page = viewer_client.post(reverse("connections:transformer_test"), data).content.decode()
+    assert "1970-01-01T00:00:00+01:00" in page  # wall-clock reading and 'data-status="ok"' in page
+    assert viewer_client.post(reverse("connections:transformer_test"), {"transformer": "999"}).status_code == 404
