@@ -124,8 +124,9 @@ class Route(models.Model):
             fields["interval"], _ = IntervalSchedule.objects.get_or_create(
                 every=seconds, period=IntervalSchedule.SECONDS
             )
-            # A beat backlog never stacks: an undelivered trigger expires before the next one is due.
-            fields["expire_seconds"] = max(1, seconds - 1) if seconds > 1 else 1
+            # A beat backlog never stacks: an undelivered trigger expires about when the next one is due
+            # (at least 5 s, so a broker that polls can still deliver it; extra triggers find the run active).
+            fields["expire_seconds"] = max(5, seconds - 1)
         else:
             minute, hour, day_of_month, month_of_year, day_of_week = self.cron.split()
             fields["crontab"], _ = CrontabSchedule.objects.get_or_create(
