@@ -5,8 +5,8 @@ Control API (no auth: the sandbox listens on loopback and is a test double)::
     GET  /sandbox/api/health                      -> {"ok": true}
     POST /sandbox/api/apps      {name, redirect_uri}  -> {client_id, client_secret, webhook_secret, ...}
     GET|POST|DELETE /sandbox/api/faults   {"rules": [...]}   (see sandbox.faults)
-    GET|POST /sandbox/api/limits {minutely, daily, apps: {client_id: {...}}, page_size_standard,
-                                  page_size_bulk, reset_counters}
+    GET|POST /sandbox/api/limits {minutely, daily, token_daily, apps: {client_id: {...} or null} (merged),
+                                  page_size_standard, page_size_bulk, reset_counters}
     GET|DELETE /sandbox/api/counters              -> token calls, refusals, requests per status ...
     POST /sandbox/api/reset     {keep_apps: true, seed: true}
     GET|POST /sandbox/api/clock {advance: seconds} (moves the sandbox clock forward)

@@ -53,8 +53,11 @@ class Limiter:
                 self.daily = int(data["daily"])
             if "token_daily" in data:
                 self.token_daily = int(data["token_daily"])
-            if "apps" in data:
-                self.per_app = {str(k): {kk: int(vv) for kk, vv in v.items()} for k, v in data["apps"].items()}
+            for client_id, override in (data.get("apps") or {}).items():  # merged per app; null removes one
+                if override is None:
+                    self.per_app.pop(str(client_id), None)
+                else:
+                    self.per_app[str(client_id)] = {k: int(v) for k, v in override.items()}
             if data.get("reset_counters"):
                 self.buckets.clear()
                 self.token_buckets.clear()

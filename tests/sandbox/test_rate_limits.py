@@ -49,7 +49,12 @@ def test_daily_limit_hit(sandbox) -> None:
     assert not any(h in refused.headers for h in MINUTELY)
 
 
-def test_limits_read_back(sandbox) -> None:
-    limits = sandbox.set_limits()
-    assert limits["minutely"] == 60 and limits["daily"] == 5000
-    assert limits["page_sizes"] == {"standard": 60, "bulk": 1000}
+def test_limits_read_back_and_per_app_overrides_merge(sandbox_factory) -> None:
+    box = sandbox_factory()
+    defaults = box.set_limits()
+    assert (defaults["minutely"], defaults["daily"], defaults["token_daily"]) == (60, 5000, 200)
+    assert defaults["page_sizes"] == {"standard": 60, "bulk": 1000}
+    box.set_limits(apps={"app-a": {"minutely": 5}})
+    merged = box.set_limits(apps={"app-b": {"daily": 7}})
+    assert merged["apps"] == {"app-a": {"minutely": 5}, "app-b": {"daily": 7}}
+    assert box.set_limits(apps={"app-a": None})["apps"] == {"app-b": {"daily": 7}}
