@@ -18,7 +18,7 @@ ACCOUNTS = 10_000
 
 @pytest.fixture(scope="session")
 def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """A sandbox of these tests' own (one per session), with 10,000 generated Accounts in division 101001 and no minutely limit.
+    """A sandbox of these tests' own (one per session): 10,000 more Accounts in 101001, no minutely limit.
 
     The seeded demo Accounts are there too; tests count what the sandbox says it holds.
     """

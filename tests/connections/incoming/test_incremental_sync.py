@@ -60,7 +60,7 @@ def test_modified_cursor_with_overlap_reads_exactly_the_changes_once(exact_clien
     # bulk/CRM/Accounts has no Timestamp: it reads with a Modified cursor (as every standard endpoint does)
     incoming = make_incoming(exact_client, incremental=True, endpoint="bulk", query={"$select": "ID,Name"},
                              name="modified inc")
-    first = read(incoming)
+    assert read(incoming).entities_read >= 10_000
     cursor = IncomingCursor.objects.get(incoming=incoming, division=DIVISION)
     assert cursor.kind == "modified" and cursor.seen_keys
 
