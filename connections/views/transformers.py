@@ -209,6 +209,9 @@ def transformer_delete(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("connections:transformer_delete", pk=pk)
         messages.success(request, f"Transformer {name} deleted.")
         return redirect("connections:transformer_list")
-    return render(
-        request, "connections/transformers/delete.html", {"transformer": transformer, "dependants": dependants}
-    )
+    context = {
+        "transformer": transformer,
+        "blocking": [d for d in dependants if d[2]],
+        "detached": [d for d in dependants if not d[2]],
+    }
+    return render(request, "connections/transformers/delete.html", context)

@@ -74,3 +74,13 @@ def test_deferred_hashes_are_remembered_only_when_the_platform_commits_them():
     assert first.entities and not StorageEntry.objects.exists()
     DatabaseStorage().commit_deferred(first.deferred)  # e.g. after the task published successfully
     assert run_chain(chain, {"ID": 7}, Context(storage=DatabaseStorage())).skipped_reason
+
+
+def test_dependants_name_what_refers_to_a_transformer():
+    from connections.models import Incoming
+
+    transformer = Transformer.objects.create(name="Params")
+    assert transformer.dependants() == []
+    Incoming.objects.create(name="Accounts in", subscriber="exact_online", transformer=transformer)
+    [(what, count, blocks)] = transformer.dependants()
+    assert count == 1 and not blocks and "incoming" in what.lower()
