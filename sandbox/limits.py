@@ -18,6 +18,11 @@ from .store import clock
 __all__ = ["Decision", "limiter"]
 
 
+def _epoch_ms(sandbox_time: float) -> str:
+    """A reset moment on the client's clock: the sandbox clock may run ahead (``/sandbox/api/clock``)."""
+    return str(int((sandbox_time - clock.offset) * 1000))
+
+
 @dataclass
 class Decision:
     allowed: bool
@@ -91,8 +96,8 @@ class Limiter:
                 bucket.minute_start, bucket.minute_count = m_start, 0
             if bucket.day_start != d_start:
                 bucket.day_start, bucket.day_count = d_start, 0
-            m_reset = str(int((m_start + m_len) * 1000))
-            d_reset = str(int((d_start + d_len) * 1000))
+            m_reset = _epoch_ms(m_start + m_len)
+            d_reset = _epoch_ms(d_start + d_len)
             if bucket.day_count >= daily:
                 return Decision(False, [("X-RateLimit-Limit", str(daily)), ("X-RateLimit-Remaining", "0"),
                                         ("X-RateLimit-Reset", d_reset)], "daily")
@@ -127,7 +132,7 @@ class Limiter:
         m_start, m_len, _, _ = self._windows(clock.now())
         minutely, _ = self.limits_for(client_id)
         return [("X-RateLimit-Minutely-Limit", str(minutely)), ("X-RateLimit-Minutely-Remaining", "0"),
-                ("X-RateLimit-Minutely-Reset", str(int((m_start + m_len) * 1000)))]
+                ("X-RateLimit-Minutely-Reset", _epoch_ms(m_start + m_len))]
 
     def snapshot(self) -> dict[str, Any]:
         now = clock.now()
