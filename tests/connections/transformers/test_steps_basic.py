@@ -91,3 +91,15 @@ def test_key_mapper_on_a_non_object_fails_naming_the_path():
     with pytest.raises(TransformError) as info:
         one([step("key_map", path="Lines.*", mapping={"a": "b"})], {"Lines": [1]})
     assert info.value.path == "Lines.0" and "object" in info.value.message
+
+
+def test_unicode_keys_and_values_in_paths_and_templates():
+    out = one(
+        [
+            step("move", source="Adres.Straße", target="street"),
+            step("set_value", path="Groet", template="Dag &{Naam} ☕"),
+            step("key_map", mapping={"Naam": "名前"}),
+        ],
+        {"Naam": "Zoë", "Adres": {"Straße": "Kerkstraat 1"}},
+    )
+    assert out == {"名前": "Zoë", "Adres": {}, "street": "Kerkstraat 1", "Groet": "Dag Zoë ☕"}

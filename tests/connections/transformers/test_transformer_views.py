@@ -43,6 +43,8 @@ def test_list_shows_rows_empty_state_and_filter(viewer_client, editor_client, tr
     assert "Accounts out" in page and "Orders in" in page and "Create Transformer" not in page
     page = editor_client.get(reverse("connections:transformer_list"), {"q": "orders"}).content.decode()
     assert "Orders in" in page and "Accounts out" not in page and "Create Transformer" in page
+    rows = editor_client.get(reverse("connections:transformer_list"), {"q": "acc"}, HTTP_HX_REQUEST="true")
+    assert "Accounts out" in rows.content.decode() and b"<html" not in rows.content
     Transformer.objects.all().delete()
     assert "No transformers yet" in viewer_client.get(reverse("connections:transformer_list")).content.decode()
 
