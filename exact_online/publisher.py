@@ -176,7 +176,9 @@ class ExactOnlinePublisher(Publisher):
             problems.setdefault("entity", []).append(
                 f"{found.endpoint} does not support {action} (methods: {', '.join(found.methods)})."
             )
-        problems.update({k: v for k, v in self.check_payload(found, action, payload, partial=not payload).items()})
+        # When tasks supply the payload (the usual case) the static one is only a base: it need not be complete.
+        partial = bool(config.get("payload_from_tasks", True)) or not payload
+        problems.update(self.check_payload(found, action, payload, partial=partial))
         for key in ("reference_field", "upsert_key"):
             name = config.get(key)
             if name and not found.has_property(name):

@@ -56,6 +56,11 @@ class OutgoingForm(forms.ModelForm):
         help_text="Creates write an idempotency reference here, so a lost answer is looked up instead of "
                   "creating a duplicate. Leave empty to turn the look-up off (not recommended).",
     )
+    payload_from_tasks = forms.BooleanField(
+        label="Tasks supply the payload", required=False, initial=True,
+        help_text="Each task's data is merged over the static payload, so the static one may be partial. "
+                  "Untick to require a complete static payload (all mandatory properties).",
+    )
     upsert_key = forms.ChoiceField(label="Upsert key", required=False,
                                    help_text="Upsert: find an existing record by this property.")
 
@@ -84,6 +89,7 @@ class OutgoingForm(forms.ModelForm):
         if self.instance.pk:
             self.initial.setdefault("reference_field", self.instance.config.get("reference_field", ""))
             self.initial.setdefault("upsert_key", self.instance.config.get("upsert_key", ""))
+            self.initial.setdefault("payload_from_tasks", self.instance.config.get("payload_from_tasks", True))
         elif publisher and entity and "reference_field" not in self.data:
             self.initial["reference_field"] = publisher.default_reference_field(entity)
         for name in ("action", "publisher", "entity"):
@@ -104,7 +110,8 @@ class OutgoingForm(forms.ModelForm):
         except LookupError:
             self.add_error("publisher", "Unknown publisher.")
             return data
-        config = {"reference_field": data.get("reference_field") or "", "upsert_key": data.get("upsert_key") or ""}
+        config = {"reference_field": data.get("reference_field") or "", "upsert_key": data.get("upsert_key") or "",
+                  "payload_from_tasks": bool(data.get("payload_from_tasks"))}
         problems = publisher.validate(
             action=data["action"], entity=data["entity"], path=data.get("path") or {},
             query=data.get("query") or {}, payload=data.get("payload") or {}, config=config,

@@ -32,7 +32,7 @@ def test_payload_template_lists_writable_properties_mandatory_first():
 def test_validation_names_unknown_and_missing_properties():
     publisher = get_publisher("exact_online")
     problems = publisher.validate(action="create", entity="crm/Accounts", path={}, query={},
-                                  payload={"City": "Delft", "Colour": "red"}, config={})
+                                  payload={"City": "Delft", "Colour": "red"}, config={"payload_from_tasks": False})
     text = " ".join(problems["payload"])
     assert "Colour" in text and "Name" in text
 
