@@ -153,7 +153,7 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     except Exception:
         logger.exception("sandbox crashed on %s %s", request.method, request.path)
         response, fault = ApiError(500, "An internal error occurred in the sandbox.").response(), ""
-    if not request.path.startswith("/sandbox/api/"):
+    if request.path.lower().startswith("/api/"):  # the log shows what clients did, not page views
         monitor.record_request({
             "method": request.method, "path": request.path, "query": request.query_string[:300],
             "status": "dropped" if response.drop else response.status,

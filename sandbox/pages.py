@@ -59,6 +59,7 @@ def _context(request: Request) -> dict[str, Any]:
         "demo_password_is_default": str(settings.SANDBOX_DEMO_PASSWORD) == "demo",
         "created_app": None,
         "message": "",
+        "refresh": request.option("refresh") if (request.option("refresh") or "").isdigit() else "",
     }
 
 

@@ -47,7 +47,8 @@ def handle_api(request: Request) -> Response:
     if not segments:
         raise ApiError(404, "Not found.")
     grant = authenticate(request)
-    if getattr(settings, "SANDBOX_STRICT_ACCEPT", False) and "json" not in request.headers.get("accept", ""):
+    wants_json = "json" in request.headers.get("accept", "") or (request.option("$format") or "").lower() == "json"
+    if getattr(settings, "SANDBOX_STRICT_ACCEPT", False) and not wants_json:
         # Exact answers Atom XML unless asked for JSON; a client that forgets the header would choke on it.
         raise ApiError(406, "The sandbox answers JSON only: send Accept: application/json "
                             "(Exact answers Atom XML without it).")

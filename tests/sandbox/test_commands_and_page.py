@@ -54,6 +54,8 @@ def test_the_page_lists_what_happened(sandbox) -> None:
     assert "/crm/Accounts" in page.text  # the request log
     assert "Token chains" in page.text and "Quota use" in page.text
     assert api.app["client_secret"] not in page.text  # secrets are shown once, at registration only
+    watching = requests.get(f"{sandbox.url}/?refresh=5", timeout=10)
+    assert '<meta http-equiv="refresh" content="5">' in watching.text
 
     registered = requests.post(f"{sandbox.url}/sandbox/apps", timeout=10,
                                data={"name": "From the page", "redirect_uri": "http://localhost/cb"})

@@ -120,6 +120,7 @@ def test_token_budget_and_strict_accept(sandbox_factory) -> None:
     assert requests.get(f"{box.url}/api/v1/current/Me", headers=bearer, timeout=10).status_code == 406
     assert requests.get(f"{box.url}/api/v1/current/Me", timeout=10,
                         headers={**bearer, "Accept": "application/json"}).status_code == 200
+    assert requests.get(f"{box.url}/api/v1/current/Me?$format=json", headers=bearer, timeout=10).status_code == 200
     second = _token_request(box, app, grant_type="refresh_token", refresh_token=token["refresh_token"])
     assert second.json()["error"] == "access_denied"  # call 2: too early, but counted
     third = _token_request(box, app, grant_type="refresh_token", refresh_token=token["refresh_token"])
