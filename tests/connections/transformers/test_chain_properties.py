@@ -166,3 +166,31 @@ def test_a_chain_only_ever_raises_transform_error(chain, entity):
         else:
             assert isinstance(result.entities, list)
             assert (result.skipped_reason is None) == bool(result.entities)
+
+
+STEP_NAMES = st.sampled_from(["set_value", "copy", "cast", "conditional", "value_map", "filter", "nope"])
+JUNK_STEP = st.one_of(
+    JSON,
+    st.fixed_dictionaries({"type": STEP_NAMES, "params": JSON}),
+    st.fixed_dictionaries(
+        {
+            "type": STEP_NAMES,
+            "params": st.dictionaries(
+                st.sampled_from(["path", "to", "then", "table", "condition", "value"]), JSON, max_size=4
+            ),
+        }
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chain=st.one_of(JSON, st.lists(JUNK_STEP, max_size=5), st.text(max_size=30)), entity=JSON)
+def test_arbitrary_chain_json_is_refused_with_reasons_never_crashes(chain, entity):
+    errors = validate_chain(chain)
+    assert all(error.message for error in errors)
+    try:
+        run_chain(chain, entity, Context(storage=InMemoryStorage()), trace=False)
+    except TransformError as exc:
+        assert str(exc)
+    else:
+        assert not errors, "an invalid chain must never run"
