@@ -138,7 +138,7 @@ def test_tester_uses_editor_fields_and_reports_errors_with_step_and_path(editor_
     data = _fields([step("cast", path="Amount", to="integer")], input='[{"Amount": "12"}, {"Amount": "12.5"}]')
     page = editor_client.post(reverse("connections:transformer_test"), data).content.decode()
     assert page.count('data-testid="tester-entity"') == 2
-    assert "Step <strong>0</strong> (cast) at <code>Amount</code>" in page
+    assert '<a href="#step-0"><strong>0</strong></a> (cast) at <code>Amount</code>' in page
     page = _tester(editor_client, "[]", "{nope")
     assert "not valid JSON" in page
     page = _tester(editor_client, '[{"type": "x"}]', "{}")
