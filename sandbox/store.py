@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records(resource, division, key);
 CREATE INDEX IF NOT EXISTS records_ts ON records(resource, division, ts);
+-- incremental reads of standard endpoints filter and order on Modified: an expression index serves both
+CREATE INDEX IF NOT EXISTS records_modified ON records(resource, division, json_extract(data, '$.Modified'), key);
 CREATE TABLE IF NOT EXISTS divisions (code INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apps (
     client_id TEXT PRIMARY KEY, name TEXT NOT NULL, redirect_uri TEXT NOT NULL,
