@@ -117,6 +117,15 @@ def clean_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{key: value for key, value in step.items() if not key.startswith("_")} for step in steps]
 
 
+def _missing_store(name: str, value: str, options: dict[str, list[tuple[str, str]]]) -> str:
+    """A storage named in a step must exist when the chain runs: say so early (saving is still allowed)."""
+    if name != "store" or not value or "store" not in options:
+        return ""
+    if any(value == known for known, _ in options["store"]):
+        return ""
+    return f"There is no storage named '{value}' yet; create it under Storages before this chain runs."
+
+
 @dataclass
 class EditorState:
     """What the chain partial renders: a form per step plus the chain as JSON and its problems."""
@@ -184,6 +193,7 @@ def editor_state(
                         "advanced": cls is not None and spec.name in cls.advanced,
                         "options": options.get(spec.name, []),
                         "option_values": [value for value, _ in options.get(spec.name, [])],
+                        "warning": _missing_store(spec.name, texts.get(spec.name, ""), options),
                     }
                     for spec in field_specs(step_type)
                 ],

@@ -190,6 +190,9 @@ def test_lookup_and_storage_steps_offer_existing_clients_and_storages(editor_cli
     html = editor_client.post(reverse("connections:transformer_chain"), data).content.decode()
     assert f'<option value="{client.pk}" selected>Exact NL</option>' in html
     assert '<option value="accounts-by-code">' in html
+    data = _fields([step("storage_save", store="typo", key="k")], op="noop")
+    html = editor_client.post(reverse("connections:transformer_chain"), data).content.decode()
+    assert "no storage named &#x27;typo&#x27; yet" in html
 
 
 def test_tester_runs_a_saved_transformer_by_id(viewer_client, transformer):
