@@ -14,7 +14,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 # Every module in tests/fixtures/ is a fixture plugin (sandbox, browser, workers, ...).
 pytest_plugins = sorted(
-    f"tests.fixtures.{path.stem}" for path in (Path(__file__).parent / "fixtures").glob("*.py") if path.stem != "__init__"
+    f"tests.fixtures.{path.stem}"
+    for path in (Path(__file__).parent / "fixtures").glob("*.py")
+    if path.stem != "__init__"
 )
 
 PASSWORD = "correct-horse-battery-staple"

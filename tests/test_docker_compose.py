@@ -25,7 +25,10 @@ def test_services_exist_with_healthchecks():
 
 def test_one_image_runs_web_worker_and_beat():
     services = COMPOSE["services"]
-    images = {services[name].get("build", {}).get("context") or services[name].get("image") for name in ("web", "worker", "beat")}
+    images = {
+        services[name].get("build", {}).get("context") or services[name].get("image")
+        for name in ("web", "worker", "beat")
+    }
     assert len(images) == 1
     assert "gunicorn" in " ".join(services["web"]["command"])
     assert "worker" in services["worker"]["command"]

@@ -4,7 +4,9 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import env_bool, env_float, env_int, env_list, env_secret
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("yes", True), ("On", True), ("0", False), ("no", False), ("", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("yes", True), ("On", True), ("0", False), ("no", False), ("", False)]
+)
 def test_env_bool_reads_common_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("X_FLAG", raw)
     assert env_bool("X_FLAG", default=not expected) is expected

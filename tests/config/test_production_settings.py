@@ -15,13 +15,21 @@ def _run(tmp_path, *args, **env):
     base = {k: v for k, v in os.environ.items() if k not in dropped}
     base.update({"DASH_ENV": "production", "DASH_VAR_DIR": str(tmp_path), "ALLOWED_HOSTS": "dash.example.com"})
     base.update(env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=base, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=base, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_check_deploy_is_clean(tmp_path):
-    result = _run(tmp_path, "check", "--deploy", "--fail-level", "WARNING",
-                  SECRET_KEY="k" * 20 + Fernet.generate_key().decode(), FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    result = _run(
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY="k" * 20 + Fernet.generate_key().decode(),
+        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -67,12 +67,19 @@ def test_anonymous_is_sent_to_login(client: Client, name, url, view):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("name", "url", "view"), [v for v in VIEWS if v[0] not in PUBLIC_NAMES],
-                         ids=[v[0] for v in VIEWS if v[0] not in PUBLIC_NAMES])
+@pytest.mark.parametrize(
+    ("name", "url", "view"),
+    [v for v in VIEWS if v[0] not in PUBLIC_NAMES],
+    ids=[v[0] for v in VIEWS if v[0] not in PUBLIC_NAMES],
+)
 def test_each_role_gets_exactly_its_pages(name, url, view, admin_client, editor_client, viewer_client, norole_client):
     required: Role = view.required_role
-    for role, client in [(Role.ADMINISTRATOR, admin_client), (Role.EDITOR, editor_client),
-                         (Role.VIEWER, viewer_client), (Role.NONE, norole_client)]:
+    for role, client in [
+        (Role.ADMINISTRATOR, admin_client),
+        (Role.EDITOR, editor_client),
+        (Role.VIEWER, viewer_client),
+        (Role.NONE, norole_client),
+    ]:
         for method in ("get", "post"):
             status = getattr(client, method)(url).status_code
             if role < required:

@@ -6,8 +6,10 @@ from dashboard.roles import Role, role_of
 
 @pytest.mark.django_db
 def test_admin_creates_a_user_with_a_role(admin_client):
-    response = admin_client.post("/users/create/", {"username": "newbie", "email": "n@example.com",
-                                                   "password": "a-long-unusual-pass-42", "role": "Editor"})
+    response = admin_client.post(
+        "/users/create/",
+        {"username": "newbie", "email": "n@example.com", "password": "a-long-unusual-pass-42", "role": "Editor"},
+    )
     assert response.status_code == 302
     user = get_user_model().objects.get(username="newbie")
     assert role_of(user) == Role.EDITOR
@@ -15,7 +17,9 @@ def test_admin_creates_a_user_with_a_role(admin_client):
 
 @pytest.mark.django_db
 def test_weak_password_and_duplicate_username_are_refused(admin_client, editor_user):
-    response = admin_client.post("/users/create/", {"username": editor_user.username, "password": "123", "role": "Viewer"})
+    response = admin_client.post(
+        "/users/create/", {"username": editor_user.username, "password": "123", "role": "Viewer"}
+    )
     assert response.status_code == 400
     content = response.content.decode()
     assert "already exists" in content

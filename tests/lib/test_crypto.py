@@ -1,5 +1,6 @@
 import pytest
 from cryptography.fernet import Fernet
+
 from lib.crypto import decrypt, encrypt
 
 
@@ -23,4 +24,3 @@ def test_wrong_key_is_a_clear_error(settings):
     settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
     with pytest.raises(ValueError, match="FIELD_ENCRYPTION_KEY"):
         decrypt(stored)
-
