@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entities", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3, help="passes per scenario; the fastest counts")
-    args = parser.parse_args(argv)
+    args, _unknown = parser.parse_known_args(argv)  # `python -m bench transformers` passes its own names
     entities = make_entities(args.entities)
     rows = [measure("8-step chain", CHAIN, entities, repeat=args.repeat)]
     sample = entities[: max(1, args.entities // 10)]
