@@ -231,6 +231,7 @@ SANDBOX_WEBHOOK_RETRIES = env_int("SANDBOX_WEBHOOK_RETRIES", 3)  # delivery atte
 SANDBOX_WALL_CLOCK_TZ = env_str("SANDBOX_WALL_CLOCK_TZ", "Europe/Amsterdam")  # Exact's /Date(ms)/ wall clock
 SANDBOX_TOKEN_DAILY_LIMIT = env_int("SANDBOX_TOKEN_DAILY_LIMIT", 200)  # token-endpoint calls per app per day
 SANDBOX_STRICT_ACCEPT = env_bool("SANDBOX_STRICT_ACCEPT", default=False)  # 406 unless Accept: application/json
+SANDBOX_ERROR_BUDGET = env_int("SANDBOX_ERROR_BUDGET", 0)  # 4xx per app/division/endpoint/hour before a block
 SANDBOX_URL = env_str("DASH_SANDBOX_URL", "http://127.0.0.1:8001").rstrip("/")
 
 LOGGING = {

@@ -48,6 +48,9 @@ class Limiter:
     per_app: dict[str, dict[str, int]] = field(default_factory=dict)
     buckets: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
     token_buckets: dict[str, _Bucket] = field(default_factory=dict)
+    error_budget: int = 0  # 4xx per app, division and endpoint per hour before a one-hour block; 0 = off
+    error_buckets: dict[tuple[str, int, str], _Bucket] = field(default_factory=dict)
+    error_blocks: dict[tuple[str, int, str], float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def configure(self, data: dict[str, Any]) -> None:
@@ -56,6 +59,8 @@ class Limiter:
                 self.minutely = int(data["minutely"])
             if "daily" in data:
                 self.daily = int(data["daily"])
+            if "error_budget" in data:
+                self.error_budget = int(data["error_budget"])
             if "token_daily" in data:
                 self.token_daily = int(data["token_daily"])
             for client_id, override in (data.get("apps") or {}).items():  # merged per app; null removes one
@@ -66,15 +71,20 @@ class Limiter:
             if data.get("reset_counters"):
                 self.buckets.clear()
                 self.token_buckets.clear()
+                self.error_buckets.clear()
+                self.error_blocks.clear()
 
     def reset(self) -> None:
         with self.lock:
             self.minutely = int(getattr(settings, "SANDBOX_MINUTELY_LIMIT", 60))
             self.daily = int(getattr(settings, "SANDBOX_DAILY_LIMIT", 5000))
             self.token_daily = int(getattr(settings, "SANDBOX_TOKEN_DAILY_LIMIT", 200))
+            self.error_budget = int(getattr(settings, "SANDBOX_ERROR_BUDGET", 0))
             self.per_app = {}
             self.buckets.clear()
             self.token_buckets.clear()
+            self.error_buckets.clear()
+            self.error_blocks.clear()
 
     def limits_for(self, client_id: str) -> tuple[int, int]:
         override = self.per_app.get(client_id, {})
@@ -127,6 +137,26 @@ class Limiter:
             bucket.day_count += 1
             return budget <= 0 or bucket.day_count <= budget
 
+    def record_error(self, key: tuple[str, int, str]) -> None:
+        """Count a 4xx; past the hourly budget the key is blocked for an hour (FIELD-NOTES B5)."""
+        if self.error_budget <= 0:
+            return
+        now = clock.now()
+        hour = clock.seconds(3600)
+        with self.lock:
+            bucket = self.error_buckets.setdefault(key, _Bucket())
+            start = (now // hour) * hour
+            if bucket.day_start != start:
+                bucket.day_start, bucket.day_count = start, 0
+            bucket.day_count += 1
+            if bucket.day_count > self.error_budget:
+                self.error_blocks[key] = now + hour
+
+    def error_blocked(self, key: tuple[str, int, str]) -> bool:
+        with self.lock:
+            until = self.error_blocks.get(key)
+            return until is not None and until > clock.now()
+
     def storm_headers(self, client_id: str) -> list[tuple[str, str]]:
         """Headers of an injected 429 (a storm): the minutely ones only, as on a real minutely 429."""
         m_start, m_len, _, _ = self._windows(clock.now())
@@ -148,6 +178,7 @@ class Limiter:
                 })
             tokens = {cid: b.day_count for cid, b in self.token_buckets.items() if b.day_start == d_start}
             return {"minutely": self.minutely, "daily": self.daily, "token_daily": self.token_daily,
+                    "error_budget": self.error_budget, "error_blocks": len(self.error_blocks),
                     "apps": self.per_app, "usage": usage, "token_calls_today": tokens}
 
 

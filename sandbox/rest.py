@@ -40,13 +40,36 @@ _KEYED = re.compile(r"^(?P<name>[^()]+)\((?P<key>.*)\)$")
 DIVISION_ENDPOINTS = {"system/divisions", "hrm/divisions", "system/alldivisions"}
 
 
+ERROR_STATUSES = {400, 401, 403, 404}
+
+
 def handle_api(request: Request) -> Response:
     segments = [s for s in request.path[len("/api/v1/"):].split("/") if s]
     if segments and segments[0].lower() == "beta":
         segments = segments[1:]
     if not segments:
         raise ApiError(404, "Not found.")
-    grant = authenticate(request)
+    division_guess = int(segments[0]) if segments[0].isdigit() else 0
+    endpoint = "/".join(s.split("(")[0] for s in segments[1 if division_guess else 0:]).lower()
+    try:
+        grant = authenticate(request)
+    except ApiError as exc:
+        if request.client_id:
+            limiter.record_error((request.client_id, division_guess, endpoint))
+        raise exc from None
+    error_key = (grant.client_id, division_guess, endpoint)
+    if limiter.error_blocked(error_key):
+        raise ApiError(429, "API rate limit exceeded: too many errors on this endpoint in the last hour.",
+                       reason="ErrorLimitExceeded")
+    try:
+        return _handle(request, grant, segments)
+    except ApiError as exc:
+        if exc.status in ERROR_STATUSES:
+            limiter.record_error(error_key)
+        raise
+
+
+def _handle(request: Request, grant: Grant, segments: list[str]) -> Response:
     wants_json = "json" in request.headers.get("accept", "") or (request.option("$format") or "").lower() == "json"
     if getattr(settings, "SANDBOX_STRICT_ACCEPT", False) and not wants_json:
         # Exact answers Atom XML unless asked for JSON; a client that forgets the header would choke on it.

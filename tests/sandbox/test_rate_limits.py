@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import requests
+
 from tests.sandbox.conftest import connect
 
 MINUTELY = ("X-RateLimit-Minutely-Limit", "X-RateLimit-Minutely-Remaining", "X-RateLimit-Minutely-Reset")
@@ -59,3 +61,20 @@ def test_limits_read_back_and_per_app_overrides_merge(sandbox_factory) -> None:
     merged = box.set_limits(apps={"app-b": {"daily": 7}})
     assert merged["apps"] == {"app-a": {"minutely": 5}, "app-b": {"daily": 7}}
     assert box.set_limits(apps={"app-a": None})["apps"] == {"app-b": {"daily": 7}}
+
+
+def test_error_budget_blocks_an_endpoint_for_an_hour(sandbox_factory) -> None:
+    box = sandbox_factory(SANDBOX_ERROR_BUDGET="3")
+    api = connect(box, "careless")
+    statuses = [api.post("crm/Accounts", {"City": "no name"}).status_code for _ in range(4)]
+    assert statuses == [400, 400, 400, 400]  # the fourth error goes over the budget of three
+    blocked = api.post("crm/Accounts", {"Name": "fine now"})
+    assert blocked.status_code == 429
+    assert blocked.headers["Reason"] == "ErrorLimitExceeded"
+    assert api.get("logistics/Items?$select=ID&$top=1").status_code == 200  # other endpoints still work
+    box.advance_clock(3601)  # an hour later (the access token expired too: refresh it)
+    fresh = requests.post(f"{box.url}/api/oauth2/token", timeout=10, data={
+        "grant_type": "refresh_token", "refresh_token": api.token["refresh_token"],
+        "client_id": api.app["client_id"], "client_secret": api.app["client_secret"]}).json()
+    api.session.headers["Authorization"] = f"Bearer {fresh['access_token']}"
+    assert api.post("crm/Accounts", {"Name": "fine now"}).status_code == 201
