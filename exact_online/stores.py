@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -162,7 +162,8 @@ class DjangoQuotaStore(QuotaStore):
         now = timezone.now()
         row = (
             QuotaState.objects.filter(client_id=self.client.pk, division=self._division(division))
-            .values("pk", "parked_until", "minutely_remaining", "minutely_reset", "daily_remaining", "daily_reset")
+            .values("pk", "parked_until", "minutely_remaining", "minutely_limit", "minutely_reset", "daily_remaining",
+                    "daily_reset")
             .first()
         )
         if row is None:
@@ -172,7 +173,10 @@ class DjangoQuotaStore(QuotaStore):
         if row["daily_remaining"] is not None and row["daily_remaining"] <= 0 and row["daily_reset"] \
                 and row["daily_reset"] > now:
             return (row["daily_reset"] - now).total_seconds()
-        if row["minutely_remaining"] is not None and row["minutely_reset"] and row["minutely_reset"] > now:
+        remaining, limit = row["minutely_remaining"], row["minutely_limit"] or 0
+        if remaining is not None and remaining > max(5, limit // 5):
+            return 0.0  # plenty left: no write (the next response's headers bring the exact count)
+        if remaining is not None and row["minutely_reset"] and row["minutely_reset"] > now:
             taken = QuotaState.objects.filter(pk=row["pk"], minutely_remaining__gt=0).update(
                 minutely_remaining=F("minutely_remaining") - 1
             )
@@ -186,11 +190,18 @@ class DjangoQuotaStore(QuotaStore):
             return
         values: dict[str, Any] = {k: v for k, v in vars(limits).items() if v is not None}
         values["updated_at"] = timezone.now()
-        obj, _ = QuotaState.objects.update_or_create(
-            client_id=self.client.pk, division=self._division(division), defaults=values
-        )
         if status == 429:
-            QuotaState.objects.filter(pk=obj.pk).update(throttled_count=F("throttled_count") + 1)
+            values["throttled_count"] = F("throttled_count") + 1
+        rows = QuotaState.objects.filter(client_id=self.client.pk, division=self._division(division))
+        if rows.update(**values):  # one statement: the write lock is held as briefly as possible
+            return
+        try:
+            with transaction.atomic():
+                QuotaState.objects.create(client_id=self.client.pk, division=self._division(division),
+                                          **{k: v for k, v in values.items() if k != "throttled_count"},
+                                          throttled_count=1 if status == 429 else 0)
+        except IntegrityError:  # another process created it first
+            rows.update(**values)
 
     def park(self, division: int | None, until: float) -> None:
         QuotaState.objects.update_or_create(
