@@ -32,10 +32,13 @@ REFRESH_NOT_BEFORE = 570
 CODE_LIFETIME = 180
 REFRESH_LIFETIME = 30 * 86400
 
-# The sandbox's Exact users (one demo user; its password is settings.SANDBOX_DEMO_PASSWORD).
+# The sandbox's Exact users (both with the password settings.SANDBOX_DEMO_PASSWORD): a second user shows
+# that chains are per (user, app): a consent by another user does not revoke the first user's chain.
 DEMO_USERS = {
     "demo": {"UserID": "5d2c8f7e-3b1a-4c9e-9f00-0000000000d1", "FullName": "Demo Gebruiker",
              "FirstName": "Demo", "LastName": "Gebruiker", "Email": "demo@example.invalid"},
+    "demo2": {"UserID": "5d2c8f7e-3b1a-4c9e-9f00-0000000000d2", "FullName": "Tweede Gebruiker",
+              "FirstName": "Tweede", "LastName": "Gebruiker", "Email": "demo2@example.invalid"},
 }
 
 

@@ -84,6 +84,17 @@ def test_reconsent_kills_the_previous_chain(sandbox) -> None:
     assert refused.json()["error"] == "invalid_grant"
 
 
+def test_chains_are_per_user(sandbox) -> None:
+    app = sandbox.register_app("two users", REDIRECT)
+    first = sandbox.token(app, sandbox.authorize(app["client_id"], REDIRECT, user="demo"))
+    second = sandbox.token(app, sandbox.authorize(app["client_id"], REDIRECT, user="demo2"))
+    for token, name in ((first, "Demo Gebruiker"), (second, "Tweede Gebruiker")):
+        me = requests.get(f"{sandbox.url}/api/v1/current/Me", timeout=10, headers={
+            "Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"})
+        assert me.status_code == 200  # another user's consent leaves this user's chain alive
+        assert me.json()["d"]["results"][0]["FullName"] == name
+
+
 def test_division_access_follows_the_grant(sandbox) -> None:
     first, second = sandbox.divisions
     _app, token = sandbox.connect("one division", REDIRECT, divisions=[second])
