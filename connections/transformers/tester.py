@@ -13,9 +13,10 @@ from .chain import compile_chain, load_chain, run_chain, validate_chain
 from .errors import TransformError
 from .services import Context
 
-__all__ = ["MAX_TEST_ENTITIES", "EntityReport", "TesterReport", "test_chain"]
+__all__ = ["MAX_INPUT_CHARS", "MAX_TEST_ENTITIES", "EntityReport", "TesterReport", "test_chain"]
 
 MAX_TEST_ENTITIES = 20
+MAX_INPUT_CHARS = 2_000_000
 
 
 @dataclass
@@ -72,6 +73,9 @@ def test_chain(steps: Any, input_text: str, context: Context, *, each_item: bool
     errors = errors or validate_chain(raw)
     if errors:
         report.chain_errors = [str(error) for error in errors]
+        return report
+    if len(input_text) > MAX_INPUT_CHARS:
+        report.input_error = f"The input is too large to test here (over {MAX_INPUT_CHARS:,} characters)."
         return report
     try:
         data = json.loads(input_text)

@@ -65,7 +65,12 @@ class HttpLookupStep(Step):
     help = "Enrich through an HTTP client (e.g. an Exact Account GUID by code); calls count against the quota."
     category = "Lookups & storage"
     Params = HttpLookupParams
-    widgets: ClassVar[dict[str, str]] = {"http_client": "text", "path": "template", "result": "expression", "target": "path"}
+    widgets: ClassVar[dict[str, str]] = {
+        "http_client": "text",
+        "path": "template",
+        "result": "expression",
+        "target": "path",
+    }
     params: HttpLookupParams
 
     @classmethod
