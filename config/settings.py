@@ -232,6 +232,7 @@ SANDBOX_WALL_CLOCK_TZ = env_str("SANDBOX_WALL_CLOCK_TZ", "Europe/Amsterdam")  # 
 SANDBOX_TOKEN_DAILY_LIMIT = env_int("SANDBOX_TOKEN_DAILY_LIMIT", 200)  # token-endpoint calls per app per day
 SANDBOX_STRICT_ACCEPT = env_bool("SANDBOX_STRICT_ACCEPT", default=False)  # 406 unless Accept: application/json
 SANDBOX_ERROR_BUDGET = env_int("SANDBOX_ERROR_BUDGET", 0)  # 4xx per app/division/endpoint/hour before a block
+SANDBOX_MANDATORY_FILTER = env_bool("SANDBOX_MANDATORY_FILTER", default=False)  # lists with a sync twin need $filter
 SANDBOX_URL = env_str("DASH_SANDBOX_URL", "http://127.0.0.1:8001").rstrip("/")
 
 LOGGING = {

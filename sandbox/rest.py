@@ -187,6 +187,10 @@ def _get(request: Request, grant: Grant, division: int, ep: Endpoint, owner: End
     if owner.resource == SUBSCRIPTIONS:  # an app sees its own subscriptions only
         extra_where, extra_params = " AND json_extract(data, '$.ClientID') = ?", [grant.client_id]
     if key_text is None:
+        if (getattr(settings, "SANDBOX_MANDATORY_FILTER", False) and ep.kind != "sync" and nav is None
+                and not (request.option("$filter") or "").strip() and _has_sync_twin(owner)):
+            # July 2021: standard and bulk endpoints with a sync twin must be filtered (FIELD-NOTES C4).
+            raise ApiError(400, "A GET request for this endpoint must have a $filter parameter.")
         if count:
             listing = list_entities(store, ep, division, _count_request(request), extra_where=extra_where,
                                     extra_params=extra_params)
@@ -311,3 +315,7 @@ def _sync_timestamp(request: Request, division: int, ep: Endpoint) -> Response:
     item = {"__metadata": {"uri": f"{request.host_url}/api/v1/{division}/{ep.endpoint}", "type": ep.type_name},
             "Modified": f"/Date({modified})/", "API": target.name, "TimeStampAsBigInt": stamp}
     return json_response({"d": {"results": [item]}})
+
+
+def _has_sync_twin(owner: Endpoint) -> bool:
+    return any(e.kind == "sync" and e.resource == owner.resource for e in catalog().endpoints.values())

@@ -110,3 +110,14 @@ def test_paths_are_case_insensitive_and_errors_use_the_envelope(exact) -> None:
     assert exact.get("crm/Accounts?$select=NoSuchField").status_code == 400
     assert exact.get("crm/NoSuchEntity").status_code == 404
     assert exact.post("read/financial/ReceivablesList", {}).status_code == 405
+
+
+def test_mandatory_filtering_when_switched_on(sandbox_factory) -> None:
+    box = sandbox_factory(SANDBOX_MANDATORY_FILTER="true")
+    api = connect(box, "filters")
+    refused = api.get("crm/Accounts?$select=ID")
+    assert refused.status_code == 400
+    assert "$filter" in refused.json()["error"]["message"]["value"]
+    assert api.get("crm/Accounts?$select=ID&$filter=Name ne null").status_code == 200
+    assert api.get("sync/CRM/Accounts?$select=ID").status_code == 200  # the sync twin is the way out
+    assert api.get("vat/VATCodes?$select=ID").status_code == 200  # no sync twin: no filter needed
