@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .chain import compile_chain, load_chain, run_chain, validate_chain
+from .chain import StepTrace, compile_chain, load_chain, run_chain, validate_chain
 from .errors import TransformError
 from .services import Context
 
@@ -58,11 +58,15 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _display(step: dict[str, Any]) -> dict[str, Any]:
-    """Add compact text of each changed value for display."""
+def _display(trace: StepTrace) -> dict[str, Any]:
+    """The trace as a dict, with compact text of each changed value and the entity after the step."""
+    step = trace.as_dict()
     for change in step["diff"]:
         change["before_text"] = _short(change.get("before"))
         change["after_text"] = _short(change.get("after"))
+    after: Any = trace.after[0] if len(trace.after) == 1 else trace.after
+    text = json.dumps(after, ensure_ascii=False, indent=2, default=str)
+    step["after_json"] = text if len(text) <= 4000 else text[:3999] + "…"
     return step
 
 
@@ -93,11 +97,11 @@ def test_chain(steps: Any, input_text: str, context: Context, *, each_item: bool
             result = run_chain(chain, entity, context, trace=True)
         except TransformError as exc:
             item.error = exc.as_dict() | {"text": str(exc)}
-            item.trace = [_display(step.as_dict()) for step in exc.trace]
+            item.trace = [_display(step) for step in exc.trace]
         else:
             item.outputs = result.entities
             item.skipped_reason = result.skipped_reason
-            item.trace = [_display(step.as_dict()) for step in result.trace]
+            item.trace = [_display(step) for step in result.trace]
             item.duration_ms = round(result.duration_ms, 3)
             report.deferred.extend(result.deferred)
         report.entities.append(item)

@@ -35,6 +35,7 @@ def test_failures_keep_step_path_and_partial_trace():
     assert (entity.error["step_index"], entity.error["path"]) == (1, "a")
     assert [t["step_type"] for t in entity.trace] == ["set_value"]
     assert entity.trace[0]["diff"][0]["after_text"] == '"x"'
+    assert json.loads(entity.trace[0]["after_json"]) == {"a": "x"}
 
 
 def test_chain_and_input_problems_are_reported_not_raised():
