@@ -1,7 +1,8 @@
 """REST like Exact's (API.md §3-§8): ``/api/v1/current/Me``, divisions and every catalog entity at its URI.
 
-Order of checks for one call: bearer token (401) -> division granted (403 WrongDivision) -> rate limit
-(429) -> method allowed -> the operation. Rate-limit headers go on every answer after the limit check.
+Order of checks for one call: bearer token (401) -> error budget (429, opt-in) -> division granted (403
+WrongDivision) -> rate limit (429) -> method allowed -> the operation. Rate-limit headers go on every answer
+after the limit check.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ __all__ = ["handle_api"]
 
 _KEYED = re.compile(r"^(?P<name>[^()]+)\((?P<key>.*)\)$")
 DIVISION_ENDPOINTS = {"system/divisions", "hrm/divisions", "system/alldivisions"}
-
-
 ERROR_STATUSES = {400, 401, 403, 404}
 
 
@@ -53,10 +52,10 @@ def handle_api(request: Request) -> Response:
     endpoint = "/".join(s.split("(")[0] for s in segments[1 if division_guess else 0:]).lower()
     try:
         grant = authenticate(request)
-    except ApiError as exc:
+    except ApiError:
         if request.client_id:
             limiter.record_error((request.client_id, division_guess, endpoint))
-        raise exc from None
+        raise
     error_key = (grant.client_id, division_guess, endpoint)
     if limiter.error_blocked(error_key):
         raise ApiError(429, "API rate limit exceeded: too many errors on this endpoint in the last hour.",
