@@ -49,3 +49,20 @@ def test_deferred_hashes_are_listed_not_recorded():
     chain = [step("skip_unchanged", store="s", key="&{id}", record="deferred")]
     report = test_chain(chain, '{"id": 1}', Context(storage=storage))
     assert report.deferred[0]["key"] == "1" and storage.writes == []
+
+
+def test_the_tester_partial_can_be_included_on_other_pages():
+    from django.template.loader import render_to_string
+
+    html = render_to_string(
+        "connections/transformers/_tester.html",
+        {
+            "transformer_id": 5,
+            "sample_input": '{"a": 1}',
+            "tester_sources_template": "includes/badge.html",
+            "colour": "blue",
+            "label": "Load last task",
+        },
+    )
+    assert '<input type="hidden" name="transformer" value="5">' in html
+    assert "Load last task" in html and ".tf-io" in html and "&quot;a&quot;: 1" in html
