@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 
 from connections.models import Storage, Transformer
-from connections.transformers import STEP_TYPES, StepError, validate_chain
+from connections.transformers import STEP_TYPES, StepError, compile_chain, validate_chain
 from connections.transformers.formdata import field_specs, params_from_form, params_to_form
 
 __all__ = [
@@ -117,6 +117,23 @@ def clean_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{key: value for key, value in step.items() if not key.startswith("_")} for step in steps]
 
 
+def _nested_summary(spec_kind: str, value: Any) -> list[str]:
+    """One line per nested step (label and what it does), shown under a Then/Else JSON field."""
+    if spec_kind != "steps" or not isinstance(value, list):
+        return []
+    lines: list[str] = []
+    for position, raw in enumerate(value):
+        step_type = raw.get("type") if isinstance(raw, dict) else None
+        cls = STEP_TYPES.get(step_type) if isinstance(step_type, str) else None
+        if cls is None:
+            lines.append(f"{position}. unknown step {step_type!r}")
+            continue
+        summary = "(has problems)" if validate_chain([raw]) else compile_chain([raw]).steps[0].summary()
+        disabled = " (disabled)" if raw.get("disabled") else ""
+        lines.append(f"{position}. {cls.label}{disabled}" + (f": {summary}" if summary else ""))
+    return lines
+
+
 def _missing_store(name: str, value: str, options: dict[str, list[tuple[str, str]]]) -> str:
     """A storage named in a step must exist when the chain runs: say so early (saving is still allowed)."""
     if name != "store" or not value or "store" not in options:
@@ -194,6 +211,7 @@ def editor_state(
                         "options": options.get(spec.name, []),
                         "option_values": [value for value, _ in options.get(spec.name, [])],
                         "warning": _missing_store(spec.name, texts.get(spec.name, ""), options),
+                        "nested": _nested_summary(spec.kind, params.get(spec.name)),
                     }
                     for spec in field_specs(step_type)
                 ],

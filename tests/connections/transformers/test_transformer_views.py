@@ -200,3 +200,11 @@ def test_tester_runs_a_saved_transformer_by_id(viewer_client, transformer):
     page = viewer_client.post(reverse("connections:transformer_test"), data).content.decode()
     assert "1970-01-01T00:00:00+01:00" in page  # wall-clock reading and 'data-status="ok"' in page
     assert viewer_client.post(reverse("connections:transformer_test"), {"transformer": "999"}).status_code == 404
+
+
+def test_conditional_steps_summarise_their_nested_steps(editor_client):
+    nested = [step("set_value", path="bulk", value=True), {"type": "nope"}]
+    data = _fields([step("conditional", condition="Qty > `1`", then=nested)], op="noop")
+    html = editor_client.post(reverse("connections:transformer_chain"), data).content.decode()
+    assert "0. Value setter: bulk = True" in html and "1. unknown step &#x27;nope&#x27;" in html
+    assert "step 0.then.1: type: unknown step type" in html
