@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import reset_queries, transaction
@@ -34,6 +35,10 @@ from connections.subscribers import Page, ReadError, RequestHook, ResumePoint, S
 __all__ = ["RunLogHandler", "Skip", "TransformHook", "execute_incoming_run", "request_hook_for", "subscriber_for"]
 
 logger = logging.getLogger("connections.runner")
+
+# A running run whose heartbeat (written with every page) is older than this lost its worker: a redelivered
+# task takes it over and continues at the next page. Longer than the HTTP layer's longest wait for a 429.
+STALE_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -186,9 +191,12 @@ def execute_incoming_run(run_id: int, *, transform: TransformHook | None = None,
     run = Run.objects.select_related("incoming", "incoming__http_client").filter(pk=run_id).first()
     if run is None or run.incoming is None:
         return run
+    reclaimed = False
     if not run.start():
-        logger.info("Run %s was not queued (status %s): not started twice", run.pk, run.status)
-        return run
+        reclaimed = run.status == Run.Status.RUNNING and run.reclaim(stale_after=STALE_AFTER)
+        if not reclaimed:
+            logger.info("Run %s was not queued (status %s): not started twice", run.pk, run.status)
+            return run
     handler = RunLogHandler(run)
     logger.addHandler(handler)
     previous_level = logger.level
@@ -200,6 +208,8 @@ def execute_incoming_run(run_id: int, *, transform: TransformHook | None = None,
         hook = request_hook if request_hook is not None else request_hook_for(incoming)
         if run.resumed_from_id:
             logger.info("Resuming run %s from its checkpoint", run.resumed_from_id)
+        if reclaimed:
+            logger.warning("The worker of this run stopped reporting; continuing from its checkpoint")
         for division in subscriber.divisions():
             _read_division(run, subscriber, division, request_hook=hook, transform=transform, on_page=on_page)
         run.refresh_from_db()

@@ -141,6 +141,18 @@ class Run(models.Model):
             self.status, self.started_at, self.heartbeat_at = Run.Status.RUNNING, now, now
         return claimed == 1
 
+    def reclaim(self, *, stale_after: timedelta) -> bool:
+        """Take over a running run whose worker stopped reporting (killed; the broker redelivered its task).
+
+        Atomic like ``start()``: of two workers that both see the stale heartbeat, one wins.
+        """
+        now = timezone.now()
+        claimed = Run.objects.filter(pk=self.pk, status=Run.Status.RUNNING, heartbeat_at=self.heartbeat_at,
+                                     heartbeat_at__lt=now - stale_after).update(heartbeat_at=now)
+        if claimed == 1:
+            self.refresh_from_db()
+        return claimed == 1
+
     def finish(self, status: str, error: str | None = None) -> None:
         """Close the run (terminal status) once; later calls are ignored."""
         if status not in Run.Status.TERMINAL:  # type: ignore[attr-defined]

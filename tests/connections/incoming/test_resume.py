@@ -79,3 +79,29 @@ def test_a_run_that_is_going_is_not_started_twice(exact_client):
     assert execute_incoming_run(run.pk).status == Run.Status.RUNNING  # not executed by a second caller
     run.finish(Run.Status.CANCELLED)
     assert Run.enqueue(incoming)[1] is True
+
+
+def test_a_redelivered_task_takes_over_a_run_whose_worker_died(exact_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    incoming = make_incoming(exact_client, endpoint="sync", query={"$select": "ID"}, name="orphan")
+    run, _ = Run.enqueue(incoming)
+
+    def die_after_page_4(run: Run, page) -> None:
+        if page.number == 4:
+            raise SystemExit("SIGKILL")  # not an Exception: nothing in the runner catches it, like a killed worker
+
+    with pytest.raises(SystemExit):
+        execute_incoming_run(run.pk, on_page=die_after_page_4)
+    run.refresh_from_db()
+    assert run.status == Run.Status.RUNNING and run.pages == 4
+    assert execute_incoming_run(run.pk).pages == 4  # heartbeat still fresh: a live worker may own it
+    Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=11))
+    done = execute_incoming_run(run.pk)
+    assert done.status == Run.Status.SUCCEEDED, done.error
+    assert done.log_entries.filter(message__contains="stopped reporting").exists()
+    ids = all_identifiers(done)
+    assert len(ids) == len(set(ids)) == done.entities_read
+    assert done.entities_read == int(api_for(exact_client).get("crm/Accounts/$count", division=DIVISION))
