@@ -36,6 +36,7 @@ def test_run_now_queues_once_and_the_run_page_shows_counts(exact_client, editor_
     page = viewer_client.get(run.get_absolute_url()).content.decode()
     run.refresh_from_db()
     assert f'data-testid="entities-read">{run.entities_read}<' in page and "Read " in page
+    assert " of 1000000 · " in page  # quota left in the division, from the X-RateLimit headers
     assert viewer_client.post(reverse("connections:run_resume", args=[run.pk])).status_code == 403
 
 
