@@ -277,26 +277,30 @@ def compile_sql(node: Node, column: Callable[[str], str]) -> tuple[str, list[Any
         if kind == "call":
             name, args = n[1], n[2]
             if name in BOOLEAN_FUNCTIONS:
-                return pred(n), "bool"
+                return f"COALESCE({pred(n)}, 0)", "bool"
             inner, _ = value(args[0])
             sql_fn = {"trim": "trim", "tolower": "lower", "toupper": "upper", "length": "length"}[name]
             return f"{sql_fn}({inner})", "string" if name != "length" else "int"
-        return pred(n), "bool"
+        return f"COALESCE({pred(n)}, 0)", "bool"
 
     def pred(n: Node) -> str:
         kind = n[0]
         if kind in {"and", "or"}:
             return f"({pred(n[1])} {kind.upper()} {pred(n[2])})"
         if kind == "not":
-            return f"(NOT {pred(n[1])})"
+            # Two-valued logic like the OData spec (null eq 'x' is false, so "not" of it is true): SQL's NULL
+            # behaves as false under AND/OR, only NOT needs it made explicit.
+            return f"(NOT COALESCE({pred(n[1])}, 0))"
         if kind == "cmp":
             op, left, right = n[1], n[2], n[3]
-            if right[0] == "lit" and right[2] == "null":
-                lsql, _ = value(left)
-                return f"({lsql} IS {'NOT ' if op == 'ne' else ''}NULL)"
-            if left[0] == "lit" and left[2] == "null":
-                rsql, _ = value(right)
-                return f"({rsql} IS {'NOT ' if op == 'ne' else ''}NULL)"
+            left_null = left[0] == "lit" and left[2] == "null"
+            right_null = right[0] == "lit" and right[2] == "null"
+            if left_null or right_null:
+                other = left if right_null else right
+                osql, _ = value(other)
+                if op in {"eq", "ne"}:
+                    return f"({osql} IS {'NOT ' if op == 'ne' else ''}NULL)"
+                return "0"  # nothing is greater or smaller than null
             lsql, lt = value(left)
             rsql, rt = value(right)
             collate = " COLLATE NOCASE" if "string" in {lt, rt} or "guid" in {lt, rt} else ""

@@ -6,6 +6,8 @@ import json
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox.odata import (
     ODataError,
@@ -115,3 +117,47 @@ def test_orderby() -> None:
         parse_orderby("Nope asc", lambda n: known(n.lower()))
     with pytest.raises(ODataError):
         parse_orderby("Name sideways", lambda n: known(n.lower()))
+
+
+# --- property: the SQL compilation and the Python evaluation agree on any expression -------------------
+
+_COMPARABLE = {
+    "Name": st.sampled_from(["'Bakkerij Jansen'", "'fietsen de vries'", "'zzz'", "'B'", "null"]),
+    "City": st.sampled_from(["'Delft'", "'gent'", "'Utrecht'", "null"]),
+    "Amount": st.sampled_from(["0", "10.5", "50", "99", "-1", "null"]),
+    "Timestamp": st.sampled_from(["500L", "899L", "900L", "2000L"]),
+    "Modified": st.sampled_from(["datetime'2024-01-01'", "datetime'2024-03-01T10:00:00'", "datetime'2030-01-01'"]),
+    "Note": st.sampled_from(["'x'", "'y'", "null"]),
+    "Blocked": st.sampled_from(["true", "false", "null"]),
+}
+
+
+@st.composite
+def _atoms(draw) -> str:
+    kind = draw(st.sampled_from(["cmp", "cmp", "cmp", "fn", "bool"]))
+    if kind == "cmp":
+        field = draw(st.sampled_from(sorted(_COMPARABLE)))
+        op = draw(st.sampled_from(["eq", "ne", "gt", "ge", "lt", "le"]))
+        return f"{field} {op} {draw(_COMPARABLE[field])}"
+    if kind == "fn":
+        fn = draw(st.sampled_from(["substringof('{v}', {f})", "startswith({f}, '{v}')", "endswith({f}, '{v}')",
+                                   "trim({f}) eq '{v}'", "tolower({f}) eq '{v}'", "startswith({f}, '{v}') eq false"]))
+        return fn.format(f=draw(st.sampled_from(["Name", "City", "Note"])), v=draw(st.sampled_from(
+            ["", "a", "de", "Delft", "x", "sen", "O'"])).replace("'", "''"))
+    return draw(st.sampled_from(["Blocked", "not Blocked"]))
+
+
+_expressions = st.recursive(
+    _atoms(),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
+        inner.map(lambda e: f"not ({e})"),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_expressions)
+def test_sql_and_python_agree_on_random_expressions(expression: str) -> None:
+    assert _sql_matches(expression) == _py_matches(expression), expression
