@@ -102,3 +102,17 @@ def test_the_request_transformer_puts_the_cursor_into_the_filter(exact_client):
     assert "%24filter=Modified+ge+datetime" in log or "$filter=Modified+ge+datetime" in log
     assert changed <= identifiers(second)
     assert second.entities_read < 1000
+
+
+def test_fan_out_over_all_divisions_of_the_grant_each_with_its_own_cursor(exact_client):
+    incoming = make_incoming(exact_client, incremental=True, query={"$select": "ID"}, name="all divisions")
+    incoming.config = {**incoming.config, "divisions": "all", "division_codes": []}
+    incoming.save()
+    divisions = sorted(row["code"] for row in exact_client.grant.divisions)
+    assert len(divisions) >= 2
+    run = read(incoming)
+    assert sorted(int(d) for d in run.summary) == divisions
+    cursors = {c.division: c for c in IncomingCursor.objects.filter(incoming=incoming)}
+    assert sorted(cursors) == divisions and all(c.kind == "timestamp" for c in cursors.values())
+    per_division = {d: Task.objects.filter(run=run, division=d).count() for d in divisions}
+    assert all(per_division.values()) and sum(per_division.values()) == run.entities_read
