@@ -13,6 +13,7 @@ Where the reads go (``plan``):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterator
@@ -54,6 +55,7 @@ DIVISION_CHOICES = [
     ("selected", "These divisions"),
     ("all", "All divisions of the grant"),
 ]
+MAX_SEEN = 10_000  # keys kept at a Modified cursor's boundary value
 _DATE_MS = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
 
 
@@ -261,7 +263,7 @@ class ExactSubscriber(Subscriber):
             if target is None:
                 raise ReadError(f"{entity.name} has no {mode} endpoint.", permanent=True)
             return target, f"pinned to the {mode} endpoint"
-        chosen = _split_select((self.incoming.query or {}).get("$select"))
+        chosen = self._needed_properties(entity)
         bulk, sync = entity.bulk_counterpart, entity.sync_counterpart
         if self.incoming.incremental:
             if sync is not None and sync.carries(chosen):
@@ -272,6 +274,17 @@ class ExactSubscriber(Subscriber):
         if sync is not None and sync.carries(chosen):
             return sync, "full read: sync endpoint (1,000 rows per call)"
         return entity, "no bulk or sync endpoint carries the selected fields"
+
+    def _needed_properties(self, entity: Entity) -> list[str]:
+        """What a counterpart must carry to serve this read: the selected, filtered and ordered properties."""
+        query = self.incoming.query or {}
+        needed = _split_select(query.get("$select"))
+        # A bad filter is refused by the form; a stored one fails at Exact with Exact's own message.
+        with contextlib.suppress(FilterError):
+            needed += validate_filter(str(query.get("$filter") or ""),
+                                      lambda n: t.type if (t := entity.get_property(n)) else None)
+        needed += [part.split()[0] for part in str(query.get("$orderby") or "").split(",") if part.strip()]
+        return needed
 
     def plan(self, division: int | None, *, cursor: dict[str, Any] | None = None,
              request_hook: RequestHook | None = None) -> ReadPlan:
@@ -447,5 +460,7 @@ class ExactSubscriber(Subscriber):
                     seen.add(key)
             if best is None:
                 return candidate
-            return {"kind": "modified", "value": str(best), "seen_keys": sorted(seen), "endpoint": plan.entity.endpoint}
+            # Bounded: beyond MAX_SEEN rows in one millisecond, the rest are read once more next time (never lost).
+            return {"kind": "modified", "value": str(best), "seen_keys": sorted(seen)[:MAX_SEEN],
+                    "endpoint": plan.entity.endpoint}
         return None

@@ -107,3 +107,14 @@ def test_cursor_literals_keep_exacts_wall_clock():
     assert ms_literal(1704067200000) == "datetime'2024-01-01T00:00:00.000'"
     assert cursor_view({"kind": "timestamp", "value": "77", "seen_keys": []})["filter"] == "Timestamp gt 77L"
     assert cursor_view(None) is None
+
+
+def test_auto_keeps_to_endpoints_that_carry_the_filtered_properties(client_with_grant):
+    accounts = ExactSubscriber(make(client_with_grant)).entity
+    not_in_bulk = next(p.name for p in accounts.properties if p.type == "Edm.String"
+                       and not accounts.bulk_counterpart.has_property(p.name)
+                       and accounts.sync_counterpart.has_property(p.name))
+    plan = ExactSubscriber(make(client_with_grant, query={"$select": "ID,Name",
+                                                          "$filter": f"{not_in_bulk} eq 'x'"})).plan(111)
+    assert plan.entity.endpoint == "sync/CRM/Accounts"
+    assert ExactSubscriber(make(client_with_grant, query={"$select": "ID,Name"})).plan(111).entity.kind == "bulk"
