@@ -218,7 +218,8 @@ class ExactOnlinePublisher(Publisher):
 
     def describe(self, *, action: str, entity: str, path: dict[str, Any], query: dict[str, Any]) -> str:
         division = path.get("division", "default division")
-        return f"{METHOD_FOR_ACTION.get(action, action)} {entity} (division {division})"
+        method = "PUT if found, else POST" if action == "upsert" else METHOD_FOR_ACTION.get(action, action)
+        return f"{method} {entity} (division {division})"
 
     # --- publishing ------------------------------------------------------------------------------------
 
