@@ -64,3 +64,23 @@ def test_duplicate_and_delete(exact_client, editor_client):
     assert copy.config == incoming.config and copy.http_client == incoming.http_client
     assert editor_client.post(reverse("connections:incoming_delete", args=[copy.pk])).status_code == 302
     assert not Incoming.objects.filter(pk=copy.pk).exists()
+
+
+def test_the_cursor_is_shown_and_can_be_rewound(exact_client, editor_client, viewer_client):
+    from connections.models import IncomingCursor
+
+    incoming = make_incoming(exact_client, name="rewind", incremental=True)
+    IncomingCursor.objects.create(incoming=incoming, division=101001, kind="timestamp", value="5000")
+    page = viewer_client.get(incoming.get_absolute_url()).content.decode()
+    assert 'data-testid="cursor-value">5000' in page and "Timestamp+gt+5000L" in page.replace("%20", "+")
+    url = reverse("connections:incoming_cursor_reset", args=[incoming.pk])
+    editor_client.post(url, {"division": 101001, "value": "1200"})
+    assert IncomingCursor.objects.get(incoming=incoming).value == "1200"
+    editor_client.post(url, {"division": 101001, "value": "not a number"})
+    assert IncomingCursor.objects.get(incoming=incoming).value == "1200"
+    modified = IncomingCursor.objects.create(incoming=make_incoming(exact_client, name="rewind modified"),
+                                             division=101001, kind="modified", value="1", seen_keys=["x"])
+    editor_client.post(reverse("connections:incoming_cursor_reset", args=[modified.incoming_id]),
+                       {"division": 101001, "value": "2024-01-01T00:00:00"})
+    modified.refresh_from_db()
+    assert (modified.value, modified.seen_keys) == ("1704067200000", [])
