@@ -47,9 +47,12 @@ class StorageService(Protocol):
     def set_hash(self, store: str, key: str, content_hash: str, *, ttl: int | None = None) -> None: ...
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def content_hash(value: Any) -> str:
     """A stable hash of JSON: key order and whitespace do not matter."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = _CANONICAL.encode(value)  # one encoder, not one per call as json.dumps with options builds
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
