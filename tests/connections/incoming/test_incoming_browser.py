@@ -38,8 +38,8 @@ def test_create_sample_save_run_and_see_counts(browser_page, live_server, editor
     page.click("[data-select-property=City]")
     assert page.input_value("#id_select") == "ID,Name,City"
     page.wait_for_function(
-        "document.querySelector('[data-testid=request-url]')?.value.includes('City')", timeout=10_000)
-    url = page.input_value("[data-testid=request-url]")
+        "document.querySelector('[data-testid=request-url]')?.innerText.includes('City')", timeout=10_000)
+    url = page.inner_text("[data-testid=request-url]")
     assert "/api/v1/101001/bulk/CRM/Accounts?" in url and "select=ID,Name,City" in url.replace("%24", "$")
 
     page.click("[data-testid=fetch-sample]")
@@ -52,6 +52,7 @@ def test_create_sample_save_run_and_see_counts(browser_page, live_server, editor
     page.wait_for_selector("[data-testid=run-now]")
     incoming = Incoming.objects.get(name="Accounts from Exact")
     assert incoming.query["$select"] == "ID,Name,City"
+    screenshot(page, "incoming-detail")
 
     page.click("[data-testid=run-now]")
     page.wait_for_selector("[data-testid=entities-read]")
