@@ -192,8 +192,8 @@ def token_endpoint(request: Request) -> Response:
 
 
 def _exchange_code(store: Store, app: dict[str, Any], form: dict[str, str]) -> Response:
-    now = clock.now()
     with store.write() as db:
+        now = clock.now()  # read after the write lock: a wait for it must not shorten the token's life
         row = db.execute("SELECT * FROM codes WHERE code_hash = ?", (_hash(form.get("code", "")),)).fetchone()
         if row is None or row["client_id"] != app["client_id"]:
             refusal = ("invalid_grant", "The authorization code is invalid.")
@@ -222,10 +222,10 @@ def _exchange_code(store: Store, app: dict[str, Any], form: dict[str, str]) -> R
 
 
 def _refresh(store: Store, app: dict[str, Any], form: dict[str, str]) -> Response:
-    now = clock.now()
     token_hash = _hash(form.get("refresh_token", ""))
     refusal: Response | None = None
     with store.write() as db:
+        now = clock.now()  # read after the write lock: a wait for it must not shorten the token's life
         row = db.execute(
             "SELECT t.*, c.client_id, c.revoked_at, c.last_token_at FROM tokens t JOIN chains c ON c.id = t.chain_id "
             "WHERE t.token_hash = ? AND t.kind = 'refresh'", (token_hash,)).fetchone()
