@@ -133,9 +133,8 @@ class ExactOnlineClientType(ClientType):
             raise GrantError(str(exc)) from None
 
     def complete_grant(self, client: HttpClient, *, code: str, user: AbstractBaseUser | None) -> str:
-        oauth = oauth_for(client)
         try:
-            token = oauth.exchange_code(code)
+            token = oauth_for(client).exchange_code(code)
         except ExactError as exc:
             AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, exc.message, user=user,
                              details={"status": exc.status, "reason": exc.reason})
