@@ -29,7 +29,7 @@ def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, edi
         {"type": "key_map", "params": {"mapping": {"Name": "Name", "City": "City"}, "unmapped": "drop"}}])
     # The first create in B is refused with Exact's Dutch validation message.
     sandbox.set_faults({"path": f"{target}/crm/Accounts$", "method": "POST", "validation_500_rate": 1, "times": 1})
-    celery_worker_process(concurrency=2)
+    worker = celery_worker_process(concurrency=2)
     page = browser_page
     try:
         login_as(page, live_server.url, editor_user.username)
@@ -87,6 +87,7 @@ def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, edi
         screenshot(page, "task-fixed")
     finally:
         sandbox.clear_faults()
+        worker.kill()  # idle by now; a warm shutdown of a polling worker only costs time
     fixed = Task.objects.get(log__icontains="Payload edited")
     assert fixed.status == Task.Status.FINISHED and fixed.external_key
     assert fixed.transformed["Name"].endswith("(fixed)")

@@ -33,8 +33,8 @@ def test_schedule_from_the_form_fires_through_beat(sandbox, editor_client, celer
     route = Route.objects.get(name="Scheduled VAT codes")
     assert route.periodic_task is not None and route.periodic_task.interval.every == 2
 
-    celery_worker_process(concurrency=2)
-    celery_beat_process()
+    worker = celery_worker_process(concurrency=2)
+    beat = celery_beat_process()
     deadline = time.monotonic() + 45
     finished = None
     while time.monotonic() < deadline and finished is None:
@@ -46,6 +46,8 @@ def test_schedule_from_the_form_fires_through_beat(sandbox, editor_client, celer
     assert finished.run.tasks.filter(status="finished").count() == finished.run.entities_read
     route.periodic_task.refresh_from_db()
     assert route.periodic_task.last_run_at is not None
+    beat.kill()
+    worker.kill()  # idle: nothing to lose, and a warm shutdown of a polling worker takes seconds
 
     # Clearing the schedule in the form stops it: beat has nothing left to fire for this route.
     response = editor_client.post(reverse("connections:route_edit", args=[route.pk]), {

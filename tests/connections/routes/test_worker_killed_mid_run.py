@@ -42,7 +42,7 @@ def test_worker_killed_mid_run_every_task_finishes_once(sandbox, celery_worker_p
     route_run = RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.PUBLISHING)
 
     doomed = celery_worker_process(concurrency=2, name="doomed")
-    celery_worker_process(concurrency=2, name="survivor")
+    survivor = celery_worker_process(concurrency=2, name="survivor")
     assert routing.queue_open_tasks(route_run) == TASKS
 
     deadline = time.monotonic() + 90
@@ -51,7 +51,7 @@ def test_worker_killed_mid_run_every_task_finishes_once(sandbox, celery_worker_p
     doomed.kill()  # SIGKILL to the whole process group, mid-batch
     killed_at = _finished(run)
     assert killed_at < TASKS, "the run ended before the kill: the test proves nothing"
-    celery_worker_process(concurrency=2, name="replacement")  # what a supervisor does after a crash
+    replacement = celery_worker_process(concurrency=2, name="replacement")  # what a supervisor does after a crash
 
     # Beat's repair job, run more often than its default minute so the test stays short.
     last, idle_since = -1, time.monotonic()
@@ -66,6 +66,8 @@ def test_worker_killed_mid_run_every_task_finishes_once(sandbox, celery_worker_p
             idle_since = time.monotonic()
         time.sleep(0.5)
 
+    for worker in (survivor, replacement):
+        worker.kill()  # all done: a warm shutdown of a polling worker only costs time
     statuses = Counter(Task.objects.filter(run=run).values_list("status", flat=True))
     assert statuses == {"finished": TASKS}, statuses
     keys = list(Task.objects.filter(run=run).values_list("external_key", flat=True))
