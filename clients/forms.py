@@ -42,9 +42,9 @@ class AuthLogFilterForm(forms.Form):
                                     empty_label="All clients")
     event = forms.ChoiceField(label="Event", required=False, choices=())
     since = forms.DateTimeField(label="From", required=False,
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
     until = forms.DateTimeField(label="Until", required=False,
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
 
     def __init__(self, *args: Any, events: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
