@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.contrib import messages
@@ -14,7 +15,7 @@ from dashboard.access import can_edit, editor_required, viewer_required
 
 from .. import routing
 from ..forms.routes import RouteForm
-from ..models import Route, RouteRun
+from ..models import Route, RouteRun, Task
 
 __all__ = ["route_create", "route_delete", "route_detail", "route_dry_run", "route_edit", "route_list", "route_run",
            "route_status"]
@@ -74,9 +75,11 @@ def route_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
     route = get_route_for_user(request, pk)
     runs = route.runs.select_related("run")[:10]
+    # The tester's input: the last entity this route read (the data a consultant wants to try the chain on).
+    last_task = Task.objects.filter(run__route_run__route=route).order_by("-pk").only("data").first()
     return render(request, "connections/routes/detail.html", {
         **_status_context(route), "runs": runs, "transformers": route.ordered_transformers(),
-        "can_edit": can_edit(request.user),
+        "can_edit": can_edit(request.user), "sample": json.dumps(last_task.data if last_task else {}, indent=2),
     })
 
 

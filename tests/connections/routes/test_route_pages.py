@@ -72,3 +72,15 @@ def test_delete_removes_the_route_and_its_schedule(editor_client, make_route):
     response = editor_client.post(reverse("connections:route_delete", args=[route.pk]))
     assert response.status_code == 302
     assert not Route.objects.filter(pk=route.pk).exists()
+
+
+def test_the_route_page_offers_the_tester_on_its_last_entity(viewer_client, make_route, make_run):
+    route = make_route()
+    shape = Transformer.objects.create(name="shape", steps=[{"type": "remove", "params": {"paths": ["i"]}}])
+    route.set_transformers([shape])
+    make_run(route, 2)
+    page = viewer_client.get(route.get_absolute_url()).content.decode()
+    assert "Try the transformers" in page and "Account 1" in page  # the last task's data is the input
+    result = viewer_client.post(reverse("connections:transformer_test"),
+                                {"transformer": shape.pk, "input": '{"Name": "x", "i": 1}'}).content.decode()
+    assert "Name" in result
