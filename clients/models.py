@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -293,6 +293,3 @@ class QuotaState(models.Model):
     def is_parked(self, at: datetime | None = None) -> bool:
         return bool(self.parked_until and self.parked_until > (at or timezone.now()))
 
-
-def retention_cutoff(days: int) -> datetime:
-    return timezone.now() - timedelta(days=days)
