@@ -46,23 +46,31 @@ def test_a_crash_after_page_7_resumes_at_page_8(exact_client):
     assert done.pages == -(-len(ids) // 1000) - 7
 
 
-def test_a_page_that_is_not_json_fails_the_run_and_resume_continues(exact_client, big_sandbox, monkeypatch):
-    # One attempt per call, no backoff: the retry policy is the HTTP layer's, tested there.
+@pytest.mark.parametrize(("fault", "message"), [
+    ({"html_rate": 1, "html_status": 200}, ""),  # an HTML page where JSON belongs
+    ({"latency_ms": 1500}, "did not answer within"),  # a page that times out
+], ids=["not-json", "timeout"])
+def test_a_bad_page_fails_the_run_with_the_error_and_resume_continues(exact_client, big_sandbox, monkeypatch,
+                                                                     settings, fault, message):
+    # One attempt per call, no backoff, a short timeout: the retry policy is the HTTP layer's, tested there.
+    settings.OUTBOUND_TIMEOUT = 0.5
     monkeypatch.setattr(ExactSubscriber, "api", lambda self: api_for(self.incoming.http_client, max_attempts=1,
                                                                        backoff=0.0))
-    incoming = make_incoming(exact_client, endpoint="bulk", query={"$select": "ID"}, name="html page")
+    incoming = make_incoming(exact_client, endpoint="bulk", query={"$select": "ID"}, name="bad page")
     run, _ = Run.enqueue(incoming)
 
     def break_exact_after_page_3(run: Run, page) -> None:
         if page.number == 3:
-            big_sandbox.set_faults({"path": "bulk/CRM/Accounts", "html_rate": 1, "html_status": 200, "times": 1})
+            big_sandbox.set_faults({"path": "bulk/CRM/Accounts", "times": 1, **fault})
 
     try:
         failed = execute_incoming_run(run.pk, on_page=break_exact_after_page_3)
     finally:
         big_sandbox.clear_faults()
-    assert failed.status == Run.Status.FAILED and failed.error
+    assert failed.status == Run.Status.FAILED and failed.error and message in failed.error
     assert failed.pages == 3 and failed.can_resume
+    assert failed.log_entries.filter(level__gte=40).exists()
+    settings.OUTBOUND_TIMEOUT = 30.0
     done = execute_incoming_run(failed.resume().pk)
     assert done.status == Run.Status.SUCCEEDED, done.error
     ids = all_identifiers(failed, done)
