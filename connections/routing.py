@@ -136,6 +136,8 @@ def read_route_run(route_run: RouteRun) -> None:
         logger.exception("route run %s: reading failed", route_run.pk)
         error = str(exc) or exc.__class__.__name__
     run.refresh_from_db()
+    if run.is_active and not error:
+        return  # another worker holds the read (a duplicate message): it closes the reading itself
     if run.status == Run.Status.FAILED and not error:
         error = run.error or "Reading failed."
     now = timezone.now()
@@ -209,7 +211,16 @@ def publish_task(task_id: int, route: Route, *, publisher_for: Callable[[str], A
 
 def publish_claimed(task: Task, route: Route, *, publisher_for: Callable[[str], Any] = get_publisher,
                     stats: dict[str, int] | None = None) -> str:
-    """Publish a task this worker claimed and record the outcome; returns its new status."""
+    """Publish a task this worker claimed and record the outcome; returns its new status ('' if it lost it).
+
+    The claim is renewed just before publishing (a filtered update on the claim stamp): a task that the
+    repair job took back while it waited in a slow batch is not published by this worker any more.
+    """
+    renewed = timezone.now() - timedelta(microseconds=random.randint(0, 999_999))
+    if not Task.objects.filter(pk=task.pk, status=Task.Status.PROCESSING,
+                               processing_since=task.processing_since).update(processing_since=renewed):
+        return ""
+    task.processing_since = renewed
     outgoing: Outgoing = route.outgoing
     # An earlier attempt (a killed worker's, or one before a manual retry) may have reached the other side.
     maybe_published = task.attempts > 1 or task.request is not None
@@ -275,7 +286,7 @@ def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int
         outcome["not claimed"] = len(ids) - len(claimed)
     for task in claimed:
         status = publish_claimed(task, route, stats=stats)
-        outcome[status] = outcome.get(status, 0) + 1
+        outcome[status or "not claimed"] = outcome.get(status or "not claimed", 0) + 1
         if status == Task.Status.RETRY:
             retry_ids.append(task.pk)
     RouteRun.objects.filter(pk=route_run.pk).update(heartbeat_at=timezone.now(),
@@ -341,11 +352,16 @@ def repair(*, older_than: timedelta | None = None) -> dict[str, int]:
                          "record up before writing.", "warning")
             repaired += 1
     requeued = 0
-    # Reading that died with its worker: the Incoming's run is over or stopped reporting.
+    # Reading that never started (its message was lost) or died with its worker.
     for route_run in RouteRun.objects.filter(status=RouteRun.Status.READING, heartbeat_at__lt=now - older_than):
         run = route_run.run
-        if run is not None and run.is_active and not (run.heartbeat_at and run.heartbeat_at < now - older_than):
+        if run is not None and run.status == Run.Status.QUEUED:
+            RouteRun.objects.filter(pk=route_run.pk).update(heartbeat_at=now)
+            _enqueue("read_route", route_run.pk)  # the run's own claim keeps a duplicate from reading twice
+            requeued += 1
             continue
+        if run is not None and run.is_active and run.heartbeat_at and run.heartbeat_at >= now - older_than:
+            continue  # still reading
         if run is not None and run.is_active:
             run.finish(Run.Status.FAILED, "Worker stopped reporting while reading.")
         RouteRun.objects.filter(pk=route_run.pk, status=RouteRun.Status.READING).update(

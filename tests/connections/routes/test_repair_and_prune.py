@@ -47,3 +47,24 @@ def test_prune_deletes_only_closed_tasks_older_than_the_retention(make_route, ma
     Task.objects.filter(pk=open_.pk).update(status=Task.Status.NEW, updated_at=long_ago)
     assert routing.prune_old_tasks(days=30) == 1
     assert set(Task.objects.values_list("pk", flat=True)) == {recent.pk, open_.pk}
+
+
+def test_a_task_taken_back_by_repair_is_not_published_by_the_slow_worker(make_route, make_run, script):
+    route_run = make_run(make_route(), 2)
+    first, second = routing.claim(Task.objects.filter(run=route_run.run).values_list("pk", flat=True))
+    # The worker is slow; the repair job decides the second task is stuck and takes it back.
+    Task.objects.filter(pk=second.pk).update(status=Task.Status.RETRY, processing_since=None)
+    assert routing.publish_claimed(first, route_run.route) == "finished"
+    assert routing.publish_claimed(second, route_run.route) == ""
+    assert [job.source_id for job in script.jobs] == ["src-0"]
+
+
+def test_a_read_whose_message_was_lost_is_queued_again(make_route, django_capture_on_commit_callbacks):
+    route = make_route()
+    route_run = routing.start_route_run(route, enqueue=False)  # queued, but no worker ever got the message
+    RouteRun.objects.filter(pk=route_run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=30))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert routing.repair(older_than=timedelta(minutes=15))["requeued"] == 1
+    assert len(callbacks) == 1
+    route_run.refresh_from_db()
+    assert route_run.status == RouteRun.Status.READING
