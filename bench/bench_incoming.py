@@ -171,11 +171,11 @@ def public_client(box: Sandbox, division: int) -> Callable[[], int]:
     return read
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--runner", action="store_true", help="also run the whole run (tasks written)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     call_command("migrate", verbosity=0)
     box = start_sandbox(WORK / "sandbox", seed=True)
     created: list[Any] = []
