@@ -47,6 +47,7 @@ __all__ = [
     "queue_open_tasks",
     "read_route_run",
     "repair",
+    "run_inline",
     "start_route_run",
 ]
 
@@ -389,6 +390,24 @@ def prune_old_tasks(*, days: int | None = None, chunk: int = 2000) -> int:
     RouteRun.objects.filter(status__in=(RouteRun.Status.FINISHED, RouteRun.Status.FAILED),
                             finished_at__lt=cutoff, run__tasks__isnull=True).delete()
     return deleted
+
+
+def run_inline(route: Route, *, user: Any = None) -> RouteRun:
+    """A whole run in this process (the management command): read, then publish every due task in batches.
+
+    Tasks left in Retry (waiting for their backoff) are published later by the workers or the repair job.
+    """
+    route_run = start_route_run(route, trigger=RouteRun.Trigger.MANUAL, user=user, enqueue=False)
+    read_route_run(route_run)
+    route_run.refresh_from_db()
+    now = timezone.now()
+    ids = list(Task.objects.filter(run_id=route_run.run_id, status__in=CLAIMABLE)
+               .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).values_list("pk", flat=True))
+    size = max(1, route.batch_size)
+    for start in range(0, len(ids), size):
+        publish_batch(route_run, ids[start:start + size])
+    route_run.refresh_from_db()
+    return route_run
 
 
 # --- dry run ------------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ everything else is Finished.
 from __future__ import annotations
 
 from collections import Counter
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from connections.models import SourceIdMap, Task
 from exact_online.client_type import api_for
@@ -42,9 +44,12 @@ def test_route_copies_accounts_once_then_only_changes(sandbox):
     assert len(copies) == len(in_a) and max(copies.values()) == 1  # every account arrived exactly once
     assert SourceIdMap.objects.filter(outgoing=route.outgoing).count() == len(in_a)
 
-    second = run_inline(route)
+    out = StringIO()
+    call_command("run_route", str(route.pk), stdout=out)  # the command runs the same functions as a worker
+    second = route.runs.first()
     assert Task.objects.filter(run_id=second.run_id).count() == 0  # nothing changed: nothing published
     assert second.run.tasks_skipped == len(in_a)
+    assert f"Run {second.pk} of {route.name}: Finished" in out.getvalue()
 
     api = api_for(client)
     changed = in_a[:20]
