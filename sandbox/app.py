@@ -86,7 +86,7 @@ def _control(request: Request) -> Response:
             return json_response({"error": str(exc)}, 400)
         return json_response({"created": made}, 201)
     if path == "/requests":
-        return json_response({"requests": monitor.recent(500)})
+        return json_response({"requests": monitor.recent(2000)})
     if path == "/webhooks":
         return json_response({"deliveries": monitor.recent_webhooks(200)})
     return json_response({"error": "not found"}, 404)

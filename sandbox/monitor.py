@@ -20,7 +20,8 @@ class Monitor:
         self.lock = threading.Lock()
         self.counters: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
-        self.requests: deque[dict[str, Any]] = deque(maxlen=500)
+        self.methods: Counter[str] = Counter()
+        self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
         self.webhooks: deque[dict[str, Any]] = deque(maxlen=200)
 
     def incr(self, name: str, amount: int = 1) -> None:
@@ -32,6 +33,7 @@ class Monitor:
         with self.lock:
             self.requests.appendleft(entry)
             self.statuses[str(entry.get("status"))] += 1
+            self.methods[str(entry.get("method"))] += 1
             if entry.get("path", "").startswith("/api/"):
                 self.counters["api_requests"] += 1
 
@@ -45,6 +47,7 @@ class Monitor:
             return {
                 "counters": dict(self.counters),
                 "requests_by_status": dict(self.statuses),
+                "requests_by_method": dict(self.methods),
                 "token_calls": self.counters.get("token_calls", 0),
                 "refresh_refusals": {
                     "old_refresh_token": self.counters.get("refusal_old_refresh_token", 0),
@@ -67,6 +70,7 @@ class Monitor:
         with self.lock:
             self.counters.clear()
             self.statuses.clear()
+            self.methods.clear()
             self.requests.clear()
             self.webhooks.clear()
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import requests
+
 from sandbox.odata import format_literal
+
+
+def exact_counters(exact) -> dict[str, int]:
+    return requests.get(f"{exact.base}/sandbox/api/counters", timeout=10).json()["requests_by_method"]
 
 
 def _sync_timestamp(exact, entity_id: str) -> int:
@@ -59,7 +65,9 @@ def test_put_delete_and_the_sync_trail(exact) -> None:
     assert entity["ID"] in [r["ID"] for r in changed["results"]]
     assert all(r["Timestamp"] > before for r in changed["results"])
 
+    writes_before = exact_counters(exact)
     assert exact.delete(key).status_code == 204
+    assert exact_counters(exact)["DELETE"] == writes_before.get("DELETE", 0) + 1
     assert exact.get(key).status_code == 404
     assert exact.delete(key).status_code == 404
     deleted = exact.get(
