@@ -3,7 +3,7 @@
 Control API (no auth: the sandbox listens on loopback and is a test double)::
 
     GET  /sandbox/api/health                      -> {"ok": true}
-    POST /sandbox/api/apps      {name, redirect_uri}  -> {client_id, client_secret, webhook_secret, ...}
+    POST /sandbox/api/apps      {name, redirect_uri, scopes?}  -> {client_id, client_secret, webhook_secret, ...}
     GET|POST|DELETE /sandbox/api/faults   {"rules": [...]}   (see sandbox.faults)
     GET|POST /sandbox/api/limits {minutely, daily, token_daily, apps: {client_id: {...} or null} (merged),
                                   page_size_standard, page_size_bulk, reset_counters}
@@ -51,7 +51,11 @@ def _control(request: Request) -> Response:
     if path == "/apps" and method == "POST":
         if not body.get("name") or not body.get("redirect_uri"):
             return json_response({"error": "name and redirect_uri are required"}, 400)
-        return json_response(register_app(str(body["name"]), str(body["redirect_uri"])), 201)
+        scopes = body.get("scopes") or []
+        if not isinstance(scopes, list):
+            return json_response({"error": "scopes must be a list of Exact scope labels"}, 400)
+        return json_response(register_app(str(body["name"]), str(body["redirect_uri"]),
+                                          scopes=[str(s) for s in scopes]), 201)
     if path == "/faults":
         if method == "POST":
             try:

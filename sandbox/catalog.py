@@ -64,6 +64,7 @@ class Endpoint:
     primary_key_type: str
     division_in_path: bool
     properties: dict[str, Property]
+    scope: str | None = None
     resource: str = ""
     children: dict[str, tuple[str, str]] = field(default_factory=dict)  # nav prop -> (resource, parent key field)
 
@@ -108,6 +109,7 @@ class Catalog:
                 methods=tuple(item.get("methods") or ("GET",)), primary_key=item.get("primary_key") or "ID",
                 primary_key_type=item.get("primary_key_type") or "Edm.String",
                 division_in_path=bool(item.get("division_in_path", True)), properties=props,
+                scope=item.get("scope"),
             )
             self.endpoints[ep.endpoint.lower()] = ep
         self._link_resources()

@@ -56,21 +56,28 @@ def scaled(seconds: float) -> float:
 
 # --- apps -----------------------------------------------------------------------------------------
 
-def register_app(name: str, redirect_uri: str, *, store: Store | None = None) -> dict[str, str]:
-    """Register an app as Exact's app centre does; return its client id and secrets (shown once)."""
+def register_app(name: str, redirect_uri: str, *, scopes: list[str] | None = None,
+                 store: Store | None = None) -> dict[str, Any]:
+    """Register an app as Exact's app centre does; return its client id and secrets (shown once).
+
+    ``scopes`` are Exact's scope labels (``Crm accounts``, ``Sales orders`` ...); none means every scope.
+    """
     store = store or get_store()
+    cleaned = [s.strip() for s in scopes or [] if s.strip()]
     app = {
         "client_id": str(uuid.uuid4()),
         "client_secret": secrets.token_urlsafe(12),
         "webhook_secret": secrets.token_urlsafe(12),
         "name": name,
         "redirect_uri": redirect_uri,
+        "scopes": cleaned,
     }
     with store.write() as db:
         db.execute(
-            "INSERT INTO apps(client_id, name, redirect_uri, client_secret, webhook_secret, created) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (app["client_id"], name, redirect_uri, app["client_secret"], app["webhook_secret"], clock.now()),
+            "INSERT INTO apps(client_id, name, redirect_uri, client_secret, webhook_secret, created, scopes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (app["client_id"], name, redirect_uri, app["client_secret"], app["webhook_secret"], clock.now(),
+             json.dumps(cleaned)),
         )
     return app
 
@@ -270,6 +277,14 @@ class Grant:
     user: str
     divisions: tuple[int, ...]
     chain_id: int
+    scopes: tuple[str, ...] = ()
+
+    def allows(self, scope: str | None) -> bool:
+        """An endpoint's scope label (some name several: "Crm quotes sales orders") against the app's scopes."""
+        if not self.scopes or not scope or scope == "-":
+            return True
+        lowered = scope.lower()
+        return any(s.lower() in lowered for s in self.scopes)
 
     @property
     def current_division(self) -> int:
@@ -282,15 +297,17 @@ def authenticate(request: Request) -> Grant:
         raise ApiError(401, "Unauthorized", headers=[www_authenticate("access token missing")])
     store = get_store()
     row = store.db.execute(
-        "SELECT t.expires, c.id, c.client_id, c.user, c.divisions, c.revoked_at FROM tokens t "
-        "JOIN chains c ON c.id = t.chain_id WHERE t.token_hash = ? AND t.kind = 'access'", (_hash(token),)).fetchone()
+        "SELECT t.expires, c.id, c.client_id, c.user, c.divisions, c.revoked_at, a.scopes FROM tokens t "
+        "JOIN chains c ON c.id = t.chain_id LEFT JOIN apps a ON a.client_id = c.client_id "
+        "WHERE t.token_hash = ? AND t.kind = 'access'", (_hash(token),)).fetchone()
     if row is None or row["revoked_at"] is not None:
         raise ApiError(401, "Unauthorized", headers=[www_authenticate("access token invalid")])
     request.client_id = row["client_id"]
     if row["expires"] < clock.now():
         monitor.incr("expired_access_tokens")
         raise ApiError(401, "Unauthorized", headers=[www_authenticate("access token expired")])
-    return Grant(row["client_id"], row["user"], tuple(json.loads(row["divisions"])), row["id"])
+    return Grant(row["client_id"], row["user"], tuple(json.loads(row["divisions"])), row["id"],
+                 tuple(json.loads(row["scopes"] or "[]")))
 
 
 def chains(store: Store | None = None) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ that answers its registration (as Exact's app centre does), and never in the lis
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -31,7 +32,9 @@ def _context(request: Request) -> dict[str, Any]:
     store = get_store()
     now = clock.now()
     apps = [dict(r) for r in store.db.execute(
-        "SELECT client_id, name, redirect_uri, created FROM apps ORDER BY created DESC").fetchall()]
+        "SELECT client_id, name, redirect_uri, created, scopes FROM apps ORDER BY created DESC").fetchall()]
+    for app in apps:
+        app["scopes"] = ", ".join(json.loads(app["scopes"] or "[]")) or "all"
     chain_rows = chains(store)
     for chain in chain_rows:
         expires = chain.get("access_expires") or 0
@@ -74,7 +77,7 @@ def register_page(request: Request) -> Response:
     if not name or not redirect_uri:
         context["message"] = "Name and Redirect URI are both required."
         return _html(context, 400)
-    app = register_app(name, redirect_uri)
+    app = register_app(name, redirect_uri, scopes=form.get("scopes", "").split(","))
     context = _context(request)
     context["created_app"] = app
     context["message"] = f"App '{name}' registered. Copy the secrets now: they are not shown again."

@@ -145,6 +145,10 @@ def _entity(request: Request, grant: Grant, division: int, rest: list[str]) -> R
     ep = catalog().get(path)
     if ep is None:
         raise ApiError(404, f"Resource not found for the segment '{path.split('/')[-1] if path else ''}'.")
+    scope = ep.scope or owner_of(ep).scope
+    if not grant.allows(scope):
+        verb = "read" if request.method == "GET" else "write"
+        raise ApiError(403, f"Forbidden - Application Scope Violated. Cannot {verb}", reason="ScopeViolated")
     if request.method not in ep.methods:
         raise ApiError(405, f"The HTTP method '{request.method}' is not allowed on '{ep.endpoint}'.")
     if ep.endpoint.lower() in DIVISION_ENDPOINTS:

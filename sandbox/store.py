@@ -40,7 +40,7 @@ CREATE INDEX IF NOT EXISTS records_modified ON records(resource, division, json_
 CREATE TABLE IF NOT EXISTS divisions (code INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apps (
     client_id TEXT PRIMARY KEY, name TEXT NOT NULL, redirect_uri TEXT NOT NULL,
-    client_secret TEXT NOT NULL, webhook_secret TEXT NOT NULL, created REAL NOT NULL
+    client_secret TEXT NOT NULL, webhook_secret TEXT NOT NULL, created REAL NOT NULL, scopes TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS codes (
     code_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL, user TEXT NOT NULL,
@@ -90,6 +90,9 @@ class Store:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self.db.executescript(SCHEMA)
+        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(apps)")}
+        if "scopes" not in columns:  # a database from before app scopes
+            self.db.execute("ALTER TABLE apps ADD COLUMN scopes TEXT NOT NULL DEFAULT '[]'")
         self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('ts', ?)", (TS_START,))
 
     @property

@@ -28,6 +28,10 @@ def test_register_app_prints_one_json_object(sandbox_db) -> None:
     assert {"client_id", "client_secret", "webhook_secret"} <= set(data)
     uuid.UUID(data["client_id"])
     assert data["client_secret"] != data["webhook_secret"]
+    scoped = io.StringIO()
+    call_command("sandbox_register_app", "--name", "Scoped", "--redirect-uri", "http://localhost/cb",
+                 "--scopes", "Crm accounts, Sales orders", stdout=scoped)
+    assert json.loads(scoped.getvalue())["scopes"] == ["Crm accounts", "Sales orders"]
 
 
 def test_generate_and_reset(sandbox_db) -> None:

@@ -140,3 +140,18 @@ def test_token_budget_and_strict_accept(sandbox_factory) -> None:
     counters = box.counters()
     assert counters["token_calls"] == 3
     assert counters["refresh_refusals"]["token_budget"] == 1
+
+
+def test_app_scopes_are_enforced(sandbox) -> None:
+    app = sandbox.register_app("crm only", REDIRECT, scopes=["Crm accounts"])
+    token = sandbox.token(app, sandbox.authorize(app["client_id"], REDIRECT))
+    headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
+    base = f"{sandbox.url}/api/v1/{sandbox.divisions[0]}"
+    assert requests.get(f"{base}/crm/Accounts?$select=ID&$top=1", headers=headers, timeout=10).status_code == 200
+    assert requests.get(f"{base}/sync/CRM/Accounts?$select=ID&$top=1", headers=headers, timeout=10).status_code == 200
+    items = requests.get(f"{base}/logistics/Items?$select=ID&$top=1", headers=headers, timeout=10)
+    assert items.status_code == 403
+    assert items.json()["error"]["message"]["value"] == "Forbidden - Application Scope Violated. Cannot read"
+    order = requests.post(f"{base}/salesorder/SalesOrders", json={}, headers=headers, timeout=10)
+    assert order.status_code == 403
+    assert order.json()["error"]["message"]["value"].endswith("Cannot write")

@@ -17,7 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--name", required=True)
         parser.add_argument("--redirect-uri", required=True)
+        parser.add_argument("--scopes", default="", help="comma-separated Exact scope labels (default: all)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        app = register_app(options["name"], options["redirect_uri"], store=get_store())
+        app = register_app(options["name"], options["redirect_uri"], scopes=(options.get("scopes") or "").split(","),
+                           store=get_store())
         self.stdout.write(json.dumps(app))
