@@ -207,7 +207,7 @@ def _get(request: Request, grant: Grant, division: int, ep: Endpoint, owner: End
         return json_response({"d": body})
     key = parse_key(owner, key_text)
     found = store.get(owner.resource, division, key)
-    if found is None or (extra_where and json.loads(json.dumps(found[1])).get("ClientID") != grant.client_id):
+    if found is None or (extra_where and found[1].get("ClientID") != grant.client_id):
         raise ApiError(404, "Record not found.")
     ts, data = found
     if nav is not None:
