@@ -20,11 +20,6 @@ from exact_online.client_type import api_for
 from .sandbox_support import accounts, copy_route, granted_client, run_inline
 
 
-def _puts_and_posts(sandbox) -> tuple[int, int]:
-    rows = [r for r in sandbox.requests_log() if "crm/Accounts" in r.get("path", "")]
-    return (sum(1 for r in rows if r.get("method") == "PUT"), sum(1 for r in rows if r.get("method") == "POST"))
-
-
 @pytest.mark.django_db
 def test_route_copies_accounts_once_then_only_changes(sandbox):
     source, target = sandbox.divisions
