@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -75,10 +75,16 @@ def _filter_query(params: Any) -> str:
 def task_list(request: HttpRequest) -> HttpResponse:
     tasks = filtered_tasks(request.GET).select_related("run__route_run__route").order_by("-created_at", "-pk")
     page = Paginator(tasks, 50).get_page(request.GET.get("page"))
+    # Tasks per status of everything that matches, as a bar: a picture where people would rather look.
+    by_status = dict(filtered_tasks(request.GET).order_by().values_list("status").annotate(n=Count("pk")))
+    total = sum(by_status.values()) or 1
+    bar = [{"status": value, "label": label, "count": by_status.get(value, 0),
+            "percent": round(100 * by_status.get(value, 0) / total, 1)}
+           for value, label in Task.Status.choices if by_status.get(value)]
     return render(request, "connections/tasks/list.html", {
         "page": page, "filters": {k: request.GET.get(k, "") for k in FILTER_KEYS},
         "filter_query": _filter_query(request.GET), "routes": Route.objects.only("pk", "name"),
-        "statuses": Task.Status.choices, "can_edit": can_edit(request.user),
+        "statuses": Task.Status.choices, "can_edit": can_edit(request.user), "bar": bar,
     })
 
 

@@ -26,6 +26,8 @@ def test_filters_by_route_status_identifier_and_text(viewer_client, make_route, 
     assert "3 task(s)" in viewer_client.get(url, {"route": other.pk}).content.decode()
     assert "2 task(s)" in viewer_client.get(url, {"identifier": "src-1"}).content.decode()
     assert "1 task(s)" in viewer_client.get(url, {"q": "Invalid", "route": route.pk}).content.decode()
+    bar = viewer_client.get(url, {"route": route.pk}).content.decode()
+    assert 'title="Finished: 2"' in bar and 'title="Failed: 1"' in bar
 
 
 def test_detail_shows_timeline_stages_and_diff(viewer_client, make_route, make_run, script):
