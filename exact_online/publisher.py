@@ -78,7 +78,7 @@ def _api_for(http_client: Any) -> Any:
 
 
 def _default_division(http_client: Any) -> int | None:
-    for attr in ("default_division",):
+    for attr in ("division", "default_division"):
         value = getattr(http_client, attr, None)
         if value:
             return int(value)

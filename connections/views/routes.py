@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from clients.models import QuotaState
 from dashboard.access import can_edit, editor_required, viewer_required
 
 from .. import routing
@@ -30,7 +31,11 @@ def get_route_for_user(request: HttpRequest, pk: int, *, write: bool = False) ->
 
 def _status_context(route: Route) -> dict[str, object]:
     latest = route.runs.select_related("run").first()
-    return {"route": route, "route_run": latest, "counts": routing.counters(latest) if latest else None}
+    # Quota left where the route writes: what Exact's X-RateLimit headers last said for that division.
+    division = (route.outgoing.path or {}).get("division") or route.outgoing.http_client.division
+    quota = QuotaState.objects.filter(client_id=route.outgoing.http_client_id, division=int(division or 0)).first()
+    return {"route": route, "route_run": latest, "counts": routing.counters(latest) if latest else None,
+            "quota": quota}
 
 
 @viewer_required

@@ -84,3 +84,16 @@ def test_the_route_page_offers_the_tester_on_its_last_entity(viewer_client, make
     result = viewer_client.post(reverse("connections:transformer_test"),
                                 {"transformer": shape.pk, "input": '{"Name": "x", "i": 1}'}).content.decode()
     assert "Name" in result
+
+
+def test_the_status_shows_the_quota_left_where_the_route_writes(viewer_client, make_route, make_run):
+    from clients.models import QuotaState
+
+    route = make_route()
+    route.outgoing.path = {"division": 101002}
+    route.outgoing.save()
+    make_run(route, 1)
+    QuotaState.objects.create(client=route.outgoing.http_client, division=101002, daily_limit=5000,
+                              daily_remaining=4321)
+    page = viewer_client.get(reverse("connections:route_status", args=[route.pk])).content.decode()
+    assert 'data-testid="quota-left">4321' in page and "division 101002" in page
