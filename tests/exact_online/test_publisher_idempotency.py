@@ -53,7 +53,8 @@ def make_job(api: FakeApi, monkeypatch: pytest.MonkeyPatch, *, action: str = "cr
     return PublishJob(
         outgoing=outgoing, path={"division": 123}, query={}, payload=payload or {"Name": "Acme"}, source_id="src-1",
         reference="EDABCDEFGH", attempt=2 if maybe_published else 1, maybe_published=maybe_published,
-        lookup_target=lambda _source: mapped, config=config if config is not None else {"reference_field": "SearchCode"},
+        lookup_target=lambda _source: mapped,
+        config=config if config is not None else {"reference_field": "SearchCode"},
     )
 
 
