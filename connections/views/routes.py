@@ -93,7 +93,9 @@ def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def route_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The live counters of the latest run (htmx polls this while the run is active)."""
     route = get_route_for_user(request, pk)
-    return render(request, "connections/routes/_status.html", _status_context(route))
+    # The runs table below updates out of band with the counters.
+    runs = list(route.runs.select_related("run")[:10])
+    return render(request, "connections/routes/_status.html", {**_status_context(route), "oob_runs": runs})
 
 
 @editor_required
