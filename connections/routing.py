@@ -144,7 +144,7 @@ def read_route_run(route_run: RouteRun) -> None:
     now = timezone.now()
     RouteRun.objects.filter(pk=route_run.pk, status=RouteRun.Status.READING).update(
         status=RouteRun.Status.PUBLISHING, reading_finished_at=now, heartbeat_at=now, error=error,
-        api_calls=run.api_calls,
+        api_calls=F("api_calls") + run.api_calls,  # publishing may have counted its calls already
     )
     queue_open_tasks(route_run, only_new=True)
     maybe_finish(route_run.pk)
