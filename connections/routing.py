@@ -32,6 +32,7 @@ from .route_chain import (
     run_outgoing_transformer,
     split_deferred,
 )
+from .transformers.errors import ServiceError
 
 __all__ = [
     "OPEN_STATUSES",
@@ -248,6 +249,8 @@ def publish_claimed(task: Task, route: Route, *, publisher_for: Callable[[str], 
     try:
         result = publisher_for(outgoing.publisher).publish(job)
     except PublishError as exc:
+        if stats is not None and exc.request is not None:
+            stats["calls"] = stats.get("calls", 0) + 1
         lines = [attempt_note, *exc.log]
         for line in lines:
             task.add_log(line, save=False)
@@ -261,13 +264,21 @@ def publish_claimed(task: Task, route: Route, *, publisher_for: Callable[[str], 
                             error=exc.message, request=exc.request, response=exc.response, processing_since=None,
                             next_attempt_at=timezone.now() + timedelta(seconds=delay))
         return task.status
+    except Exception as exc:  # a bug, not the other side: record it on the task instead of looping in repair
+        logger.exception("task %s: publishing failed unexpectedly", task.pk)
+        message = f"Unexpected error while publishing: {type(exc).__name__}: {exc}"
+        task.set_status(Task.Status.FAILED, message=message, level="error", error=message, processing_since=None)
+        return task.status
     if result.remember:
         SourceIdMap.remember(outgoing.pk, *result.remember)
     if result.forget:
         SourceIdMap.objects.filter(outgoing=outgoing, source_id=result.forget).delete()
-    apply_deferred(deferred)
     for line in [attempt_note, *result.log]:
         task.add_log(line, save=False)
+    try:
+        apply_deferred(deferred)
+    except ServiceError as exc:  # published all the same; the next run will publish it again
+        task.add_log(f"Could not remember its content hash: {exc}", "warning", save=False)
     task.set_status(Task.Status.FINISHED, message="Published.", external_key=result.external_key or "",
                     request=result.request, response=result.response, error="", processing_since=None)
     if stats is not None:

@@ -90,3 +90,16 @@ def test_task_data_keys_are_merged_over_the_static_parts(make_route, make_run, s
     job = script.jobs[0]
     assert job.path == {"division": 2}
     assert job.payload == {"Status": "C", "Name": "X"}
+
+
+def test_an_unexpected_error_fails_the_task_instead_of_looping(make_route, make_run, script):
+    route_run = make_run(make_route(), 1)
+    task = Task.objects.get(run=route_run.run)
+
+    class Broken:
+        def publish(self, job):
+            raise KeyError("ID")
+
+    assert routing.publish_task(task.pk, route_run.route, publisher_for=lambda kind: Broken()) == "failed"
+    task.refresh_from_db()
+    assert "Unexpected error while publishing: KeyError" in task.error
