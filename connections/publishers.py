@@ -115,6 +115,13 @@ class Publisher:
     def default_reference_field(self, entity: str) -> str:
         return ""
 
+    # A template showing the chosen entity in the Outgoing form (its fields, key, methods), or None.
+    entity_template: str | None = None
+
+    def entity_context(self, entity: str, action: str) -> dict[str, Any]:
+        """What ``entity_template`` renders for ``entity``; empty when unknown."""
+        return {}
+
     def key_field_choices(self, entity: str) -> list[tuple[str, str]]:
         """Fields of ``entity`` an upsert can find a record by."""
         return []

@@ -156,6 +156,19 @@ class ExactOnlinePublisher(Publisher):
         found = catalog().get(entity)
         return [(name, name) for name in reference_field_candidates(found)] if found else []
 
+    entity_template = "exact_online/publisher_entity.html"
+
+    def entity_context(self, entity: str, action: str) -> dict[str, Any]:
+        found = catalog().get(entity) if entity else None
+        if found is None:
+            return {}
+        flag = "put" if action == "update" else "post"
+        mandatory = set(found.mandatory_on_post) | {p.name for p in found.properties if p.mandatory}
+        rows = [{"name": p.name, "type": p.short_type, "description": p.description,
+                 "mandatory": p.name in mandatory and action in ("create", "upsert"),
+                 "writable": getattr(p, flag) is not False, "key": p.primary_key} for p in found.properties]
+        return {"entity": found, "properties": rows}
+
     def key_field_choices(self, entity: str) -> list[tuple[str, str]]:
         found = catalog().get(entity)
         return [(p.name, p.name) for p in found.properties if p.is_scalar] if found else []

@@ -92,6 +92,8 @@ class OutgoingForm(forms.ModelForm):
             self.initial.setdefault("payload_from_tasks", self.instance.config.get("payload_from_tasks", True))
         elif publisher and entity and "reference_field" not in self.data:
             self.initial["reference_field"] = publisher.default_reference_field(entity)
+        self.entity_template = publisher.entity_template if publisher else None
+        self.entity_context = publisher.entity_context(entity, action) if publisher and entity else {}
         for name in ("action", "publisher", "entity"):
             self.fields[name].widget.attrs["data-dependent"] = "true"
 

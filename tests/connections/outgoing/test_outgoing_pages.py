@@ -59,6 +59,13 @@ def test_entity_choices_follow_the_action(editor_client):
     assert 'value="bulk/CRM/Accounts"' not in page
 
 
+def test_the_chosen_entity_shows_its_properties(editor_client):
+    page = editor_client.get(reverse("connections:outgoing_create"),
+                             {"action": "create", "entity": "crm/Accounts"}).content.decode()
+    assert 'data-testid="publisher-entity"' in page
+    assert "SearchCode" in page and "mandatory" in page
+
+
 def test_payload_template_is_generated_from_the_catalog(editor_client):
     response = editor_client.get(reverse("connections:outgoing_payload_template"),
                                  {"action": "create", "entity": "crm/Accounts"})
