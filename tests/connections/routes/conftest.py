@@ -80,3 +80,9 @@ def make_run(db) -> Callable[..., RouteRun]:
         return RouteRun.objects.create(route=route, run=run, status=status)
 
     return make
+
+
+@pytest.fixture
+def own_sandbox(sandbox_factory):
+    """A sandbox of this test's own: the tests that write thousands of records leave the shared one alone."""
+    return sandbox_factory()

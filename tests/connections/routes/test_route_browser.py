@@ -15,10 +15,10 @@ from .sandbox_support import granted_client
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, editor_user, sandbox,
+def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, editor_user, own_sandbox,
                                                   celery_worker_process):
-    source, target = sandbox.divisions
-    client = granted_client(sandbox, "Exact sandbox")
+    source, target = own_sandbox.divisions
+    client = granted_client(own_sandbox, "Exact sandbox")
     Incoming.objects.create(
         name="Five accounts of A", subscriber="exact_online", http_client=client, pagination=False,
         config={"entity": "crm/Accounts", "divisions": "selected", "division_codes": [source], "endpoint": "standard"},
@@ -28,7 +28,7 @@ def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, edi
     Transformer.objects.create(name="Account shape", steps=[
         {"type": "key_map", "params": {"mapping": {"Name": "Name", "City": "City"}, "unmapped": "drop"}}])
     # The first create in B is refused with Exact's Dutch validation message.
-    sandbox.set_faults({"path": f"{target}/crm/Accounts$", "method": "POST", "validation_500_rate": 1, "times": 1})
+    own_sandbox.set_faults({"path": f"{target}/crm/Accounts$", "method": "POST", "validation_500_rate": 1, "times": 1})
     worker = celery_worker_process(concurrency=2)
     page = browser_page
     try:
@@ -87,7 +87,7 @@ def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, edi
         assert "Payload edited by" in page.inner_text("[data-testid=timeline]")
         screenshot(page, "task-fixed")
     finally:
-        sandbox.clear_faults()
+        own_sandbox.clear_faults()
         worker.kill()  # idle by now; a warm shutdown of a polling worker only costs time
     fixed = Task.objects.get(log__icontains="Payload edited")
     assert fixed.status == Task.Status.FINISHED and fixed.external_key

@@ -1,4 +1,4 @@
-"""Acceptance against the sandbox: a route copies Accounts from division A into division B.
+"""Acceptance against a sandbox of its own: a route copies Accounts from division A into division B.
 
 Every account arrives once; a second run with nothing changed publishes nothing (the storage filter);
 after 20 changes in A exactly 20 updates; with dropped answers and Dutch validation 500s injected on
@@ -21,9 +21,9 @@ from .sandbox_support import accounts, copy_route, granted_client, run_inline
 
 
 @pytest.mark.django_db
-def test_route_copies_accounts_once_then_only_changes(sandbox):
-    source, target = sandbox.divisions
-    client = granted_client(sandbox, "copy")
+def test_route_copies_accounts_once_then_only_changes(own_sandbox):
+    source, target = own_sandbox.divisions
+    client = granted_client(own_sandbox, "copy")
     route = copy_route(client, source, target)
     in_a = accounts(client, source)
     before_b = accounts(client, target)
@@ -61,19 +61,19 @@ def test_route_copies_accounts_once_then_only_changes(sandbox):
 
 
 @pytest.mark.django_db
-def test_faults_on_creates_never_duplicate(sandbox):
-    source, target = sandbox.divisions
-    client = granted_client(sandbox, "faults")
-    sandbox.generate("Accounts", 150, source)
+def test_faults_on_creates_never_duplicate(own_sandbox):
+    source, target = own_sandbox.divisions
+    client = granted_client(own_sandbox, "faults")
+    own_sandbox.generate("Accounts", 150, source)
     route = copy_route(client, source, target, name="copy with faults")
     in_a = accounts(client, source)
     before_b = accounts(client, target)
     rule = {"path": f"{target}/crm/Accounts$", "method": "POST"}
-    sandbox.set_faults({**rule, "drop_rate": 0.10, "drop_mode": "close"}, {**rule, "validation_500_rate": 0.05})
+    own_sandbox.set_faults({**rule, "drop_rate": 0.10, "drop_mode": "close"}, {**rule, "validation_500_rate": 0.05})
     try:
         route_run = run_inline(route, rounds=12)
     finally:
-        sandbox.clear_faults()
+        own_sandbox.clear_faults()
     tasks = Task.objects.filter(run_id=route_run.run_id)
     statuses = Counter(tasks.values_list("status", flat=True))
     assert statuses["failed"] > 0, "the injected validation errors must show as failed tasks"

@@ -1,6 +1,6 @@
 """Acceptance: a worker killed (SIGKILL) in the middle of a 5,000-task run loses nothing and duplicates nothing.
 
-Real ``celery -A config worker`` processes publish to the sandbox; one is killed mid-run. Its claimed
+Real ``celery -A config worker`` processes publish to a sandbox of its own; one is killed mid-run. Its claimed
 tasks stay Processing and the rest of its batches are gone with it; the repair job (called here as beat
 would) puts them back, their next attempt looks the record up before writing, and every task ends
 Finished with exactly one record in Exact.
@@ -28,9 +28,9 @@ def _finished(run: Run) -> int:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_run_every_task_finishes_once(sandbox, celery_worker_process):
-    target = sandbox.divisions[1]
-    client = granted_client(sandbox, "kill test")
+def test_worker_killed_mid_run_every_task_finishes_once(own_sandbox, celery_worker_process):
+    target = own_sandbox.divisions[1]
+    client = granted_client(own_sandbox, "kill test")
     incoming = Incoming.objects.create(name="kill test source", subscriber="exact_online", http_client=client)
     outgoing = Outgoing.objects.create(name="kill test create", publisher="exact_online", action="create",
                                        entity="crm/Accounts", path={"division": target}, http_client=client,
