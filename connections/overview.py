@@ -1,0 +1,100 @@
+"""Dashboard panels of the connections app: what ran and failed, and tasks per status over time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.overview import Panel, register_panel
+
+from .models import Run, Task
+
+__all__ = ["register_panels", "runs_context", "task_chart_context"]
+
+CHART_DAYS = 14
+CHART_HEIGHT = 120
+BAR_WIDTH = 22
+BAR_GAP = 8
+# Bottom to top, in the one colour scheme of the product (green done, red failed, amber retry, ...).
+STACK = [
+    (Task.Status.FINISHED, "#2f9e55"),
+    (Task.Status.FAILED, "#d0453a"),
+    (Task.Status.RETRY, "#e0a526"),
+    (Task.Status.SKIPPED, "#a3aab7"),
+    (Task.Status.PROCESSING, "#5b8fe0"),
+    (Task.Status.NEW, "#9dbcf0"),
+]
+
+
+def runs_context() -> dict[str, Any]:
+    since = timezone.now() - timedelta(hours=24)
+    recent = Run.objects.filter(created_at__gte=since)
+    by_status = dict(recent.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return {
+        "by_status": [(label, value, by_status.get(value, 0)) for value, label in Run.Status.choices],
+        "total": sum(by_status.values()),
+        "active": Run.objects.active().select_related("incoming").order_by("-created_at")[:5],
+        "failed": recent.filter(status=Run.Status.FAILED).select_related("incoming").order_by("-created_at")[:5],
+        "api_calls": sum(recent.values_list("api_calls", flat=True)),
+    }
+
+
+def _day_bounds(day: date) -> tuple[str, str]:
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    return start.isoformat(), (start + timedelta(days=1)).isoformat()
+
+
+def task_chart_context(today: date | None = None) -> dict[str, Any]:
+    """A stacked bar per day of the last two weeks, as SVG rectangles (no chart library, works offline)."""
+    today = today or timezone.localdate()
+    first = today - timedelta(days=CHART_DAYS - 1)
+    start = datetime.combine(first, time.min, tzinfo=timezone.get_current_timezone())
+    counts: dict[tuple[date, str], int] = {}
+    rows = (
+        Task.objects.filter(created_at__gte=start)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values_list("day", "status")
+        .annotate(n=Count("id"))
+    )
+    for day, status, n in rows:
+        counts[(day, status)] = n
+    days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
+    totals = {day: sum(counts.get((day, s), 0) for s, _ in STACK) for day in days}
+    peak = max(totals.values(), default=0) or 1
+    tasks_url = reverse("connections:task_list")
+    bars = []
+    for index, day in enumerate(days):
+        x = index * (BAR_WIDTH + BAR_GAP)
+        y = CHART_HEIGHT
+        since, until = _day_bounds(day)
+        segments = []
+        for status, colour in STACK:
+            n = counts.get((day, status), 0)
+            if not n:
+                continue
+            height = max(1.0, n / peak * CHART_HEIGHT)
+            y -= height
+            segments.append({"y": round(y, 1), "height": round(height, 1), "colour": colour, "n": n,
+                             "label": Task.Status(status).label,
+                             "url": f"{tasks_url}?status={status}&since={since}&until={until}"})
+        bars.append({"x": x, "day": day, "total": totals[day], "segments": segments})
+    return {
+        "bars": bars,
+        "width": CHART_DAYS * (BAR_WIDTH + BAR_GAP),
+        "height": CHART_HEIGHT,
+        "bar_width": BAR_WIDTH,
+        "legend": [(Task.Status(s).label, c) for s, c in STACK],
+        "total": sum(totals.values()),
+    }
+
+
+def register_panels() -> None:
+    register_panel(Panel("runs", "Runs · last 24 hours", "connections/overview/_runs.html", runs_context, order=20))
+    register_panel(Panel("task-chart", "Tasks per day and status · last 14 days",
+                         "connections/overview/_task_chart.html", task_chart_context, order=30))
