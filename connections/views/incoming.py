@@ -110,6 +110,10 @@ def incoming_fields(request: HttpRequest) -> HttpResponse:
 def incoming_preview(request: HttpRequest) -> HttpResponse:
     """htmx: the final request URL(s) for the values in the form, or the reasons it would be refused."""
     form = _form_from_request(request)
+    if "entity" in form.fields and not form.data.get("entity"):
+        # Nothing to show before an entity is chosen: a hint rather than a list of errors.
+        return render(request, "connections/incoming/_preview.html",
+                      {"specs": [], "errors": [], "hint": "Choose an entity to see the request URL."})
     errors = _request_errors(form)
     specs: list[Any] = []
     if not errors and form.subscriber_cls is not None:
