@@ -2,13 +2,14 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from connections.views import storage, transformers
+from connections.views import storage, tester_sources, transformers
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("transformers/", transformers.transformer_list, name="transformer_list"),
     path("transformers/new", transformers.transformer_create, name="transformer_create"),
     path("transformers/chain", transformers.transformer_chain, name="transformer_chain"),
     path("transformers/test", transformers.transformer_test, name="transformer_test"),
+    path("transformers/tester-source", tester_sources.tester_source, name="tester_source"),
     path("transformers/<int:pk>/", transformers.transformer_detail, name="transformer_detail"),
     path("transformers/<int:pk>/edit", transformers.transformer_edit, name="transformer_edit"),
     path("transformers/<int:pk>/duplicate", transformers.transformer_duplicate, name="transformer_duplicate"),

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import can_edit, editor_required, viewer_required
 
+from .. import tester_sources
 from ..forms.incoming import IncomingForm
 from ..models import Incoming, IncomingCursor, Run, TriggerSource
 from ..runner import request_hook_for
@@ -169,10 +170,22 @@ def incoming_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except (ReadError, ValueError) as exc:
             preview_error = str(exc)
     return render(request, "connections/incoming/detail.html", {
+        **_tester_context(incoming),
         "incoming": incoming, "runs": runs, "cursors": incoming.cursors.all(), "specs": specs,
         "preview_error": preview_error, "can_edit": can_edit(request.user), "active_run": incoming.active_run(),
         "routes": list(incoming.routes.all()) if hasattr(incoming, "routes") else [],
     })
+
+
+def _tester_context(incoming: Incoming) -> dict[str, str]:
+    """The request transformer's tester input: the request parameters it receives on the next run."""
+    if incoming.transformer_id is None:
+        return {}
+    try:
+        source = tester_sources.incoming_request_parameters(incoming)
+    except tester_sources.NoSource as missing:
+        return {"tester_sample": "{}", "tester_note": missing.message}
+    return {"tester_sample": source.text, "tester_note": source.note}
 
 
 @editor_required

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import can_edit, editor_required, viewer_required
 
+from .. import tester_sources
 from ..forms.outgoing import OutgoingForm
 from ..models import Outgoing, Task
 from ..publishers import get_publisher
@@ -84,8 +85,15 @@ def outgoing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except LookupError:
         publisher_label = outgoing.publisher
     recent = Task.objects.filter(run__route_run__route__outgoing=outgoing).order_by("-updated_at")[:10]
+    tester: dict[str, str] = {}
+    if outgoing.transformer_id is not None:  # the transformer's tester, on what it got last
+        try:
+            source = tester_sources.outgoing_last_input(outgoing)
+            tester = {"tester_sample": source.text, "tester_note": source.note}
+        except tester_sources.NoSource as missing:
+            tester = {"tester_sample": "{}", "tester_note": missing.message}
     return render(request, "connections/outgoing/detail.html", {
-        "outgoing": outgoing, "publisher_label": publisher_label, "routes": outgoing.routes.all(),
+        **tester, "outgoing": outgoing, "publisher_label": publisher_label, "routes": outgoing.routes.all(),
         "id_map_count": outgoing.id_map.count(), "recent_tasks": recent, "can_edit": can_edit(request.user),
     })
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from django.contrib import messages
@@ -14,9 +13,9 @@ from django.views.decorators.http import require_GET, require_POST
 from clients.models import QuotaState
 from dashboard.access import can_edit, editor_required, viewer_required
 
-from .. import routing
+from .. import routing, tester_sources
 from ..forms.routes import RouteForm
-from ..models import Route, RouteRun, Task
+from ..models import Route, RouteRun
 
 __all__ = ["route_create", "route_delete", "route_detail", "route_dry_run", "route_edit", "route_list", "route_run",
            "route_status"]
@@ -80,11 +79,18 @@ def route_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
     route = get_route_for_user(request, pk)
     runs = route.runs.select_related("run")[:10]
+    transformers = route.ordered_transformers()
     # The tester's input: the last entity this route read (the data a consultant wants to try the chain on).
-    last_task = Task.objects.filter(run__route_run__route=route).order_by("-pk").only("data").first()
+    sample, sample_note = "{}", ""
+    if transformers:
+        try:
+            source = tester_sources.route_last_task_input(route)
+            sample, sample_note = source.text, source.note
+        except tester_sources.NoSource as missing:
+            sample_note = missing.message
     return render(request, "connections/routes/detail.html", {
-        **_status_context(route), "runs": runs, "transformers": route.ordered_transformers(),
-        "can_edit": can_edit(request.user), "sample": json.dumps(last_task.data if last_task else {}, indent=2),
+        **_status_context(route), "runs": runs, "transformers": transformers,
+        "can_edit": can_edit(request.user), "sample": sample, "sample_note": sample_note,
     })
 
 

@@ -23,7 +23,7 @@ from connections.forms.transformers import (
     field_options,
     step_type_groups,
 )
-from connections.models import Transformer
+from connections.models import Incoming, Route, Transformer
 from connections.storage_service import DatabaseStorage
 from connections.transformers import Context, InMemoryStorage, ServiceError, get_lookup_provider
 from connections.transformers.tester import test_chain
@@ -70,6 +70,9 @@ def _editor_context(request: HttpRequest, form: TransformerForm, state: Any, tra
         "step_type_groups": step_type_groups(),
         "can_edit": can_edit(request.user),
         "sample_input": SAMPLE_INPUT,
+        # The tester's sources: load the input from a route's last task or an Incoming's Fetch sample.
+        "tester_routes": Route.objects.order_by("name").only("pk", "name"),
+        "tester_incomings": Incoming.objects.order_by("name").only("pk", "name"),
     }
 
 
