@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from dashboard.access import can_edit, editor_required, is_admin, viewer_required
+from lib.naming import free_copy_name
 
 from ..forms import ClientForm, DivisionForm, client_initial
 from ..models import AuthEvent, HttpClient
@@ -144,8 +145,8 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def client_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_client_for_user(request, pk, write=True)
     copy = HttpClient.objects.create(
-        name=f"{source.name} (copy)"[:200], kind=source.kind, config=dict(source.config or {}),
-        secrets=source.secrets, log_requests=source.log_requests, created_by=request.user,
+        name=free_copy_name(HttpClient.objects, source.name, max_length=200), kind=source.kind,
+        config=dict(source.config or {}), secrets=source.secrets, log_requests=source.log_requests, created_by=request.user,
     )
     messages.success(request, f"Duplicated as “{copy.name}”. Grant access to use it.")
     return redirect("clients:edit", copy.pk)

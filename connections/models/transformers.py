@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from connections.transformers import Chain, compile_chain, validate_chain
+from lib.naming import free_copy_name
 
 __all__ = ["Transformer"]
 
@@ -58,11 +59,7 @@ class Transformer(models.Model):
 
     def duplicate(self) -> Transformer:
         """A copy under a free name ("Copy of X", "Copy of X (2)", ...)."""
-        base = f"Copy of {self.name}"[:110]
-        name, number = base, 1
-        while Transformer.objects.filter(name=name).exists():
-            number += 1
-            name = f"{base} ({number})"
+        name = free_copy_name(Transformer.objects, self.name, max_length=self._meta.get_field("name").max_length)
         copy: Any = Transformer.objects.create(name=name, description=self.description, steps=self.steps)
         return copy
 

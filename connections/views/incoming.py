@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import can_edit, editor_required, viewer_required
+from lib.naming import free_copy_name
 
 from .. import tester_sources
 from ..forms.incoming import IncomingForm
@@ -207,11 +208,7 @@ def incoming_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def incoming_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     incoming = get_incoming_for_user(request, pk, write=True)
-    base = f"Copy of {incoming.name}"[:190]
-    name, number = base, 1
-    while Incoming.objects.filter(name=name).exists():
-        number += 1
-        name = f"{base} ({number})"
+    name = free_copy_name(Incoming.objects, incoming.name, max_length=Incoming._meta.get_field("name").max_length)
     copy = Incoming.objects.create(
         name=name, subscriber=incoming.subscriber, config=incoming.config, path=incoming.path, query=incoming.query,
         pagination=incoming.pagination, page_cap=incoming.page_cap, incremental=incoming.incremental,

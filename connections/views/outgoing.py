@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import can_edit, editor_required, viewer_required
+from lib.naming import free_copy_name
 
 from .. import tester_sources
 from ..forms.outgoing import OutgoingForm
@@ -116,11 +117,7 @@ def outgoing_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def outgoing_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     original = get_outgoing_for_user(request, pk, write=True)
-    base = f"Copy of {original.name}"[:190]
-    name, number = base, 1
-    while Outgoing.objects.filter(name=name).exists():
-        number += 1
-        name = f"{base} ({number})"
+    name = free_copy_name(Outgoing.objects, original.name, max_length=Outgoing._meta.get_field("name").max_length)
     copy = Outgoing.objects.create(
         name=name, publisher=original.publisher, action=original.action, entity=original.entity, path=original.path,
         query=original.query, payload=original.payload, transformer=original.transformer,

@@ -47,6 +47,6 @@ def test_duplicate_copies_configuration_and_secret_but_not_the_grant(editor_clie
     response = editor_client.post(reverse("clients:duplicate", args=[client.pk]))
     copy = HttpClient.objects.exclude(pk=client.pk).get()
     assert response["Location"] == reverse("clients:edit", args=[copy.pk])
-    assert copy.name == "BE (copy)" and copy.config == client.config
+    assert copy.name == "Copy of BE" and copy.config == client.config
     assert copy.get_secret("client_secret") == client.get_secret("client_secret")
     assert copy.status == HttpClient.Status.NOT_GRANTED and copy.grant_or_none is None
