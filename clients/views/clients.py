@@ -146,7 +146,8 @@ def client_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_client_for_user(request, pk, write=True)
     copy = HttpClient.objects.create(
         name=free_copy_name(HttpClient.objects, source.name, max_length=200), kind=source.kind,
-        config=dict(source.config or {}), secrets=source.secrets, log_requests=source.log_requests, created_by=request.user,
+        config=dict(source.config or {}), secrets=source.secrets, log_requests=source.log_requests,
+        created_by=request.user,
     )
     messages.success(request, f"Duplicated as “{copy.name}”. Grant access to use it.")
     return redirect("clients:edit", copy.pk)
