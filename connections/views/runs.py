@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from dashboard.access import can_edit, editor_required, viewer_required
 
@@ -54,8 +55,13 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @viewer_required
 @require_GET
 def run_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """htmx: the counters block; it keeps polling only while the run is active."""
+    """htmx: the counters block; it keeps polling only while the run is active.
+
+    When a polled run has ended, the whole page reloads once so that its times, log and tasks show too.
+    """
     run = get_run_for_user(request, pk)
+    if getattr(request, "htmx", False) and not run.is_active:
+        return HttpResponseClientRefresh()
     return render(request, "connections/runs/_status.html", _status_context(run))
 
 
