@@ -13,4 +13,4 @@ class ClientsConfig(AppConfig):
         from .panels import client_health
 
         register_panel(Panel(key="http-clients", title="HTTP clients · token health and API quota",
-                             template="clients/panel.html", context=client_health, order=20))
+                             template="clients/panel.html", context=client_health, order=10, wide=True))

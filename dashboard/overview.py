@@ -21,6 +21,7 @@ class Panel:
     template: str
     context: Callable[[], dict[str, Any]]
     order: int = 100
+    wide: bool = False  # spans the whole row (tables); narrow panels sit side by side
 
 
 _PANELS: dict[str, Panel] = {}
@@ -32,6 +33,6 @@ def register_panel(panel: Panel) -> None:
 
 def build_overview() -> list[dict[str, Any]]:
     return [
-        {"key": p.key, "title": p.title, "template": p.template, "context": p.context()}
+        {"key": p.key, "title": p.title, "template": p.template, "context": p.context(), "wide": p.wide}
         for p in sorted(_PANELS.values(), key=lambda p: (p.order, p.key))
     ]
