@@ -22,6 +22,16 @@ pytest_plugins = sorted(
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Personas are created per test: a fast hasher keeps the suite quick (production keeps PBKDF2)."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
+
+
 def _make_user(django_user_model, username: str, role: str | None):
     user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
     if role:
