@@ -8,7 +8,9 @@ Give it a grant store (where valid tokens come from) and optionally a quota stor
 Every call: a quota slot for (client, division), a fresh token (single-flight refresh), the request with
 a timeout, the ``X-RateLimit-*`` headers recorded, then: 401 -> one refresh-and-retry; 429 -> wait for
 the reset and retry (up to ``max_wait``); transient failures -> retried with backoff for GETs only; any
-other 4xx -> a typed error at once (Exact blocks keys that collect errors, FIELD-NOTES B5).
+other 4xx -> a typed error at once (Exact blocks keys that collect errors, FIELD-NOTES B5). The
+error-budget guard (``error_budget.py``) counts those errors per endpoint and division and refuses to send
+(``CircuitOpen``) once an endpoint keeps failing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import requests
 
+from .error_budget import ErrorBudget, endpoint_of
 from .errors import (
     BadResponse,
     ExactError,
@@ -108,6 +111,7 @@ class ExactApi:
         backoff: float = 10.0,
         secret_values: Callable[[], list[str]] | None = None,
         transport: Transport | None = None,
+        error_budget: ErrorBudget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.grant_store = grant_store
@@ -121,6 +125,8 @@ class ExactApi:
             session=session, timeout=timeout, logger=request_logger, secret_values=secret_values, clock=clock
         )
         self.calls = 0
+        # The error-budget guard (FIELD-NOTES B5): in memory unless the caller shares one (api_for does).
+        self.error_budget = error_budget if error_budget is not None else ErrorBudget(clock=clock)
 
     # --- URLs ---------------------------------------------------------------------------------
     def url_for(self, path: str, division: int | None) -> str:
@@ -152,6 +158,29 @@ class ExactApi:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         retry_transient: bool = True,
+    ) -> ApiResponse:
+        """One call through the error-budget guard: refused with ``CircuitOpen`` before anything is sent."""
+        endpoint = endpoint_of(path)
+        seen = self.error_budget.check(endpoint, division)
+        try:
+            response = self._request(method, path, division=division, params=params, json=json, headers=headers,
+                                     retry_transient=retry_transient)
+        except ExactError as error:
+            self.error_budget.record(endpoint, division, error, seen)
+            raise
+        self.error_budget.record(endpoint, division, None, seen)
+        return response
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        division: int | None,
+        params: Mapping[str, str] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        retry_transient: bool,
     ) -> ApiResponse:
         method = method.upper()
         url = self.url_for(path, division)

@@ -81,4 +81,16 @@ class BadResponse(ExactError):
 
 
 class CircuitOpen(ExactError):
-    """The error-budget guard refused to send (too many 4xx on one endpoint and division)."""
+    """The error-budget guard refused to send (too many 4xx on one endpoint and division): nothing reached Exact.
+
+    Permanent for the caller: retrying before ``until`` (epoch seconds) only meets the same refusal.
+    """
+
+    endpoint: str = ""
+    division: int | None = None
+    errors: int = 0
+    until: float = 0.0
+
+    def with_budget(self, *, endpoint: str, division: int | None, errors: int, until: float) -> CircuitOpen:
+        self.endpoint, self.division, self.errors, self.until = endpoint, division, errors, until
+        return self
