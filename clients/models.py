@@ -293,3 +293,30 @@ class QuotaState(models.Model):
     def is_parked(self, at: datetime | None = None) -> bool:
         return bool(self.parked_until and self.parked_until > (at or timezone.now()))
 
+
+
+class ErrorBudget(models.Model):
+    """Client errors per (client, division, endpoint) in the current hour window: the error-budget circuit.
+
+    Exact blocks an API key after 10 errors per endpoint and division in an hour; the connector stops
+    sending to an endpoint well before that and records here until when (``open_until``). Division 0 = none.
+    """
+
+    client = models.ForeignKey(HttpClient, on_delete=models.CASCADE, related_name="error_budgets")
+    division = models.IntegerField(default=0)
+    endpoint = models.CharField(max_length=200)
+    window_start = models.DateTimeField(null=True, blank=True)
+    errors = models.PositiveIntegerField(default=0, help_text="Counted errors in the window starting at window_start.")
+    consecutive = models.PositiveIntegerField(default=0, help_text="Counted errors since the last success.")
+    open_until = models.DateTimeField(null=True, blank=True)
+    last_status = models.IntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "division", "endpoint"], name="error_budget_per_endpoint"),
+        ]
+
+    def __str__(self) -> str:
+        return f"error budget {self.client_id}/{self.division}/{self.endpoint}"

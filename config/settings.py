@@ -215,6 +215,12 @@ OUTBOUND_TIMEOUT = env_float("DASH_OUTBOUND_TIMEOUT", 30.0)
 # HTTP clients: refresh grants idle this long (Exact's refresh tokens die after 30 unused days); log retention.
 CLIENTS_KEEPALIVE_IDLE_DAYS = env_float("DASH_KEEPALIVE_IDLE_DAYS", 20.0)
 CLIENTS_LOG_RETENTION_DAYS = env_int("DASH_LOG_RETENTION_DAYS", 30)
+# Exact's error budget (10 per endpoint, division and hour blocks the key): the connector stops an endpoint
+# after this many counted errors per hour, or this many in a row (then for COOLDOWN s, capped at the hour's end).
+DASH_ERROR_BUDGET_PER_HOUR = env_int("DASH_ERROR_BUDGET_PER_HOUR", 5)
+DASH_ERROR_BUDGET_CONSECUTIVE = env_int("DASH_ERROR_BUDGET_CONSECUTIVE", 3)
+DASH_ERROR_BUDGET_COOLDOWN = env_int("DASH_ERROR_BUDGET_COOLDOWN", 3600)
+DASH_ERROR_BUDGET_STATUSES = [int(s) for s in env_list("DASH_ERROR_BUDGET_STATUSES", ["400", "401", "403", "404"])]
 # Routes: tasks older than this many days are pruned; a task Processing longer than this many seconds
 # lost its worker and is queued again.
 TASK_RETENTION_DAYS = env_int("DASH_TASK_RETENTION_DAYS", 30)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -16,21 +17,31 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.models import AuthEvent, HttpClient, OAuthGrant, QuotaState
+from clients.models import AuthEvent, ErrorBudget, HttpClient, OAuthGrant, QuotaState
 from clients.registry import ClientType, GrantError, TestResult
 
 from .api import ExactApi
+from .error_budget import ErrorBudget as ErrorBudgetGuard
+from .error_budget import ErrorBudgetPolicy, open_circuits
 from .errors import ExactError, NeedsReconnect
 from .forms import ExactOnlineClientConfig, ExactOnlineClientForm
 from .oauth import ExactOAuth
-from .stores import DjangoGrantStore, DjangoQuotaStore, DjangoRequestLogger, save_token
+from .stores import (
+    DjangoErrorBudgetStore,
+    DjangoGrantStore,
+    DjangoQuotaStore,
+    DjangoRequestLogger,
+    budget_state,
+    save_token,
+)
 from .transport import Transport
 
 if TYPE_CHECKING:
     from django import forms
     from django.contrib.auth.models import AbstractBaseUser
 
-__all__ = ["KIND", "ExactOnlineClientType", "api_for", "grant_store_for", "oauth_for", "redirect_uri"]
+__all__ = ["KIND", "ExactOnlineClientType", "api_for", "grant_store_for", "oauth_for", "open_error_circuits",
+           "redirect_uri"]
 
 KIND = "exact_online"
 
@@ -78,10 +89,24 @@ def api_for(http_client: HttpClient, **overrides: Any) -> ExactApi:
         base_url=http_client.config["base_url"],
         grant_store=store,
         quota_store=DjangoQuotaStore(http_client),
+        error_budget=overrides.pop("error_budget", None) or ErrorBudgetGuard(
+            DjangoErrorBudgetStore(http_client), ErrorBudgetPolicy.from_settings(),
+            clock=overrides.get("clock", time.time)),
         transport=store.oauth.transport,
         sleep=sleep,
         **overrides,
     )
+
+
+def open_error_circuits(client: HttpClient) -> list[dict[str, Any]]:
+    """Endpoints the error-budget guard holds back for ``client`` now (for the client page)."""
+    rows = ErrorBudget.objects.filter(client=client).order_by("division", "endpoint")
+    states = [(row.endpoint, row.division, budget_state(row)) for row in rows]
+    policy = ErrorBudgetPolicy.from_settings()
+    return [{"endpoint": endpoint, "division": division or None, "errors": state.errors,
+             "consecutive": state.consecutive, "last_status": state.last_status, "last_error": state.last_error,
+             "until": datetime.fromtimestamp(until, tz=UTC)}
+            for endpoint, division, state, until in open_circuits(states, time.time(), policy)]
 
 
 def _division_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -244,4 +269,5 @@ class ExactOnlineClientType(ClientType):
             "redirect_uri": redirect_uri(),
             "division_choices": self.divisions(client),
             "quotas": QuotaState.objects.filter(client=client).order_by("division"),
+            "open_circuits": open_error_circuits(client),
         }

@@ -18,14 +18,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from clients.models import AuthEvent, HttpClient, OAuthGrant, QuotaState, RequestLog
+from clients.models import AuthEvent, ErrorBudget, HttpClient, OAuthGrant, QuotaState, RequestLog
 
+from .error_budget import BudgetState, ErrorBudgetStore
 from .errors import NeedsReconnect
 from .oauth import ExactOAuth, RefreshingGrantStore, Token
 from .quota import QuotaStore, parse_rate_limits
 from .transport import RequestRecord
 
-__all__ = ["DjangoGrantStore", "DjangoQuotaStore", "DjangoRequestLogger", "save_token", "token_of"]
+__all__ = ["DjangoErrorBudgetStore", "DjangoGrantStore", "DjangoQuotaStore", "DjangoRequestLogger", "budget_state",
+           "save_token", "token_of"]
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +210,53 @@ class DjangoQuotaStore(QuotaStore):
             client_id=self.client.pk, division=self._division(division),
             defaults={"parked_until": _dt(until), "updated_at": timezone.now()},
         )
+
+
+def budget_state(row: ErrorBudget) -> BudgetState:
+    return BudgetState(window_start=_ts(row.window_start), errors=row.errors, consecutive=row.consecutive,
+                       open_until=_ts(row.open_until), last_status=row.last_status, last_error=row.last_error)
+
+
+class DjangoErrorBudgetStore(ErrorBudgetStore):
+    """Error-budget state per (client, division, endpoint) in ``ErrorBudget`` rows, shared by every process.
+
+    Reads are plain; an error is counted under the row lock (``select_for_update``; on SQLite the IMMEDIATE
+    transaction serialises writers), so concurrent errors are never lost.
+    """
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    def _rows(self, endpoint: str, division: int | None) -> Any:
+        return ErrorBudget.objects.filter(client_id=self.client.pk, division=int(division or 0), endpoint=endpoint)
+
+    def get(self, endpoint: str, division: int | None) -> BudgetState | None:
+        row = self._rows(endpoint, division).first()
+        return budget_state(row) if row else None
+
+    def update(self, endpoint: str, division: int | None,
+               change: Callable[[BudgetState], BudgetState]) -> BudgetState:
+        for _ in range(2):
+            try:
+                with transaction.atomic():
+                    row = self._rows(endpoint, division).select_for_update().first()
+                    if row is None:
+                        row = ErrorBudget.objects.create(client_id=self.client.pk, division=int(division or 0),
+                                                         endpoint=endpoint[:200])
+                    new = change(budget_state(row))
+                    row.window_start = _dt(new.window_start) if new.window_start else None
+                    row.errors, row.consecutive = new.errors, new.consecutive
+                    row.open_until = _dt(new.open_until) if new.open_until else None
+                    row.last_status, row.last_error = new.last_status, new.last_error
+                    row.updated_at = timezone.now()
+                    row.save()
+                    return new
+            except IntegrityError:  # another process created the row first: lock it and count again
+                continue
+        raise RuntimeError(f"could not record an error for {endpoint}")
+
+    def clear_consecutive(self, endpoint: str, division: int | None) -> None:
+        self._rows(endpoint, division).filter(consecutive__gt=0).update(consecutive=0, updated_at=timezone.now())
 
 
 class DjangoRequestLogger:
