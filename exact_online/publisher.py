@@ -271,7 +271,7 @@ class ExactOnlinePublisher(Publisher):
         if isinstance(error, errors.Unavailable) and error.status == 500 and looks_like_validation(error.message):
             permanent = True  # a validation message sent as HTTP 500 (often Dutch): not transient
         if isinstance(error, errors.CircuitOpen):
-            permanent = False  # nothing was sent; wait for the error budget to recover
+            permanent = True  # nothing was sent; retries would only meet the same pause (the message says until when)
         return PublishError(error.message, permanent=permanent, request=call.result.request,
                             response=_error_response(error), log=call.result.log)
 
