@@ -12,7 +12,8 @@ Hooks for the Routes runner (issue 7)::
     execute_incoming_run(run_id, transform=transform)
 
 ``transform`` runs per entity read: each returned entity becomes a Task (``data`` = the entity as read,
-``transformed`` = the returned one); ``Skip(reason)`` counts the entity as skipped and writes no task; an
+``transformed`` = the returned one); ``Skip(reason)`` writes a Skipped task with that reason (so a user sees
+why an entity went no further) and counts it as skipped; an
 exception fails only that entity's Task (status Failed, with the message). Reading never stops early
 because a transformer filtered entities out.
 """
@@ -43,7 +44,7 @@ STALE_AFTER = timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class Skip:
-    """Returned by a transform hook: do not make a task of this entity."""
+    """Returned by a transform hook: the entity goes no further; its task is Skipped with ``reason``."""
 
     reason: str = "skipped by a transformer"
 
@@ -116,6 +117,8 @@ def _tasks_for(run: Run, subscriber: Subscriber, page: Page, transform: Transfor
             continue
         if isinstance(outcome, Skip):
             skipped += 1
+            tasks.append(Task(**common, status=Task.Status.SKIPPED, skip_reason=outcome.reason[:500],
+                              log=[Task.log_line(f"Skipped by a transformer: {outcome.reason}")]))
             continue
         for item in outcome:
             tasks.append(Task(**common, transformed=item,

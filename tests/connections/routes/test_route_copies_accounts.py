@@ -42,8 +42,11 @@ def test_route_copies_accounts_once_then_only_changes(own_sandbox):
     out = StringIO()
     call_command("run_route", str(route.pk), stdout=out)  # the command runs the same functions as a worker
     second = route.runs.first()
-    assert Task.objects.filter(run_id=second.run_id).count() == 0  # nothing changed: nothing published
-    assert second.run.tasks_skipped == len(in_a)
+    second_tasks = Task.objects.filter(run_id=second.run_id)
+    # Nothing changed: nothing published; every entity is a Skipped task that says why.
+    assert second_tasks.count() == len(in_a) == second.run.tasks_skipped
+    assert set(second_tasks.values_list("status", flat=True)) == {"skipped"}
+    assert all(t.skip_reason and t.request is None for t in second_tasks)
     assert f"Run {second.pk} of {route.name}: Finished" in out.getvalue()
 
     api = api_for(client)
@@ -51,9 +54,10 @@ def test_route_copies_accounts_once_then_only_changes(own_sandbox):
     for row in changed:
         api.request("PUT", f"crm/Accounts(guid'{row['ID']}')", division=source, json={"City": "Zwolle-20"})
     third = run_inline(route)
-    tasks = Task.objects.filter(run_id=third.run_id)
+    tasks = Task.objects.filter(run_id=third.run_id).exclude(status="skipped")
     assert tasks.count() == 20
     assert set(tasks.values_list("status", flat=True)) == {"finished"}
+    assert Task.objects.filter(run_id=third.run_id, status="skipped").count() == len(in_a) - 20
     assert all(t.request["method"] == "PUT" for t in tasks)  # updates through the id map, no creates
     final_b = accounts(client, target)
     assert len(final_b) == len(after_b)
