@@ -107,7 +107,8 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     route_run = getattr(task.run, "route_run", None) if task.run_id else None
     return render(request, "connections/tasks/detail.html", {
         "task": task, "route_run": route_run, "route": route_run.route if route_run else None,
-        "timeline": [line for line in (task.log or []) if isinstance(line, dict)],
+        "timeline": [{**line, "when": parse_datetime(str(line.get("at", "")))}
+                     for line in (task.log or []) if isinstance(line, dict)],
         "can_edit": can_edit(request.user), "retryable": task.status in RETRYABLE, **_stages(task),
     })
 
