@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
@@ -53,9 +53,6 @@ class Run(models.Model):
 
     Status.ACTIVE = (Status.QUEUED, Status.RUNNING)  # type: ignore[attr-defined]
     Status.TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)  # type: ignore[attr-defined]
-    BADGE: ClassVar[dict[str, str]] = {
-        "queued": "blue", "running": "blue", "succeeded": "green", "failed": "red", "cancelled": "grey",
-    }
     TriggerSource = TriggerSource
 
     incoming = models.ForeignKey(
@@ -112,10 +109,6 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in Run.Status.ACTIVE  # type: ignore[attr-defined]
-
-    @property
-    def badge(self) -> str:
-        return self.BADGE.get(self.status, "grey")
 
     @property
     def duration(self) -> timedelta | None:
@@ -240,9 +233,6 @@ class Task(models.Model):
         SKIPPED = "skipped", "Skipped"
         RETRY = "retry", "Retry"
 
-    BADGE: ClassVar[dict[str, str]] = {
-        "new": "blue", "processing": "blue", "finished": "green", "failed": "red", "skipped": "grey", "retry": "amber",
-    }
     BULK_BATCH = 500
 
     run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
@@ -275,10 +265,6 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"Task {self.pk} ({self.identifier})"
-
-    @property
-    def badge(self) -> str:
-        return self.BADGE.get(self.status, "grey")
 
     @staticmethod
     def log_line(message: str, level: str = "info") -> dict[str, str]:
