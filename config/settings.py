@@ -211,6 +211,8 @@ CELERY_IMPORTS = ["connections.route_tasks"]
 
 # --- The product ---------------------------------------------------------------------------------
 WORKER_HEARTBEAT_STALE_AFTER = env_int("DASH_WORKER_STALE_AFTER", 90)
+# /health runs its checks (one broker connection) at most once per this many seconds per process.
+HEALTH_CACHE_SECONDS = env_float("DASH_HEALTH_CACHE_SECONDS", 5.0)
 OUTBOUND_TIMEOUT = env_float("DASH_OUTBOUND_TIMEOUT", 30.0)
 # HTTP clients: refresh grants idle this long (Exact's refresh tokens die after 30 unused days); log retention.
 CLIENTS_KEEPALIVE_IDLE_DAYS = env_float("DASH_KEEPALIVE_IDLE_DAYS", 20.0)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .access import admin_required, viewer_required
 from .forms import UserCreateForm, UserRoleForm
-from .health import check_all
+from .health import cached_check, public_view
 from .overview import build_overview
 from .roles import ROLE_GROUPS, Role, role_of
 
@@ -18,9 +18,13 @@ from .roles import ROLE_GROUPS, Role, role_of
 @login_not_required
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Database, broker and worker status for load balancers and operators (no secrets inside)."""
-    result = check_all()
-    return JsonResponse(result, status=200 if result["status"] == "ok" else 503)
+    """Overall status for load balancers; database, broker and worker details for signed-in users with a role.
+
+    The check is cached for a few seconds (``DASH_HEALTH_CACHE_SECONDS``), so anonymous floods stay cheap.
+    """
+    result = cached_check()
+    body = result if role_of(request.user) >= Role.VIEWER else public_view(result)
+    return JsonResponse(body, status=200 if result["status"] == "ok" else 503)
 
 
 @viewer_required
