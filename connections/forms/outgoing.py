@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 
+from lib.json_input import parse_json
+
 from ..models import Outgoing
 from ..publishers import get_publisher, publisher_choices
 
@@ -36,7 +38,7 @@ class JSONObjectField(forms.CharField):
         if not text:
             return {}
         try:
-            parsed = json.loads(text)
+            parsed = parse_json(text)
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
         if not isinstance(parsed, dict):

@@ -9,13 +9,14 @@ when tracing, what each step changed and how long it took. ``TransformError`` is
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from jmespath.exceptions import JMESPathError
 from pydantic import ValidationError
+
+from lib.json_input import parse_json
 
 from . import paths
 from .diff import json_diff
@@ -137,7 +138,7 @@ def load_chain(chain: Any) -> tuple[list[Any] | None, list[StepError]]:
     """The list of raw steps from JSON text, a list, or an object with ``steps``."""
     if isinstance(chain, str | bytes):
         try:
-            chain = json.loads(chain)
+            chain = parse_json(chain)
         except ValueError as exc:
             return None, [StepError(-1, "", "", "", f"invalid JSON: {exc}")]
     if isinstance(chain, dict) and "steps" in chain:

@@ -10,6 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from lib.json_input import parse_json
+
 from .registry import STEP_TYPES, FieldSpec, describe_fields
 from .tables import table_from_csv, table_to_csv
 
@@ -51,7 +53,7 @@ def params_to_form(step_type: str, params: Mapping[str, Any]) -> dict[str, str]:
 def _json_or_text(text: str) -> Any:
     """JSON when it parses (12, true, {"a": 1}, "quoted"), otherwise the text itself."""
     try:
-        return json.loads(text)
+        return parse_json(text)
     except ValueError:
         return text
 
@@ -85,7 +87,7 @@ def params_from_form(step_type: str, values: Mapping[str, str]) -> tuple[dict[st
             elif spec.kind == "value":
                 params[spec.name] = _json_or_text(text)
             elif spec.kind in ("json", "steps"):
-                params[spec.name] = json.loads(text) if text else None
+                params[spec.name] = parse_json(text) if text else None
             elif spec.name == "http_client" and text.isdigit():
                 params[spec.name] = int(text)
             else:

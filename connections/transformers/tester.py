@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib.json_input import parse_json
+
 from .chain import StepTrace, compile_chain, load_chain, run_chain, validate_chain
 from .errors import TransformError
 from .services import Context
@@ -82,7 +84,7 @@ def test_chain(steps: Any, input_text: str, context: Context, *, each_item: bool
         report.input_error = f"The input is too large to test here (over {MAX_INPUT_CHARS:,} characters)."
         return report
     try:
-        data = json.loads(input_text)
+        data = parse_json(input_text)
     except ValueError as exc:
         report.input_error = f"The input is not valid JSON: {exc}"
         return report

@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import can_edit, editor_required, viewer_required
+from lib.json_input import parse_json
 
 from .. import routing
 from ..models import Route, RouteRun, Task
@@ -225,7 +226,7 @@ def task_edit_payload(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         text = request.POST.get("payload", "")
         try:
-            edited = json.loads(text)
+            edited = parse_json(text)
         except ValueError as exc:
             error = f"Not valid JSON: {exc}"
         else:

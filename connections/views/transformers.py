@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -28,6 +27,7 @@ from connections.storage_service import DatabaseStorage
 from connections.transformers import Context, InMemoryStorage, ServiceError, get_lookup_provider
 from connections.transformers.tester import test_chain
 from dashboard.access import can_edit, editor_required, viewer_required
+from lib.json_input import parse_json
 
 __all__ = [
     "transformer_chain",
@@ -124,7 +124,7 @@ def transformer_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _steps_from_json(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     try:
-        loaded = json.loads(text)
+        loaded = parse_json(text)
     except ValueError as exc:
         return [], [f"The JSON is not valid: {exc}"]
     if isinstance(loaded, dict) and "steps" in loaded:

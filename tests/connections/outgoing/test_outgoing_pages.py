@@ -104,3 +104,14 @@ def test_a_viewer_reads_but_cannot_change(viewer_client, editor_client, http_cli
     assert viewer_client.get(reverse("connections:outgoing_create")).status_code == 403
     assert viewer_client.post(reverse("connections:outgoing_delete", args=[outgoing.pk])).status_code == 403
     assert json.loads(json.dumps(Outgoing.objects.get().payload)) == {"Status": "C"}
+
+
+def test_deep_nesting_and_nan_in_the_payload_are_refused_with_a_form_message(editor_client, http_client):
+    url = reverse("connections:outgoing_create")
+    deep = '{"a":' * 10_000 + "1" + "}" * 10_000
+    for payload, reason in ((deep, "nested too deeply"), ('{"Amount": NaN}', "NaN is not a JSON value"),
+                            ('{"Amount": 1e999}', "out of range")):
+        response = editor_client.post(url, form_data(http_client, payload=payload))
+        assert response.status_code == 400, reason
+        assert reason in response.content.decode()
+    assert not Outgoing.objects.exists()

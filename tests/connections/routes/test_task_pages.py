@@ -87,6 +87,20 @@ def test_edit_payload_and_retry_is_recorded(editor_client, make_route, make_run,
     assert "Edited payload" in page and "Transformed → edited" in page
 
 
+def test_edit_payload_refuses_deep_nesting_and_nan_with_a_message(editor_client, make_route, make_run, script):
+    published(make_route, make_run, script)
+    failed = Task.objects.get(status="failed")
+    url = reverse("connections:task_edit_payload", args=[failed.pk])
+    deep = "[" * 10_000 + "]" * 10_000
+    for payload, reason in ((deep, "nested too deeply"), ('{"Name": NaN}', "NaN is not a JSON value"),
+                            ('{"Name": Infinity}', "Infinity is not a JSON value")):
+        response = editor_client.post(url, {"payload": payload})
+        assert response.status_code == 400, reason
+        assert reason in response.content.decode()
+    failed.refresh_from_db()
+    assert failed.status == Task.Status.FAILED and failed.transformed == {"Name": "Account 0"}  # nothing lost
+
+
 def test_a_viewer_cannot_change_tasks(viewer_client, make_route, make_run, script):
     published(make_route, make_run, script)
     failed = Task.objects.get(status="failed")
