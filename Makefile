@@ -32,6 +32,7 @@ run: bootstrap
 	@echo ""
 	@echo "  Exact Dash      http://localhost:8000/   (sign in with the login printed above)"
 	@echo "  Sandbox (Exact) http://localhost:8001/   (demo Exact user: demo / demo)"
+	@echo "  Demo webshop    http://localhost:8001/shop/   (API keys shown there)"
 	@echo "  Health          http://localhost:8000/health"
 	@echo "  Ctrl-C stops web, worker, beat and sandbox together."
 	@echo ""

@@ -241,6 +241,9 @@ SANDBOX_TOKEN_DAILY_LIMIT = env_int("SANDBOX_TOKEN_DAILY_LIMIT", 200)  # token-e
 SANDBOX_STRICT_ACCEPT = env_bool("SANDBOX_STRICT_ACCEPT", default=False)  # 406 unless Accept: application/json
 SANDBOX_ERROR_BUDGET = env_int("SANDBOX_ERROR_BUDGET", 0)  # 4xx per app/division/endpoint/hour before a block
 SANDBOX_MANDATORY_FILTER = env_bool("SANDBOX_MANDATORY_FILTER", default=False)  # lists with a sync twin need $filter
+SANDBOX_SHOP_RATE_LIMIT = env_int("SANDBOX_SHOP_RATE_LIMIT", 600)  # demo webshop: requests per API key per minute
+SANDBOX_SHOP_PAGE_SIZE = env_int("SANDBOX_SHOP_PAGE_SIZE", 50)  # demo webshop: default ?limit=
+SANDBOX_SHOP_MAX_PAGE_SIZE = env_int("SANDBOX_SHOP_MAX_PAGE_SIZE", 250)  # demo webshop: largest ?limit=
 SANDBOX_URL = env_str("DASH_SANDBOX_URL", "http://127.0.0.1:8001").rstrip("/")
 
 LOGGING = {

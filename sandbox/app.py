@@ -12,11 +12,15 @@ Control API (no auth: the sandbox listens on loopback and is a test double)::
     GET|POST /sandbox/api/clock {advance: seconds} (moves the sandbox clock forward)
     POST /sandbox/api/generate  {entity, count, division}
     GET  /sandbox/api/requests, /sandbox/api/webhooks  (recent log entries)
+    /sandbox/api/shop/...                          the demo webshop's controls (see sandbox.shop.control)
+
+The demo webshop's API lives under ``/shop/api/v1/`` and its page at ``/shop/`` (see sandbox.shop).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -30,6 +34,10 @@ from .pages import index_page, register_page, reset_page
 from .query import PAGE_SIZES
 from .rest import handle_api
 from .seed import generate, reset_sandbox
+from .shop.api import API_PREFIX as SHOP_API_PREFIX
+from .shop.api import handle_shop_api, shop_monitor
+from .shop.control import shop_control
+from .shop.pages import shop_page, shop_page_post
 from .store import clock, get_store
 
 __all__ = ["application"]
@@ -46,6 +54,8 @@ def _control(request: Request) -> Response:
             body = request.json() or {}
         except ValueError:
             return json_response({"error": "invalid JSON"}, 400)
+    if path.startswith("/shop/"):
+        return shop_control(method, path[len("/shop"):], body)
     if path == "/health":
         return json_response({"ok": True, "time_scale": clock.scale})
     if path == "/apps" and method == "POST":
@@ -140,6 +150,13 @@ def _dispatch(request: Request) -> tuple[Response, str]:
         return _api(request)
     if lowered.startswith("/sandbox/api/"):
         return _control(request), ""
+    if request.path.startswith(SHOP_API_PREFIX):
+        return handle_shop_api(request)
+    if request.path.startswith("/shop"):
+        if request.method == "GET" and request.path in {"/shop", "/shop/"}:
+            return shop_page(request), ""
+        if request.method == "POST":
+            return shop_page_post(request), ""
     if request.path == "/" and request.method == "GET":
         return index_page(request), ""
     if request.path == "/sandbox/apps" and request.method == "POST":
@@ -147,6 +164,11 @@ def _dispatch(request: Request) -> tuple[Response, str]:
     if request.path == "/sandbox/reset" and request.method == "POST":
         return reset_page(request), ""
     return Response(404, "Not found", content_type="text/plain"), ""
+
+
+def _redact_key(query: str) -> str:
+    """The shop accepts ``?api_key=``: its log shows that one was sent, never its value."""
+    return re.sub(r"(?i)(^|&)(api_key=)[^&]*", r"\1\2***", query)
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -157,9 +179,11 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     except Exception:
         logger.exception("sandbox crashed on %s %s", request.method, request.path)
         response, fault = ApiError(500, "An internal error occurred in the sandbox.").response(), ""
-    if request.path.lower().startswith("/api/"):  # the log shows what clients did, not page views
-        monitor.record_request({
-            "method": request.method, "path": request.path, "query": request.query_string[:300],
+    is_shop = request.path.startswith(SHOP_API_PREFIX)
+    if is_shop or request.path.lower().startswith("/api/"):  # the log shows what clients did, not page views
+        (shop_monitor if is_shop else monitor).record_request({
+            "method": request.method, "path": request.path,
+            "query": (_redact_key(request.query_string) if is_shop else request.query_string)[:300],
             "status": "dropped" if response.drop else response.status,
             "ms": round((time.perf_counter() - started) * 1000, 1), "client_id": request.client_id,
             "division": request.division, "fault": fault,

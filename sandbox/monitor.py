@@ -10,7 +10,7 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-__all__ = ["monitor"]
+__all__ = ["Monitor", "monitor"]
 
 
 class Monitor:

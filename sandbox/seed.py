@@ -150,6 +150,9 @@ def seed_demo(store: Store, *, seed: int = 2024) -> dict[str, int]:
             items = [{"ID": _guid(rng), "Code": f"ART{n:05d}", "Description": f"{rng.choice(ITEMS)} {n}",
                       "IsSalesItem": True, "IsStockItem": rng.random() < 0.7, "CostPriceStandard":
                       round(rng.uniform(2, 400), 2), "Unit": "stuk", **stamp} for n in range(1, int(200 * scale) + 1)]
+            for n, item in enumerate(items, start=1):  # derived, not drawn: the RNG sequence (and keys) stay put
+                item["StandardSalesPrice"] = round(item["CostPriceStandard"] * 1.6, 2)
+                item["Stock"] = float((n * 37) % 120) if item["IsStockItem"] else 0.0
             put("logistics/items", division, items)
             orders, order_lines, invoices, invoice_lines = [], [], [], []
             for n in range(1, int(150 * scale) + 1):
@@ -196,7 +199,10 @@ def reset_sandbox(store: Store, *, keep_apps: bool = True, seed: bool = True) ->
     from .faults import faults
     from .limits import limiter
     from .query import PAGE_SIZES
+    from .shop.seed import reset_shop
+    from .shop.store import shop_store
 
+    reset_shop(shop_store(), keep_keys=keep_apps, seed=seed)
     store.wipe(keep_apps=keep_apps)
     if seed:
         seed_demo(store)
@@ -213,8 +219,12 @@ def reset_sandbox(store: Store, *, keep_apps: bool = True, seed: bool = True) ->
 
 
 def ensure_seeded(store: Store) -> bool:
-    """Seed an empty database (first start); return True when it did."""
+    """Seed an empty database (first start), Exact and the webshop each; return True when it did."""
+    from .shop.seed import ensure_shop_seeded
+    from .shop.store import shop_store
+
+    seeded_shop = ensure_shop_seeded(shop_store())
     if store.division_codes():
-        return False
+        return seeded_shop
     seed_demo(store)
     return True

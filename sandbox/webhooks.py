@@ -25,7 +25,7 @@ from .oauth import get_app
 from .store import Store, clock
 from .values import exact_now
 
-__all__ = ["SUBSCRIPTIONS", "publish", "send_validation", "sign", "start_worker"]
+__all__ = ["SUBSCRIPTIONS", "enqueue", "publish", "send_validation", "sign", "start_worker"]
 
 logger = logging.getLogger(__name__)
 SUBSCRIPTIONS = "webhooks/webhooksubscriptions"
@@ -71,8 +71,15 @@ def publish(store: Store, host_url: str, division: int, ep: Endpoint, action: st
     return count
 
 
+def enqueue(job: dict[str, Any]) -> None:
+    """Queue one delivery: ``url``, ``body`` bytes, ``kind`` ("event" is retried) and optionally ``headers``,
+    ``monitor`` (whose log records it; the webshop keeps its own) and ``topic``/``action``/``key`` for the log."""
+    _queue.put({"attempt": 1, "not_before": 0.0, **job})
+
+
 def _deliver(job: dict[str, Any]) -> None:
-    headers = {"Content-Type": "application/json"} if job["body"] else {}
+    headers = job.get("headers") or ({"Content-Type": "application/json"} if job["body"] else {})
+    log = job.get("monitor") or monitor
     status: int | str
     try:
         response = requests.post(job["url"], data=job["body"], headers=headers, timeout=5, allow_redirects=False)
@@ -80,10 +87,9 @@ def _deliver(job: dict[str, Any]) -> None:
         ok = status in {200, 201, 202, 204}
     except requests.RequestException as exc:
         status, ok = type(exc).__name__, False
-    monitor.record_webhook({"kind": job["kind"], "url": job["url"], "status": status, "attempt": job["attempt"],
-                            "topic": job.get("topic", ""), "action": job.get("action", ""),
-                            "key": job.get("key", "")})
-    monitor.incr("webhook_delivered" if ok else "webhook_failed")
+    log.record_webhook({"kind": job["kind"], "url": job["url"], "status": status, "attempt": job["attempt"],
+                        "topic": job.get("topic", ""), "action": job.get("action", ""), "key": job.get("key", "")})
+    log.incr("webhook_delivered" if ok else "webhook_failed")
     retries = int(getattr(settings, "SANDBOX_WEBHOOK_RETRIES", 3))
     if not ok and job["kind"] == "event" and job["attempt"] < retries:
         job["attempt"] += 1

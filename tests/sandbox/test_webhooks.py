@@ -6,46 +6,7 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        self.event = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                receiver.bodies.append(self.rfile.read(length))
-                receiver.event.set()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, count: int, timeout: float = 10) -> list[bytes]:
-        deadline = time.monotonic() + timeout
-        while len(self.bodies) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.bodies
-
-
-@pytest.fixture
-def receiver():
-    rec = Receiver()
-    yield rec
-    rec.server.shutdown()
 
 
 def test_subscribe_validate_deliver_signed(exact, receiver) -> None:
