@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .faults import DUTCH_VALIDATION, HTML_PAGE, faults
+from .faults import DUTCH_VALIDATION, HTML_PAGE, apply_drop, faults
 from .http import ApiError, Request, Response, drop_connection, json_response, www_authenticate
 from .limits import limiter
 from .monitor import monitor
@@ -135,13 +135,7 @@ def _api(request: Request) -> tuple[Response, str]:
             response = ApiError(404, "Not found.").response()
     except ApiError as exc:
         response = exc.response()
-    if plan.drop == "504":
-        return Response(504, "<html><body><h1>504 Gateway Time-out</h1></body></html>",
-                        content_type="text/html"), "drop_504"
-    if plan.drop == "close":
-        response.drop = True
-        return response, "drop_close"
-    return response, ""
+    return apply_drop(plan, response)
 
 
 def _dispatch(request: Request) -> tuple[Response, str]:

@@ -25,7 +25,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FaultSet", "Plan", "faults"]
+from .http import Response
+
+__all__ = ["FaultSet", "Plan", "apply_drop", "faults"]
 
 RATE_KEYS = ("error_rate", "html_rate", "drop_rate", "throttle_rate", "expired_token_rate", "validation_500_rate")
 DUTCH_VALIDATION = ("Ongeldige referentie: Leveren aan\r\nOngeldige referentie: Besteld door\r\n"
@@ -122,3 +124,14 @@ class FaultSet:
 
 
 faults = FaultSet()
+
+
+def apply_drop(plan: Plan, response: Response) -> tuple[Response, str]:
+    """After the work ran: answer a gateway 504 or hang up (``drop``); returns the response and a fault label."""
+    if plan.drop == "504":
+        return Response(504, "<html><body><h1>504 Gateway Time-out</h1></body></html>",
+                        content_type="text/html"), "drop_504"
+    if plan.drop == "close":
+        response.drop = True
+        return response, "drop_close"
+    return response, ""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from ..faults import HTML_PAGE, FaultSet
+from ..faults import HTML_PAGE, FaultSet, apply_drop
 from ..http import Request, Response, json_response
 from ..monitor import Monitor
 from .limits import shop_limits
@@ -494,10 +494,4 @@ def handle_shop_api(request: Request) -> tuple[Response, str]:
         response.headers.extend(rate_headers)
     except ShopError as exc:
         response = exc.response()
-    if plan.drop == "504":
-        return Response(504, "<html><body><h1>504 Gateway Time-out</h1></body></html>",
-                        content_type="text/html"), "drop_504"
-    if plan.drop == "close":
-        response.drop = True
-        return response, "drop_close"
-    return response, ""
+    return apply_drop(plan, response)
