@@ -153,6 +153,7 @@ def seed_demo(store: Store, *, seed: int = 2024) -> dict[str, int]:
             for n, item in enumerate(items, start=1):  # derived, not drawn: the RNG sequence (and keys) stay put
                 item["StandardSalesPrice"] = round(item["CostPriceStandard"] * 1.6, 2)
                 item["Stock"] = float((n * 37) % 120) if item["IsStockItem"] else 0.0
+                item["IsWebshopItem"] = index == 0 and n <= 40  # the demo webshop sells ART00001 … ART00040
             put("logistics/items", division, items)
             orders, order_lines, invoices, invoice_lines = [], [], [], []
             for n in range(1, int(150 * scale) + 1):
