@@ -1,7 +1,8 @@
 """The webshop's REST API under ``/shop/api/v1/``: customers, products, orders, webhook subscriptions.
 
 Every call needs an API key (``X-API-Key`` header, ``Authorization: Bearer <key>`` or ``?api_key=``). Lists
-answer ``{"data": [...], "has_more": bool, "next_cursor": str|null}`` plus ``Link: <...>; rel="next"``;
+answer ``{"data": [...], "has_more": bool, "next_cursor": str|null, "next_url": str|null}`` plus
+``Link: <...>; rel="next"``;
 errors answer ``{"error": {"code": ..., "message": ...}}``. See sandbox/README.md for the full reference.
 """
 
@@ -306,7 +307,7 @@ def list_records(request: Request, kind: str) -> Response:
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode_cursor(sort, rows[-1]) if has_more and rows else None
-    body: dict[str, Any] = {"data": rows, "has_more": has_more, "next_cursor": next_cursor}
+    body: dict[str, Any] = {"data": rows, "has_more": has_more, "next_cursor": next_cursor, "next_url": None}
     headers: list[tuple[str, str]] = []
     if has_more:
         keep = [(k, v) for k, v in request.query_items if k not in {"cursor", "page", "offset", "api_key"}]
@@ -317,7 +318,8 @@ def list_records(request: Request, kind: str) -> Response:
             keep.append(("offset", str(offset + limit)))
         else:
             keep.append(("cursor", next_cursor or ""))
-        headers.append(("Link", f'<{request.host_url}{request.path}?{urlencode(keep)}>; rel="next"'))
+        body["next_url"] = f"{request.host_url}{request.path}?{urlencode(keep)}"
+        headers.append(("Link", f'<{body["next_url"]}>; rel="next"'))
     return json_response(body, 200, headers)
 
 

@@ -29,6 +29,9 @@ def _all(session: requests.Session, url: str, *, follow: str) -> tuple[list[dict
         if follow == "link":
             next_url = response.links.get("next", {}).get("url")
             assert bool(next_url) == body["has_more"]
+        elif follow == "next_url":
+            next_url = body["next_url"]
+            assert next_url == response.links.get("next", {}).get("url")
         else:
             next_url = f"{url}&cursor={body['next_cursor']}" if body["next_cursor"] else None
         assert calls < 100, "paging does not end"
@@ -57,8 +60,8 @@ def test_every_call_needs_a_valid_api_key_in_header_bearer_or_query(sandbox, sho
     assert logged and all(key not in q and "api_key=***" in q for q in logged)
 
 
-@pytest.mark.parametrize("follow", ["cursor", "link"])
-def test_cursor_and_link_paging_read_every_order_once(sandbox, shop, follow):
+@pytest.mark.parametrize("follow", ["cursor", "link", "next_url"])
+def test_cursor_next_url_and_link_paging_read_every_order_once(sandbox, shop, follow):
     api = sandbox.shop.api_url
     total = sandbox.shop.counters()["records"]["orders"]
     rows, calls = _all(shop, f"{api}/orders?limit=7", follow=follow)
