@@ -33,8 +33,17 @@ def navigation_for(role: Role, current_path: str) -> list[dict[str, Any]]:
             href = reverse(url_name)
         except NoReverseMatch:
             continue
-        active = current_path == href if href == "/" else current_path.startswith(href)
         if not sections or sections[-1]["title"] != section or not section:
             sections.append({"title": section, "items": []})
-        sections[-1]["items"].append({"label": label, "href": href, "active": active})
+        sections[-1]["items"].append({"label": label, "href": href, "active": False})
+    _mark_active(sections, current_path)
     return sections
+
+
+def _mark_active(sections: list[dict[str, Any]], current_path: str) -> None:
+    """Highlight one item: the longest link the path starts with (the auth log is not also "HTTP Clients")."""
+    items = [item for section in sections for item in section["items"]]
+    matches = [item for item in items
+               if (current_path == item["href"] if item["href"] == "/" else current_path.startswith(item["href"]))]
+    if matches:
+        max(matches, key=lambda item: len(item["href"]))["active"] = True

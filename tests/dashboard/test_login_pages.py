@@ -59,3 +59,19 @@ def test_two_factor_totp_can_be_set_up(client, viewer_user):
         activate = viewer_client.get("/accounts/2fa/totp/activate/")
     assert activate.status_code == 200
     assert b"otpauth" in activate.content or b"secret" in activate.content.lower()
+
+
+@pytest.mark.django_db
+def test_sign_in_and_sign_up_closed_pages_are_styled_without_a_dead_sign_up_link(client):
+    login = client.get("/accounts/login/").content.decode()
+    assert 'class="auth-card"' in login and "favicon.svg" in login
+    assert "/accounts/signup/" not in login and "sign up" not in login.lower()
+    closed = client.get("/accounts/signup/").content.decode()
+    assert 'class="auth-card"' in closed and 'href="/accounts/login/"' in closed
+
+
+@pytest.mark.django_db
+def test_log_pages_highlight_one_navigation_item(admin_client):
+    page = admin_client.get("/clients/logs/auth/").content.decode()
+    assert page.count('aria-current="page"') == 1
+    assert 'href="/clients/logs/auth/" class="active" aria-current="page"' in page
