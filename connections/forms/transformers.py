@@ -11,6 +11,7 @@ from django import forms
 
 from connections.models import Storage, Transformer
 from connections.transformers import STEP_TYPES, StepError, compile_chain, validate_chain
+from connections.transformers.errors import human_location
 from connections.transformers.formdata import field_specs, params_from_form, params_to_form
 
 __all__ = [
@@ -126,11 +127,11 @@ def _nested_summary(spec_kind: str, value: Any) -> list[str]:
         step_type = raw.get("type") if isinstance(raw, dict) else None
         cls = STEP_TYPES.get(step_type) if isinstance(step_type, str) else None
         if cls is None:
-            lines.append(f"{position}. unknown step {step_type!r}")
+            lines.append(f"{position + 1}. unknown step {step_type!r}")
             continue
         summary = "(has problems)" if validate_chain([raw]) else compile_chain([raw]).steps[0].summary()
         disabled = " (disabled)" if raw.get("disabled") else ""
-        lines.append(f"{position}. {cls.label}{disabled}" + (f": {summary}" if summary else ""))
+        lines.append(f"{position + 1}. {cls.label}{disabled}" + (f": {summary}" if summary else ""))
     return lines
 
 
@@ -189,7 +190,7 @@ def editor_state(
             if error.location == str(index) and top_field in texts:
                 field_errors.setdefault(top_field, []).append(error.message)
             else:
-                where = f"step {error.location}: " if error.location != str(index) else ""
+                where = f"step {human_location(error.location)}: " if error.location != str(index) else ""
                 general.append(f"{where}{error.field + ': ' if error.field else ''}{error.message}")
         rendered.append(
             {

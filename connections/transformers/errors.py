@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ServiceError", "SkipEntity", "StepError", "StepFailure", "TransformError"]
+__all__ = ["ServiceError", "SkipEntity", "StepError", "StepFailure", "TransformError", "human_location"]
+
+
+def human_location(location: str) -> str:
+    """A step's location as people count: ``0`` is step 1, ``2.then.0`` is ``3 › then › 1``.
+
+    Locations stay 0-based in data (trace, errors' ``location``); only what people read counts from 1.
+    """
+    parts = [str(int(part) + 1) if part.isdigit() else part for part in str(location).split(".") if part != ""]
+    return " › ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -19,7 +28,7 @@ class StepError:
     message: str
 
     def __str__(self) -> str:
-        where = f"step {self.location} ({self.step_type})" if self.step_index >= 0 else "chain"
+        where = f"step {human_location(self.location)} ({self.step_type})" if self.step_index >= 0 else "chain"
         field = f" {self.field}:" if self.field else ""
         return f"{where}:{field} {self.message}"
 
@@ -37,7 +46,8 @@ class TransformError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f"step {self.location} ({self.step_type})" if self.step_index >= 0 else self.step_type or "chain"
+        where = (f"step {human_location(self.location)} ({self.step_type})" if self.step_index >= 0
+                 else self.step_type or "chain")
         at = f" at {self.path}" if self.path else ""
         return f"{where}{at}: {self.message}"
 

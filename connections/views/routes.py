@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import QuotaState
@@ -130,16 +131,28 @@ def route_run(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(route)
 
 
+DRY_RUN_LIMITS = (5, 10, 25)
+
+
 @editor_required
-@require_POST
 def route_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
-    """Run the Incoming's sample through the transformers and show what would be published; writes nothing."""
+    """Run the Incoming's sample through the transformers and show what would be published; writes nothing.
+
+    A page of its own (GET, reloadable, linkable): it only reads from the source, like a sample. A POST (an
+    old form) is sent on to that page.
+    """
     route = get_route_for_user(request, pk)
+    params = request.POST if request.method == "POST" else request.GET
+    limit = int(params["limit"]) if params.get("limit", "").isdigit() else DRY_RUN_LIMITS[1]
+    limit = min(max(limit, 1), DRY_RUN_LIMITS[-1])
+    if request.method == "POST":
+        return redirect(f"{reverse('connections:route_dry_run', args=[route.pk])}?limit={limit}", permanent=False)
     error = ""
     rows: list[dict[str, object]] = []
     try:
-        rows = routing.dry_run(route, limit=int(request.POST.get("limit") or 10))
+        rows = routing.dry_run(route, limit=limit)
     except Exception as exc:  # shown to the user: a dry run must explain why it could not read
         logger.warning("dry run of route %s failed: %s", route.pk, exc)
         error = str(exc) or exc.__class__.__name__
-    return render(request, "connections/routes/dry_run.html", {"route": route, "rows": rows, "error": error})
+    return render(request, "connections/routes/dry_run.html",
+                  {"route": route, "rows": rows, "error": error, "limit": limit, "limits": DRY_RUN_LIMITS})

@@ -28,6 +28,16 @@ __all__ = ["task_bulk", "task_delete", "task_detail", "task_edit_payload", "task
 
 FILTER_KEYS = ("route", "run", "status", "since", "until", "identifier", "q")
 RETRYABLE = (Task.Status.FAILED, Task.Status.SKIPPED, Task.Status.RETRY)
+SKIPPABLE = (Task.Status.NEW, Task.Status.RETRY, Task.Status.FAILED)
+
+
+def bulk_counts(by_status: dict[str, int]) -> dict[str, int]:
+    """How many tasks each bulk action would touch, so every confirmation can name its count."""
+    return {
+        "retry": sum(by_status.get(status, 0) for status in RETRYABLE),
+        "skip": sum(by_status.get(status, 0) for status in SKIPPABLE),
+        "delete": sum(n for status, n in by_status.items() if status != Task.Status.PROCESSING),
+    }
 
 
 def get_task_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Task:
@@ -86,6 +96,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "page": page, "filters": {k: request.GET.get(k, "") for k in FILTER_KEYS},
         "filter_query": _filter_query(request.GET), "routes": Route.objects.only("pk", "name"),
         "statuses": Task.Status.choices, "can_edit": can_edit(request.user), "bar": bar,
+        "bulk": bulk_counts(by_status),
     })
 
 
@@ -195,7 +206,7 @@ def task_bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{queued} task(s) queued again." + (
             f" {orphans} belong to no route and were left alone." if orphans else ""))
     elif action == "skip":
-        chosen = tasks.filter(status__in=(Task.Status.NEW, Task.Status.RETRY, Task.Status.FAILED))
+        chosen = tasks.filter(status__in=SKIPPABLE)
         count = 0
         for task in chosen.iterator():
             task.set_status(Task.Status.SKIPPED, message=f"Skipped (bulk) by {request.user}.",

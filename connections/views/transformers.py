@@ -69,7 +69,8 @@ def _editor_context(request: HttpRequest, form: TransformerForm, state: Any, tra
         "transformer": transformer,
         "step_type_groups": step_type_groups(),
         "can_edit": can_edit(request.user),
-        "sample_input": SAMPLE_INPUT,
+        # A save that fails shows the tester's input as it was (app.js carries it along with the form).
+        "sample_input": request.POST.get("tester_input") or SAMPLE_INPUT,
         # The tester's sources: load the input from a route's last task or an Incoming's Fetch sample.
         "tester_routes": Route.objects.order_by("name").only("pk", "name"),
         "tester_incomings": Incoming.objects.order_by("name").only("pk", "name"),
@@ -184,7 +185,7 @@ def transformer_test(request: HttpRequest) -> HttpResponse:
         steps, problems = chain_from_post(request.POST)
         steps = clean_steps(steps)
     if problems:
-        messages_ = [f"step {index}: {text}" for index, fields in problems.items() for text in fields.values()]
+        messages_ = [f"step {index + 1}: {text}" for index, fields in problems.items() for text in fields.values()]
         return render(request, "connections/transformers/_test_result.html", {"report": None, "problems": messages_})
     report = test_chain(steps, request.POST.get("input", ""), _tester_context(request))
     return render(request, "connections/transformers/_test_result.html", {"report": report, "problems": []})

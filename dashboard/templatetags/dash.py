@@ -41,3 +41,50 @@ def badge_colour(status: Any) -> str:
 @register.inclusion_tag("includes/badge.html")
 def status_badge(status: Any, label: str | None = None) -> dict[str, Any]:
     return {"colour": badge_colour(status), "label": label or str(status).replace("_", " ").capitalize()}
+
+
+# A value longer than this, or a list of more items than this, is folded behind a summary.
+LONG_VALUE_CHARS = 120
+LONG_LIST_ITEMS = 12
+
+
+@register.inclusion_tag("includes/long_value.html")
+def long_value(value: Any, noun: str = "fields") -> dict[str, Any]:
+    """A value that may be huge (a 150-property $select, a long URL): wrapped, and folded when long.
+
+    A comma-separated list folds to "150 fields ▸"; other long text to its first characters.
+    """
+    text = "" if value is None else str(value)
+    items = [item for item in text.split(",") if item.strip()] if "," in text else []
+    if len(items) > LONG_LIST_ITEMS:
+        return {"text": text, "summary": f"{len(items)} {noun}", "folded": True}
+    if len(text) > LONG_VALUE_CHARS:
+        return {"text": text, "summary": f"{text[:60]}… ({len(text):,} characters)", "folded": True}
+    return {"text": text, "summary": "", "folded": False}
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{…}" if value else "{}"
+    if isinstance(value, list):
+        return f"[{len(value)} items]" if value else "[]"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+@register.inclusion_tag("includes/sample_table.html")
+def sample_table(entities: Any, title: str = "entities") -> dict[str, Any]:
+    """Entities as a table (one row each, one column per property) with the JSON behind a toggle."""
+    rows = [entity for entity in entities or [] if isinstance(entity, dict)]
+    columns: list[str] = []
+    for entity in rows:
+        for key in entity:
+            if key not in columns and key != "__metadata":
+                columns.append(key)
+    return {
+        "columns": columns,
+        "rows": [[_cell(entity.get(column)) for column in columns] for entity in rows],
+        "entities": entities,
+        "title": title,
+    }

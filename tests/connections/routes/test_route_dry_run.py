@@ -23,7 +23,10 @@ def test_dry_run_shows_payloads_without_writing(sandbox, editor_client):
     client = granted_client(sandbox, "dry run")
     route = copy_route(client, source, target, name="dry run copy")
     since = time.time()
-    response = editor_client.post(reverse("connections:route_dry_run", args=[route.pk]), {"limit": 3})
+    url = reverse("connections:route_dry_run", args=[route.pk])
+    posted = editor_client.post(url, {"limit": 3})  # the old form: sent on to the page of its own
+    assert posted.status_code == 302 and posted["Location"] == f"{url}?limit=3"
+    response = editor_client.get(f"{url}?limit=3")  # a page with its own URL: reloadable, linkable
     page = response.content.decode()
     assert response.status_code == 200
     assert page.count('data-testid="dry-run-row"') == 3

@@ -21,7 +21,7 @@ def test_clean_refuses_an_invalid_chain_with_step_and_reason():
     transformer = Transformer(name="Bad", steps=[step("set_value", path="a", value=1), {"type": "teleport"}])
     with pytest.raises(ValidationError) as info:
         transformer.full_clean()
-    assert "step 1 (teleport)" in str(info.value.message_dict["steps"])
+    assert "step 2 (teleport)" in str(info.value.message_dict["steps"])
     Transformer(name="Good", steps=[step("set_value", path="a", value=1)]).full_clean()
 
 

@@ -92,6 +92,16 @@ def test_invalid_chain_is_refused_with_the_step_and_reason(editor_client, transf
     assert transformer.steps == CHAIN
 
 
+def test_steps_count_from_one_and_a_failed_save_keeps_the_testers_input(editor_client, transformer):
+    page = editor_client.get(reverse("connections:transformer_detail", args=[transformer.pk])).content.decode()
+    assert '<span class="tf-num">1</span>' in page and '<span class="tf-num">0</span>' not in page
+    typed = '{"Naam": "typed by the user before saving"}'
+    data = _fields([step("filter", condition="Status ==")], name="Accounts out", tester_input=typed)
+    page = editor_client.post(reverse("connections:transformer_edit", args=[transformer.pk]), data).content.decode()
+    assert "typed by the user before saving" in page  # in the tester's textarea, not the default sample
+    assert "Jansen B.V." not in page
+
+
 def test_unreadable_table_csv_is_refused_on_its_field(editor_client, transformer):
     data = _fields([], name="Accounts out", step_count="1")
     data.update({"step-0-type": "value_map", "step-0-p-path": "S", "step-0-p-table": "from,to\nA,1\nA,2\n"})
@@ -138,7 +148,7 @@ def test_tester_uses_editor_fields_and_reports_errors_with_step_and_path(editor_
     data = _fields([step("cast", path="Amount", to="integer")], input='[{"Amount": "12"}, {"Amount": "12.5"}]')
     page = editor_client.post(reverse("connections:transformer_test"), data).content.decode()
     assert page.count('data-testid="tester-entity"') == 2
-    assert '<a href="#step-0"><strong>0</strong></a> (cast) at <code>Amount</code>' in page
+    assert '<a href="#step-0"><strong>1</strong></a> (cast) at <code>Amount</code>' in page
     page = _tester(editor_client, "[]", "{nope")
     assert "not valid JSON" in page
     page = _tester(editor_client, '[{"type": "x"}]', "{}")
@@ -206,5 +216,5 @@ def test_conditional_steps_summarise_their_nested_steps(editor_client):
     nested = [step("set_value", path="bulk", value=True), {"type": "nope"}]
     data = _fields([step("conditional", condition="Qty > `1`", then=nested)], op="noop")
     html = editor_client.post(reverse("connections:transformer_chain"), data).content.decode()
-    assert "0. Value setter: bulk = True" in html and "1. unknown step &#x27;nope&#x27;" in html
-    assert "step 0.then.1: type: unknown step type" in html
+    assert "1. Value setter: bulk = True" in html and "2. unknown step &#x27;nope&#x27;" in html
+    assert "step 1 › then › 2: type: unknown step type" in html
