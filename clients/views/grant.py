@@ -1,6 +1,7 @@
 """The OAuth "grant access" flow (style.md §8): start binds state + client to the session; the callback
-pops it (or 403), loads the client through the scoped getter, handles a denial, compares state (403 on a
-mismatch), lets the client type exchange and validate the code, then saves and redirects."""
+reads it (or 403), loads the client through the scoped getter, compares state (403 on a mismatch, the
+pending grant kept), pops it, handles a denial, lets the client type exchange and validate the code, then
+saves and redirects."""
 
 from __future__ import annotations
 
@@ -51,8 +52,8 @@ def client_grant(request: HttpRequest, pk: int) -> HttpResponse:
 @login_not_required
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
-    # 1. Pop the session key, or 403 (also for a replayed callback URL: the key is gone after first use).
-    pending = request.session.pop(SESSION_KEY, None)
+    # 1. The grant this browser session started, or 403 (also for a replayed callback URL: it is gone after use).
+    pending = request.session.get(SESSION_KEY)
     if not isinstance(pending, dict) or not pending.get("state"):
         raise PermissionDenied("No grant was started in this browser session. Start again from the client page.")
     if not request.user.is_authenticated or request.user.pk != pending.get("user") \
@@ -61,10 +62,17 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     # 2. The client, through the scoped getter.
     client = get_client_for_user(request, pending.get("client"), write=True)
     ctype = client_type_of(client)
+    # 3. State must match what this session sent, before anything else is read from the answer: a forged or
+    #    crossed callback (even one that only says error=...) neither cancels nor completes the pending grant.
+    if not constant_time_compare(request.GET.get("state", ""), pending["state"]):
+        AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, "The callback's state did not match the session: "
+                         "rejected (possible forged or crossed request).", user=request.user)
+        raise PermissionDenied("The answer from Exact Online does not belong to this grant (state mismatch).")
+    del request.session[SESSION_KEY]  # the answer belongs to this grant: it is used up, whatever it says
     if time.time() - float(pending.get("started", 0)) > GRANT_TTL:
         messages.error(request, "The grant took too long and expired. Click Grant access again.")
         return redirect("clients:detail", client.pk)
-    # 3. A denial on the consent page.
+    # 4. A denial on the consent page.
     error = request.GET.get("error", "")
     if error:
         if error == "access_denied":
@@ -78,11 +86,6 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, message, user=request.user)
             messages.error(request, message)
         return redirect("clients:detail", client.pk)
-    # 4. State must match what this session sent.
-    if not constant_time_compare(request.GET.get("state", ""), pending["state"]):
-        AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, "The callback's state did not match the session: "
-                         "rejected (possible forged or crossed request).", user=request.user)
-        raise PermissionDenied("The answer from Exact Online does not belong to this grant (state mismatch).")
     code = request.GET.get("code", "")
     if not code:
         message = "Exact Online came back without an authorization code. Click Grant access to try again."

@@ -62,7 +62,29 @@ def test_state_mismatch_is_403_and_logged(editor_client, sandbox):
     client.refresh_from_db()
     assert client.status == HttpClient.Status.NOT_GRANTED
     assert events(client)[-1] == "grant_failed"
-    assert SESSION_KEY not in editor_client.session  # popped: the same answer cannot be tried again
+    assert SESSION_KEY in editor_client.session  # kept: a crossed answer does not cancel the pending grant
+    response = callback(editor_client, code=code, state=state)  # the real answer still completes it
+    assert page_messages(response)[0].startswith("Access granted")
+    assert SESSION_KEY not in editor_client.session  # used up: the same answer cannot be tried again
+
+
+def test_forged_error_callback_neither_cancels_nor_logs_a_denial(editor_client, sandbox):
+    """An attacker makes the editor's browser open the callback with error=access_denied and a guessed state."""
+    client, app = sandbox_client(sandbox)
+    state = start_grant(editor_client, client)
+    forged = editor_client.get(reverse("clients:oauth_callback"), {"error": "access_denied", "state": "guessed"})
+    assert forged.status_code == 403 and "state mismatch" in forged.content.decode()
+    forged = editor_client.get(reverse("clients:oauth_callback"), {"error": "server_error",
+                                                                    "error_description": "<b>call us</b>"})
+    assert forged.status_code == 403
+    assert "grant_denied" not in events(client)
+    assert not AuthEvent.objects.filter(client=client, message__contains="call us").exists()
+    assert SESSION_KEY in editor_client.session
+    code = sandbox.authorize(app["client_id"], redirect_uri(), state=state)
+    response = callback(editor_client, code=code, state=state)
+    assert page_messages(response)[0].startswith("Access granted")
+    client.refresh_from_db()
+    assert client.status == HttpClient.Status.GRANTED
 
 
 def test_callback_without_a_started_grant_is_403(client, editor_client):
