@@ -6,7 +6,8 @@ Give it a grant store (where valid tokens come from) and optionally a quota stor
     me = api.me(); accounts = api.get("crm/Accounts", division=me["CurrentDivision"], params={"$select": "ID"})
 
 Every call: a quota slot for (client, division), a fresh token (single-flight refresh), the request with
-a timeout, the ``X-RateLimit-*`` headers recorded, then: 401 -> one refresh-and-retry; 429 -> wait for
+a timeout, the ``X-RateLimit-*`` headers recorded, then: 401 -> one refresh-and-retry per distinct token (a
+401 on a freshly refreshed token is transient: backoff; only a refused grant is final); 429 -> wait for
 the reset and retry (up to ``max_wait``); transient failures -> retried with backoff for GETs only; any
 other 4xx -> a typed error at once (Exact blocks keys that collect errors, FIELD-NOTES B5). The
 error-budget guard (``error_budget.py``) counts those errors per endpoint and division and refuses to send
@@ -43,6 +44,10 @@ from .transport import RequestLogger, Transport
 __all__ = ["ApiResponse", "ExactApi", "Page", "error_message", "is_validation_text"]
 
 log = logging.getLogger(__name__)
+
+# A 401 on a token fresh from a refresh is retried this often per request after a backoff; more would spend
+# Exact's error budget (401s count, FIELD-NOTES B5) on a refusal that is not going away within the request.
+MAX_401_BLIPS = 1
 
 # A 500 whose text reads like a validation message is the caller's fault, not Exact's (FIELD-NOTES H2).
 _VALIDATION_500 = re.compile(
@@ -192,7 +197,10 @@ class ExactApi:
         if json is not None:
             send_headers.setdefault("Content-Type", "application/json")
         may_retry = retry_transient and method == "GET"
-        refreshed = False
+        # Tokens a 401 already led to a refresh for, and the tokens those refreshes gave: one refresh per
+        # distinct refused token; a refused token that is fresh from a refresh is a blip, not a lost grant.
+        refreshed: set[str] = set()
+        blips = 0  # 401s on a token fresh from a refresh, retried after a backoff (each costs error budget)
         waited = 0.0
         attempt = 0
         while True:
@@ -209,10 +217,23 @@ class ExactApi:
             status = response.status
             if self.quota_store is not None:
                 self.quota_store.record(division, response.headers, status)
-            if status == 401 and not refreshed:
-                refreshed = True
-                self.grant_store.after_unauthorized(token)
-                continue
+            if status == 401:
+                if token not in refreshed:
+                    refreshed.add(token)
+                    try:  # NeedsReconnect (Exact refused the grant itself) ends the request here
+                        refreshed.add(self.grant_store.after_unauthorized(token))
+                        continue
+                    except ExactError as exc:
+                        if exc.permanent:
+                            raise
+                # A 401 right after a successful refresh (or a refresh Exact would not do yet): transient.
+                # A 401 means Exact did not act on the request, so even a POST may be sent again.
+                if blips < MAX_401_BLIPS and attempt < self.max_attempts:
+                    blips += 1
+                    log.info("401 from Exact Online on a freshly refreshed token: retrying after a pause")
+                    self._backoff(attempt)
+                    continue
+                raise self._unauthorized(response)
             if status == 429:
                 wait = wait_after_429(response.headers, self.clock())
                 if waited + wait > self.max_wait:
@@ -269,6 +290,12 @@ class ExactApi:
         return ApiResponse(status=r.status_code, headers=dict(r.headers), body=body, text=text,
                            elapsed_ms=sent.elapsed_ms, url=r.url or url)
 
+    def _unauthorized(self, response: ApiResponse) -> Unauthorized:
+        reason = next((v for k, v in response.headers.items() if k.lower() == "reason"), None)
+        return Unauthorized("Exact Online answered HTTP 401 again after the access token was refreshed; the "
+                            "grant itself was not refused, so this is retried later.", status=401, reason=reason,
+                            body=response.text)
+
     def _error_for(self, response: ApiResponse, method: str) -> ExactError | None:
         status = response.status
         reason = next((v for k, v in response.headers.items() if k.lower() == "reason"), None)
@@ -281,9 +308,6 @@ class ExactApi:
                                    status=status, body=response.text)
             return None
         detail = f"Exact Online answered HTTP {status}" + (f": {message}" if message else "")
-        if status == 401:
-            return Unauthorized(detail + " (access token refused twice).", status=status, reason=reason,
-                                body=response.text)
         if status == 403:
             return Forbidden(detail, status=status, reason=reason, body=response.text)
         if status == 404:

@@ -43,7 +43,9 @@ class ExactError(Exception):
 
 
 class Unauthorized(ExactError):
-    """401 that survived one refresh-and-retry."""
+    """401 that survived a refresh and retries with backoff: transient, since Exact did not refuse the grant."""
+
+    permanent = False
 
 
 class NeedsReconnect(ExactError):

@@ -95,11 +95,47 @@ def test_401_gets_one_refresh_and_retry():
     assert script.sent[1][2]["Authorization"] == "Bearer t2"
 
 
-def test_a_second_401_is_unauthorized_not_a_loop():
-    client, script, grants, _ = api([response(401, text=""), response(401, text="")])
-    with pytest.raises(errors.Unauthorized):
+def test_a_401_on_a_freshly_refreshed_token_is_retried_after_a_backoff():
+    client, script, grants, slept = api([response(401, text=""), response(401, text=""), response(200, OK)])
+    assert client.get("crm/Accounts", division=1) == OK
+    assert grants.refreshes == 1 and slept == [20.0]
+    assert [sent[2]["Authorization"] for sent in script.sent] == ["Bearer t1", "Bearer t2", "Bearer t2"]
+
+
+def test_401s_that_outlast_the_refresh_are_unauthorized_transient_and_bounded():
+    client, script, grants, slept = api([response(401, text="")] * 3)
+    with pytest.raises(errors.Unauthorized) as caught:
         client.get("crm/Accounts", division=1)
-    assert grants.refreshes == 1 and len(script.sent) == 2
+    assert not caught.value.permanent  # the grant was not refused: the task is retried later
+    assert grants.refreshes == 1 and len(script.sent) == 3 and slept == [20.0]
+
+
+def test_a_refresh_per_distinct_token_across_a_backoff():
+    """The run that died: 401 -> refresh, a 500 and a backoff during which the (10 s) token was renewed,
+    then a 401 on that new token. It gets its own refresh instead of "refused twice"."""
+    client, script, grants, _ = api([response(401, text=""), response(500, text=""), response(401, text=""),
+                                     response(200, OK)])
+
+    def sleep_and_renew(seconds: float) -> None:  # the store's planned refresh while the request waited
+        grants.token = "renewed-during-backoff"
+
+    client.sleep = sleep_and_renew
+    assert client.get("crm/Accounts", division=1) == OK
+    assert [sent[2]["Authorization"] for sent in script.sent] == [
+        "Bearer t1", "Bearer t2", "Bearer renewed-during-backoff", "Bearer t3"]
+    assert grants.refreshes == 2
+
+
+def test_a_refused_grant_fails_at_once():
+    client, script, grants, slept = api([response(401, text="")])
+
+    def refuse(used_token: str) -> str:
+        raise errors.NeedsReconnect("Exact Online refused to refresh the access (invalid_grant).")
+
+    grants.after_unauthorized = refuse  # type: ignore[method-assign]
+    with pytest.raises(errors.NeedsReconnect) as caught:
+        client.get("crm/Accounts", division=1)
+    assert caught.value.permanent and len(script.sent) == 1 and slept == []
 
 
 def test_429_waits_for_the_reset_then_succeeds():

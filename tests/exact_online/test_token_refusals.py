@@ -69,3 +69,18 @@ def test_granting_again_reconnects(editor_client, sandbox):
     client.refresh_from_db()
     assert client.status == HttpClient.Status.GRANTED
     assert api_for(client).me()["FullName"] == "Demo Gebruiker"
+
+
+def test_a_401_on_a_fresh_token_is_a_blip_not_a_failure(editor_client, sandbox_factory):
+    """Exact answers 401 on a token it issued a moment ago: the refresh it would refuse (too early) is not a
+    lost grant; the call is retried after a backoff and succeeds, and the client stays granted."""
+    sandbox = sandbox_factory()
+    client, app = sandbox_client(sandbox)
+    grant(editor_client, client, sandbox, app)
+    sandbox.set_faults({"path": "current/Me", "expired_token_rate": 1, "times": 1})
+    slept: list[float] = []
+    me = api_for(client, sleep=slept.append).me()
+    assert me["FullName"] == "Demo Gebruiker" and len(slept) == 1
+    client.refresh_from_db()
+    assert client.status == HttpClient.Status.GRANTED and client.grant.refresh_token
+    assert refused(client) == []
