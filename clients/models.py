@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -103,6 +103,16 @@ class HttpClient(models.Model):
         HttpClient.objects.filter(pk=self.pk).update(status=self.Status.NEEDS_RECONNECT, status_message=message[:2000],
                                                      updated_at=timezone.now())
         self.status, self.status_message = self.Status.NEEDS_RECONNECT, message
+
+    def forget_grant(self, message: str) -> None:
+        """Delete the tokens and mark the client not granted (its secrets or address changed): grant again."""
+        with transaction.atomic():
+            grant = OAuthGrant.objects.select_for_update().filter(client_id=self.pk).first()
+            if grant is not None:
+                grant.clear_tokens()
+                grant.version += 1
+                grant.save(update_fields=["access_token", "refresh_token", "expires_at", "issued_at", "version"])
+        self.status, self.status_message = self.Status.NOT_GRANTED, message
 
     def dependents(self) -> list[tuple[str, Any]]:
         """Objects of other apps that point at this client (connections...), found through Django's relations.

@@ -51,6 +51,11 @@ class ClientType:
     description: ClassVar[str] = ""
     config_model: ClassVar[type[BaseModel] | None] = None
     sensitive: ClassVar[tuple[str, ...]] = ()
+    # Config keys the stored secrets and grant belong to (where they are sent, whose they are): changing one
+    # drops the secrets and tokens, so an editor cannot redirect a stored secret to an address of their own.
+    bound_to: ClassVar[tuple[str, ...]] = ()
+    rebound_message: ClassVar[str] = ("The settings this client's secrets belong to changed: its secrets and tokens "
+                                      "were removed. Enter the secrets again and grant access.")
     form_class: ClassVar[type[forms.Form] | None] = None
     detail_template: ClassVar[str] = ""
     supports_grant: ClassVar[bool] = False
@@ -58,22 +63,33 @@ class ClientType:
 
     # --- configuration ----------------------------------------------------------------------------
     def form(self, data: Mapping[str, Any] | None = None, *, client: HttpClient | None = None) -> forms.Form:
+        """The type's form; ``stored_secrets`` names the sensitive values the client has (never the values)."""
         assert self.form_class is not None
-        return self.form_class(data=data, initial=self.initial(client) if client else None,
-                               editing=client is not None and client.pk is not None)  # type: ignore[call-arg]
+        stored = frozenset(name for name in self.sensitive if client is not None and client.get_secret(name))
+        return self.form_class(data=data, initial=self.initial(client) if client else None,  # type: ignore[call-arg]
+                               editing=client is not None and client.pk is not None, stored_secrets=stored)
 
     def initial(self, client: HttpClient) -> dict[str, Any]:
         """Form initial values from the stored config (secrets are never rendered back)."""
         return {k: v for k, v in client.config.items() if k not in self.sensitive}
 
-    def apply(self, client: HttpClient, form: forms.Form) -> None:
-        """Store a valid form's values: non-secret ones in ``config``, sensitive ones encrypted."""
+    def apply(self, client: HttpClient, form: forms.Form) -> bool:
+        """Store a valid form's values: non-secret ones in ``config``, sensitive ones encrypted.
+
+        Returns whether a ``bound_to`` key changed on a stored client: then only the secrets entered in this
+        form are kept (the caller also forgets the grant, see ``HttpClient.forget_grant``).
+        """
         cleaned = self.values_from(form)
         config = {k: v for k, v in cleaned.items() if k not in self.sensitive}
         if self.config_model is not None:
             config = self.config_model.model_validate(config).model_dump(mode="json")
+        before = dict(client.config or {}) if client.pk is not None else {}
+        rebound = client.pk is not None and any(before.get(k) != config.get(k) for k in self.bound_to)
         client.config = config
+        if rebound:
+            client.secrets = ""
         client.set_secrets({k: str(cleaned.get(k) or "") for k in self.sensitive})
+        return rebound
 
     def copy_fields(self) -> list[tuple[str, str, str]]:
         """(label, value, help) shown with a copy button on the client form and page (e.g. a redirect URI)."""

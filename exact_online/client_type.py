@@ -66,6 +66,8 @@ def oauth_for(client: HttpClient, transport: Transport | None = None) -> ExactOA
     config = client.config or {}
     if not config.get("base_url") or not config.get("client_id"):
         raise NeedsReconnect(f"{client.name} is not configured: set its Base URI and Client ID.")
+    if not client.get_secret("client_secret"):
+        raise NeedsReconnect(f"{client.name} has no Client Secret stored: enter it on the client's edit page.")
     return ExactOAuth(
         base_url=config["base_url"],
         client_id=config["client_id"],
@@ -127,6 +129,9 @@ class ExactOnlineClientType(ClientType):
     description = "OAuth 2 access to one Exact Online app registration on one region."
     config_model = ExactOnlineClientConfig
     sensitive = ("client_secret", "webhook_secret")
+    bound_to = ("base_url", "client_id")  # the secret is posted to the Base URI's token endpoint
+    rebound_message = ("The Base URI or Client ID changed: the stored Client Secret, webhook secret and tokens were "
+                       "removed. Grant access again.")
     form_class = ExactOnlineClientForm
     detail_template = "exact_online/client_detail.html"
     supports_grant = True

@@ -92,7 +92,8 @@ class ExactOnlineClientForm(forms.Form):
     scopes = forms.CharField(label="Scopes", required=False, max_length=1000,
                              help_text="Optional, as on the app registration (letters, digits, spaces, . _ : , / -).")
 
-    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, editing: bool = False, stored_secrets: frozenset[str] = frozenset(),
+                 **kwargs: Any) -> None:
         initial = kwargs.get("initial") or {}
         if initial.get("base_url"):
             known = {value for value, _ in REGIONS}
@@ -103,12 +104,13 @@ class ExactOnlineClientForm(forms.Form):
             kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         self.editing = editing
-        if editing:
-            for name in ("client_secret", "webhook_secret"):
-                self.fields[name].help_text = "Leave empty to keep the stored value. " + (
-                    self.fields[name].help_text or "")
+        self.stored_secrets = stored_secrets if editing else frozenset()
+        for name in ("client_secret", "webhook_secret"):
+            if name in self.stored_secrets:
+                self.fields[name].help_text = ("Leave empty to keep the stored value (changing the Base URI or "
+                                               "Client ID removes it). " + (self.fields[name].help_text or ""))
                 self.fields[name].widget.attrs["placeholder"] = "•••••• (stored; leave empty to keep)"
-        else:
+        if "client_secret" not in self.stored_secrets:
             self.fields["client_secret"].required = True
             self.fields["client_secret"].help_text = "From Exact's App Center; stored encrypted, never shown again."
 
@@ -137,7 +139,14 @@ class ExactOnlineClientForm(forms.Form):
                 cleaned["base_url"] = normalise_base_url(raw or "")
             except ValueError as exc:
                 self.add_error("custom_base_uri" if choice == CUSTOM else "base_uri", str(exc))
+        if self.stored_secrets and not cleaned.get("client_secret") and self._rebinds(cleaned):
+            self.add_error("client_secret", "The Base URI or Client ID changed: enter the Client Secret again. "
+                                            "A stored secret is never sent to a new address.")
         return cleaned
+
+    def _rebinds(self, cleaned: dict[str, Any]) -> bool:
+        """Whether the address or app the stored secrets belong to changes (see ``ClientType.bound_to``)."""
+        return any(name in cleaned and cleaned[name] != self.initial.get(name) for name in ("base_url", "client_id"))
 
     def config_values(self) -> dict[str, Any]:
         """The values the client type stores (config + secrets), from a valid form."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import ProtectedError, Q, RestrictedError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -91,16 +92,15 @@ def _save_form(request: HttpRequest, client: HttpClient | None) -> HttpResponse:
     if ctype is None or not form.is_valid() or type_form is None or not type_form.is_valid():
         return _render_form(request, client=client, form=form, type_form=type_form, ctype=ctype, status=400)
     target = client or HttpClient(kind=ctype.kind, created_by=request.user)
-    before = dict(target.config or {}) if editing else {}
     target.name = form.cleaned_data["name"]
     target.log_requests = form.cleaned_data["log_requests"]
-    ctype.apply(target, type_form)
-    if editing and before.get("base_url") and before.get("base_url") != target.config.get("base_url") \
-            and target.status == HttpClient.Status.GRANTED:
-        target.status = HttpClient.Status.NEEDS_RECONNECT
-        target.status_message = "The Base URI changed: grant access again on the new site."
-    target.save()
-    messages.success(request, f"HTTP client “{target.name}” {'saved' if editing else 'created'}.")
+    with transaction.atomic():
+        rebound = ctype.apply(target, type_form)
+        if rebound:
+            target.forget_grant(ctype.rebound_message)
+        target.save()
+    messages.success(request, f"HTTP client “{target.name}” {'saved' if editing else 'created'}."
+                     + (f" {ctype.rebound_message}" if rebound else ""))
     return redirect("clients:detail", target.pk)
 
 
@@ -144,12 +144,13 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def client_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_client_for_user(request, pk, write=True)
+    # The copy gets the settings, not the secrets: whoever edits it enters them (and cannot aim a copied
+    # secret at an address of their own).
     copy = HttpClient.objects.create(
         name=free_copy_name(HttpClient.objects, source.name, max_length=200), kind=source.kind,
-        config=dict(source.config or {}), secrets=source.secrets, log_requests=source.log_requests,
-        created_by=request.user,
+        config=dict(source.config or {}), log_requests=source.log_requests, created_by=request.user,
     )
-    messages.success(request, f"Duplicated as “{copy.name}”. Grant access to use it.")
+    messages.success(request, f"Duplicated as “{copy.name}”. Enter its secrets, then grant access to use it.")
     return redirect("clients:edit", copy.pk)
 
 

@@ -1,4 +1,5 @@
-"""Helpers for the HTTP client tests: a client at the sandbox, the grant round trip, a stub token endpoint."""
+"""Helpers for the HTTP client tests: a client at the sandbox, the grant round trip, a stub token endpoint and a
+recording server (an attacker's host on another port that keeps everything it was sent)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,38 @@ def stub_token_endpoint(status: int, body: bytes | None, content_type: str = "ap
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def recording_server(answer: bytes = b'{"error": "invalid_grant"}',
+                     status: int = 400) -> Iterator[tuple[str, list[str]]]:
+    """A server on another port that answers every request with ``status`` + ``answer`` and keeps the text of
+    each request it got (request line, headers, body) in the yielded list: where a leaked secret would land."""
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(f"{self.command} {self.path}\n{self.headers}\n{body.decode('utf-8', 'replace')}")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _record
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", received
     finally:
         server.shutdown()
         server.server_close()

@@ -1,4 +1,5 @@
-"""Delete confirms and names what depends on the client; duplicate copies the configuration, not the grant."""
+"""Delete confirms and names what depends on the client; duplicate copies the configuration, not the secrets or
+the grant."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_delete_names_the_connections_that_use_the_client_and_refuses(editor_cli
     assert apps.get_app_config("connections")
 
 
-def test_duplicate_copies_configuration_and_secret_but_not_the_grant(editor_client):
+def test_duplicate_copies_configuration_but_neither_secrets_nor_the_grant(editor_client):
     client = make_client("https://start.exactonline.be", name="BE")
     OAuthGrant.objects.create(client=client, refresh_token="r", access_token="a")
     client.status = HttpClient.Status.GRANTED
@@ -48,5 +49,5 @@ def test_duplicate_copies_configuration_and_secret_but_not_the_grant(editor_clie
     copy = HttpClient.objects.exclude(pk=client.pk).get()
     assert response["Location"] == reverse("clients:edit", args=[copy.pk])
     assert copy.name == "Copy of BE" and copy.config == client.config
-    assert copy.get_secret("client_secret") == client.get_secret("client_secret")
+    assert copy.get_secrets() == {} and copy.secrets == ""
     assert copy.status == HttpClient.Status.NOT_GRANTED and copy.grant_or_none is None
