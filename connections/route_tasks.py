@@ -47,6 +47,8 @@ def run_scheduled_route(route_id: int) -> dict[str, Any]:
     try:
         route_run = routing.start_route_run(route, trigger=RouteRun.Trigger.SCHEDULED)
     except routing.RouteBusy as busy:
+        if route.enabled:
+            route.record_skipped_fire(f"still running: {busy}")
         return {"started": False, "reason": str(busy)}
     return {"started": True, "route_run": route_run.pk}
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 __all__ = ["Route", "RouteRun", "RouteTransformer"]
 
@@ -46,6 +47,10 @@ class Route(models.Model):
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="route"
     )
+    # A scheduled fire that found the previous run still going starts nothing: it is recorded, not discarded.
+    skipped_fires = models.PositiveIntegerField(default=0)
+    last_skipped_at = models.DateTimeField(null=True, blank=True)
+    last_skip_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -90,11 +95,44 @@ class Route(models.Model):
 
     @property
     def schedule_text(self) -> str:
+        """The schedule in words: "Every 15 minutes, Monday through Friday (Europe/Amsterdam)", "manual"."""
+        from ..schedules import cron_in_words
+
         if self.schedule_kind == self.ScheduleKind.INTERVAL and self.interval_seconds:
             return f"every {self.interval_seconds} s"
         if self.schedule_kind == self.ScheduleKind.CRON and self.cron:
-            return f"cron {self.cron} ({self.timezone})"
+            return f"{cron_in_words(self.cron)} ({self.timezone})"
         return "manual"
+
+    def next_fires(self, *, now: Any = None, count: int = 3) -> list[Any]:
+        """When beat will start this route next (empty when it has no enabled schedule)."""
+        from ..schedules import next_cron_times, next_interval_times
+
+        now = now or timezone.now()
+        if not self.enabled or self.periodic_task is None:
+            return []
+        if self.schedule_kind == self.ScheduleKind.INTERVAL and self.interval_seconds:
+            return next_interval_times(int(self.interval_seconds), last_fired=self.periodic_task.last_run_at,
+                                       now=now, count=count)
+        if self.schedule_kind == self.ScheduleKind.CRON and self.cron:
+            return next_cron_times(self.cron, self.timezone, after=now, count=count)
+        return []
+
+    def record_skipped_fire(self, reason: str) -> None:
+        """A scheduled fire found the previous run still going: count it and keep when and why (shown on the page)."""
+        now = timezone.now()
+        Route.objects.filter(pk=self.pk).update(
+            skipped_fires=models.F("skipped_fires") + 1, last_skipped_at=now, last_skip_reason=reason[:300])
+        self.refresh_from_db(fields=["skipped_fires", "last_skipped_at", "last_skip_reason"])
+
+    def last_fire(self) -> dict[str, Any] | None:
+        """What the most recent scheduled fire did: started a run, or was skipped because one was still going."""
+        started = self.runs.filter(trigger=RouteRun.Trigger.SCHEDULED).order_by("-pk").first()
+        if self.last_skipped_at and (started is None or self.last_skipped_at > started.created_at):
+            return {"skipped": True, "at": self.last_skipped_at, "reason": self.last_skip_reason}
+        if started is not None:
+            return {"skipped": False, "at": started.created_at, "route_run": started}
+        return None
 
     def sync_schedule(self) -> None:
         """Create, update or delete this route's PeriodicTask to match its schedule fields."""
@@ -203,7 +241,22 @@ class RouteRun(models.Model):
         indexes = [models.Index(fields=["status", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.route} run {self.pk}"
+        return f"{self.route} run {self.number}"
+
+    @cached_property
+    def number(self) -> int:
+        """The run's number within its route (its first run is Run 1), not the global id."""
+        return RouteRun.objects.filter(route_id=self.route_id, pk__lte=self.pk).count()
+
+    @staticmethod
+    def number_runs(route_runs: list[RouteRun]) -> list[RouteRun]:
+        """Set ``number`` on a list of one route's runs (newest first) with one query instead of one per run."""
+        if route_runs:
+            newest = route_runs[0]
+            count = RouteRun.objects.filter(route_id=newest.route_id, pk__lte=newest.pk).count()
+            for offset, route_run in enumerate(route_runs):
+                route_run.number = count - offset
+        return route_runs
 
     @property
     def is_active(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -79,7 +80,7 @@ def route_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
     route = get_route_for_user(request, pk)
-    runs = route.runs.select_related("run")[:10]
+    runs = RouteRun.number_runs(list(route.runs.select_related("run")[:10]))
     transformers = route.ordered_transformers()
     # The tester's input: the last entity this route read (the data a consultant wants to try the chain on).
     sample, sample_note = "{}", ""
@@ -92,6 +93,7 @@ def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "connections/routes/detail.html", {
         **_status_context(route), "runs": runs, "transformers": transformers,
         "can_edit": can_edit(request.user), "sample": sample, "sample_note": sample_note,
+        "next_fires": route.next_fires(), "last_fire": route.last_fire(), "site_time_zone": settings.TIME_ZONE,
     })
 
 
@@ -101,7 +103,7 @@ def route_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The live counters of the latest run (htmx polls this while the run is active)."""
     route = get_route_for_user(request, pk)
     # The runs table below updates out of band with the counters.
-    runs = list(route.runs.select_related("run")[:10])
+    runs = RouteRun.number_runs(list(route.runs.select_related("run")[:10]))
     return render(request, "connections/routes/_status.html", {**_status_context(route), "oob_runs": runs})
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import escape, format_html
 
 register = template.Library()
 
@@ -88,3 +92,58 @@ def sample_table(entities: Any, title: str = "entities") -> dict[str, Any]:
         "entities": entities,
         "title": title,
     }
+
+
+# --- one way to show time: the site's time zone, one format, relative where it helps, human durations ----
+
+DATETIME_FORMAT = "Y-m-d H:i:s"
+
+
+def _relative(moment: datetime, now: datetime) -> str:
+    seconds = (moment - now).total_seconds()
+    ahead, seconds = seconds > 0, abs(seconds)
+    if seconds < 45:
+        return "now" if ahead else "just now"
+    for unit_seconds, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds >= unit_seconds:
+            amount = round(seconds / unit_seconds)
+            text = f"{amount} {unit}"
+            return f"in {text}" if ahead else f"{text} ago"
+    return ""
+
+
+@register.filter
+def relative(value: Any) -> str:
+    """ "in 4 min", "3 h ago" (empty for anything but a datetime)."""
+    if not isinstance(value, datetime):
+        return ""
+    return _relative(value, timezone.now())
+
+
+@register.filter(is_safe=True)
+def when(value: Any) -> str:
+    """A moment in the site's time zone in the one format, with the relative time as its tooltip; "—" if none."""
+    if not isinstance(value, datetime):
+        return "—" if value in (None, "") else escape(str(value))
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(), _relative(value, timezone.now())
+                       if timezone.is_aware(value) else "", date_format(local, DATETIME_FORMAT))
+
+
+@register.filter
+def duration(value: Any) -> str:
+    """A human duration: "250 ms", "4.2 s", "3 min 05 s", "2 h 03 min" (from a timedelta or seconds)."""
+    if value in (None, ""):
+        return "—"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
