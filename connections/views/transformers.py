@@ -148,12 +148,10 @@ def transformer_chain(request: HttpRequest) -> HttpResponse:
             steps, problems = chain_from_post(request.POST)
     else:
         steps, problems = chain_from_post(request.POST)
-        try:
-            index = int(request.POST.get("index", -1))
-        except ValueError:
-            index = -1
         problems = {}  # each step carries its own unreadable fields (_raw, _problems) through the move
-        steps = apply_op(steps, op, index, request.POST.get("step_type", ""))
+        target = request.POST.get("target", "")
+        step_type = request.POST.get(f"step_type@{target}" if target else "step_type", "")
+        steps = apply_op(steps, op, request.POST.get("index", ""), step_type, target=target)
     state = editor_state(steps, problems, validate=op != "add", extra_errors=extra, options=field_options())
     context = {"state": state, "can_edit": True, "step_type_groups": step_type_groups()}
     return render(request, "connections/transformers/_chain.html", context)

@@ -212,9 +212,30 @@ def test_tester_runs_a_saved_transformer_by_id(viewer_client, transformer):
     assert viewer_client.post(reverse("connections:transformer_test"), {"transformer": "999"}).status_code == 404
 
 
-def test_conditional_steps_summarise_their_nested_steps(editor_client):
+def test_nested_steps_get_the_same_forms_as_top_level_ones(editor_client, transformer):
     nested = [step("set_value", path="bulk", value=True), {"type": "nope"}]
     data = _fields([step("conditional", condition="Qty > `1`", then=nested)], op="noop")
     html = editor_client.post(reverse("connections:transformer_chain"), data).content.decode()
-    assert "1. Value setter: bulk = True" in html and "2. unknown step &#x27;nope&#x27;" in html
-    assert "step 1 › then › 2: type: unknown step type" in html
+    # The Then branch is rendered as step forms (not a JSON box), numbered inside their parent.
+    assert 'name="step-0-p-then-count" value="2"' in html
+    assert 'name="step-0-p-then-0-type" value="set_value"' in html and 'name="step-0-p-then-0-p-path"' in html
+    assert '<span class="tf-num">1 › then › 1</span>' in html
+    assert "unknown step type" in html and 'id="step-0.then.1"' in html
+
+    # The posted nested forms are read back; "Add to Then" and moves work inside the branch.
+    form = {"step_count": "1", "step-0-type": "conditional", "step-0-p-condition": "Qty > `1`",
+            "step-0-p-then-count": "1", "step-0-p-then-0-type": "set_value", "step-0-p-then-0-p-path": "bulk",
+            "step-0-p-then-0-p-value": "true", "step-0-p-else-count": "0"}
+    added = editor_client.post(reverse("connections:transformer_chain"),
+                               {**form, "op": "add", "target": "0.then", "step_type@0.then": "remove"}).content.decode()
+    assert 'name="step-0-p-then-1-type" value="remove"' in added
+    moved = editor_client.post(reverse("connections:transformer_chain"), {
+        **form, "step-0-p-then-count": "2", "step-0-p-then-1-type": "remove", "step-0-p-then-1-p-paths": "Tmp",
+        "op": "up", "index": "0.then.1"}).content.decode()
+    assert 'name="step-0-p-then-0-type" value="remove"' in moved
+    saved = editor_client.post(reverse("connections:transformer_edit", args=[transformer.pk]),
+                               {**form, "name": transformer.name})
+    assert saved.status_code == 302
+    transformer.refresh_from_db()
+    assert transformer.steps[0]["params"]["then"] == [
+        {"type": "set_value", "params": {"path": "bulk", "value": True, "only_if_missing": False}}]
