@@ -26,7 +26,8 @@ def test_an_editor_creates_a_route_with_ordered_transformers_and_a_cron(editor_c
     assert [t.name for t in route.ordered_transformers()] == ["first", "second"]
     assert route.periodic_task.crontab.minute == "*/15"
     page = editor_client.get(route.get_absolute_url()).content.decode()
-    assert "1. first" in page and "cron */15 * * * 1-5 (Europe/Amsterdam)" in page
+    assert "1. first" in page and "Every 15 minutes, Monday through Friday (Europe/Amsterdam)" in page
+    assert "*/15 * * * 1-5" in page and "Next (times in " in page
 
 
 def test_bad_schedules_are_refused(editor_client, make_route):
