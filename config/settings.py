@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "dashboard",
     "clients",
     "connections",
+    "webhooks",
     "exact_online",
     "sandbox",
 ]
@@ -205,6 +206,10 @@ BEAT_SCHEDULE_TABLE = [
      "default": "41 4 * * *", "expires": 3600},
     {"name": "prune auth and request logs", "task": "clients.tasks.prune_logs", "env_key": "DASH_PRUNE_LOGS_CRON",
      "default": "23 3 * * *", "expires": 3600},
+    {"name": "re-queue webhook deliveries", "task": "webhooks.tasks.sweep_deliveries",
+     "env_key": "DASH_WEBHOOK_SWEEP_EVERY", "default": 60.0, "expires": 55},
+    {"name": "prune old webhook deliveries", "task": "webhooks.tasks.prune_deliveries",
+     "env_key": "DASH_WEBHOOK_PRUNE_CRON", "default": "29 3 * * *", "expires": 3600},
 ]
 # Route tasks live in their own module (connections.route_tasks), not in an app's tasks.py.
 CELERY_IMPORTS = ["connections.route_tasks"]
@@ -227,6 +232,11 @@ DASH_ERROR_BUDGET_STATUSES = [int(s) for s in env_list("DASH_ERROR_BUDGET_STATUS
 # lost its worker and is queued again.
 TASK_RETENTION_DAYS = env_int("DASH_TASK_RETENTION_DAYS", 30)
 TASK_STUCK_AFTER = env_int("DASH_TASK_STUCK_AFTER", 900)
+# Inbound webhooks: the largest body a hook stores (bigger ones get 413), when a delivery still Received is
+# queued again (its broker message was lost), how long deliveries are kept.
+WEBHOOK_MAX_BODY_BYTES = env_int("DASH_WEBHOOK_MAX_BODY_BYTES", 5 * 1024 * 1024)
+WEBHOOK_REQUEUE_AFTER = env_int("DASH_WEBHOOK_REQUEUE_AFTER", 60)
+WEBHOOK_RETENTION_DAYS = env_int("DASH_WEBHOOK_RETENTION_DAYS", 30)
 
 # --- The sandbox (a local Exact Online) --------------------------------------------------------
 SANDBOX_DB_PATH = env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))

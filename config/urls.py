@@ -2,12 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 from dashboard.views import health
+from webhooks.receiver import receive
 
 urlpatterns = [
     path("health", health, name="health"),
     path("accounts/", include("allauth.urls")),
     path("django-admin/", admin.site.urls),
     path("clients/", include("clients.urls")),
+    path("connections/webhooks/", include("webhooks.urls")),
     path("connections/", include("connections.urls")),
+    path("hooks/<str:token>/", receive, name="hook"),
     path("", include("dashboard.urls")),
 ]

@@ -37,6 +37,7 @@ from .transformers.errors import ServiceError
 __all__ = [
     "OPEN_STATUSES",
     "RouteBusy",
+    "chain_transform",
     "claim",
     "counters",
     "dry_run",
@@ -90,6 +91,8 @@ def start_route_run(route: Route, *, trigger: str = RouteRun.Trigger.MANUAL, use
     """
     if not route.enabled and trigger == RouteRun.Trigger.SCHEDULED:
         raise RouteBusy("The route is disabled.")
+    if route.incoming_id is None:
+        raise RouteBusy("The route has no Incoming to read: its webhook feeds it.")
     try:
         with transaction.atomic():
             route_run = RouteRun.objects.create(route=route, trigger=trigger, started_by=user)
@@ -106,18 +109,11 @@ def start_route_run(route: Route, *, trigger: str = RouteRun.Trigger.MANUAL, use
     return route_run
 
 
-def read_route_run(route_run: RouteRun) -> None:
-    """Read the Incoming through the runner, transforming each entity with the route's chain.
+def chain_transform(route: Route) -> Callable[[dict[str, Any]], Any]:
+    """The route's transformer chain as the runner's per-entity hook (entities, ``Skip``, or raises)."""
+    from .runner import Skip
 
-    Tasks are queued for publishing page by page (after each commit), so publishing starts while
-    reading goes on.
-    """
-    from .runner import Skip, execute_incoming_run
-
-    run = route_run.run
-    if run is None or route_run.status != RouteRun.Status.READING:
-        return
-    chain = route_chain(route_run.route)
+    chain = route_chain(route)
 
     def transform(entity: dict[str, Any]) -> list[dict[str, Any]] | Skip:
         outcome = chain(entity)
@@ -126,6 +122,22 @@ def read_route_run(route_run: RouteRun) -> None:
         if outcome.skipped_reason is not None:
             return Skip(outcome.skipped_reason)
         return attach_deferred(outcome.entities, outcome.deferred)
+
+    return transform
+
+
+def read_route_run(route_run: RouteRun) -> None:
+    """Read the Incoming through the runner, transforming each entity with the route's chain.
+
+    Tasks are queued for publishing page by page (after each commit), so publishing starts while
+    reading goes on.
+    """
+    from .runner import execute_incoming_run
+
+    run = route_run.run
+    if run is None or route_run.status != RouteRun.Status.READING:
+        return
+    transform = chain_transform(route_run.route)
 
     def on_page(_run: Any, _page: Any) -> None:
         queue_open_tasks(route_run, only_new=True)

@@ -16,6 +16,7 @@ NAVIGATION: list[tuple[str, str, str, Role]] = [
     ("Connections", "Incoming", "connections:incoming_list", Role.VIEWER),
     ("Connections", "Outgoing", "connections:outgoing_list", Role.VIEWER),
     ("Connections", "Transformers", "connections:transformer_list", Role.VIEWER),
+    ("Connections", "Webhooks", "webhooks:list", Role.VIEWER),
     ("Connections", "Storages", "connections:storage_list", Role.VIEWER),
     ("", "Tasks", "connections:task_list", Role.VIEWER),
     ("Logs", "Auth log", "clients:auth_log", Role.ADMINISTRATOR),

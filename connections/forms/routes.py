@@ -27,9 +27,9 @@ class RouteForm(forms.ModelForm):
 
     class Meta:
         model = Route
-        fields = ["name", "incoming", "outgoing", "enabled", "max_attempts", "backoff_seconds", "batch_size",
+        fields = ["name", "incoming", "webhook", "outgoing", "enabled", "max_attempts", "backoff_seconds", "batch_size",
                   "schedule_kind", "interval_seconds", "cron", "timezone"]
-        labels = {"incoming": "Incoming", "outgoing": "Outgoing", "max_attempts": "Max attempts",
+        labels = {"incoming": "Incoming", "webhook": "Webhook", "outgoing": "Outgoing", "max_attempts": "Max attempts",
                   "backoff_seconds": "Backoff (seconds)", "batch_size": "Batch size", "schedule_kind": "Schedule",
                   "interval_seconds": "Every (seconds)", "cron": "Cron"}
         help_texts = {"cron": "Five fields: minute hour day-of-month month day-of-week, e.g. */15 * * * *"}
@@ -72,6 +72,10 @@ class RouteForm(forms.ModelForm):
             self.add_error("interval_seconds", "Give the number of seconds between runs.")
         if kind == Route.ScheduleKind.CRON and not data.get("cron") and "cron" not in self.errors:
             self.add_error("cron", "Give a cron line.")
+        if not data.get("incoming") and not data.get("webhook") and "incoming" not in self.errors:
+            self.add_error("incoming", "Choose an Incoming to read, a Webhook that feeds the route, or both.")
+        if kind in (Route.ScheduleKind.INTERVAL, Route.ScheduleKind.CRON) and not data.get("incoming"):
+            self.add_error("schedule_kind", "A schedule runs the Incoming: choose one, or leave the schedule off.")
         if data.get("batch_size") == 0:
             self.add_error("batch_size", "At least 1.")
         if data.get("max_attempts") == 0:

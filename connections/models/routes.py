@@ -29,7 +29,10 @@ class Route(models.Model):
         CRON = "cron", "Cron"
 
     name = models.CharField(max_length=200, unique=True)
-    incoming = models.ForeignKey("connections.Incoming", on_delete=models.PROTECT, related_name="routes")
+    incoming = models.ForeignKey("connections.Incoming", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="routes", help_text="What a run reads; empty when a webhook feeds it.")
+    webhook = models.ForeignKey("webhooks.Webhook", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="routes", help_text="Every item this webhook receives becomes a task.")
     transformers = models.ManyToManyField(
         "connections.Transformer", through="RouteTransformer", blank=True, related_name="routes"
     )
@@ -91,7 +94,9 @@ class Route(models.Model):
         )
 
     def active_run(self) -> RouteRun | None:
-        return self.runs.filter(status__in=RouteRun.ACTIVE).order_by("-pk").first()
+        """The active read (manual or scheduled); webhook runs only publish and are not counted here."""
+        return (self.runs.filter(status__in=RouteRun.ACTIVE).exclude(trigger=RouteRun.Trigger.WEBHOOK)
+                .order_by("-pk").first())
 
     @property
     def schedule_text(self) -> str:
@@ -199,8 +204,9 @@ class RouteTransformer(models.Model):
 class RouteRun(models.Model):
     """A run of a route: the Incoming's Run (which owns the tasks) plus publishing state.
 
-    At most one active run per route (a partial unique constraint): a "Run now" click racing the
-    schedule cannot start a second one.
+    At most one active read per route (a partial unique constraint): a "Run now" click racing the
+    schedule cannot start a second one. Webhook runs (one per delivery, publishing only) are not reads
+    and may overlap.
     """
 
     class Status(models.TextChoices):
@@ -214,6 +220,7 @@ class RouteRun(models.Model):
     class Trigger(models.TextChoices):
         MANUAL = "manual", "Manual"
         SCHEDULED = "scheduled", "Scheduled"
+        WEBHOOK = "webhook", "Webhook"
 
     route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="runs")
     run = models.OneToOneField("connections.Run", null=True, blank=True, on_delete=models.CASCADE,
@@ -234,7 +241,8 @@ class RouteRun(models.Model):
         ordering = ["-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["route"], condition=models.Q(status__in=["reading", "publishing"]),
+                fields=["route"],
+                condition=models.Q(status__in=["reading", "publishing"], trigger__in=["manual", "scheduled"]),
                 name="one_active_run_per_route",
             )
         ]

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def get_route_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Route:
     """The one getter of Route views: roles are checked by the decorators, existence here."""
-    return get_object_or_404(Route.objects.select_related("incoming", "outgoing", "periodic_task"), pk=pk)
+    return get_object_or_404(Route.objects.select_related("incoming", "outgoing", "periodic_task", "webhook"), pk=pk)
 
 
 def _status_context(route: Route) -> dict[str, object]:
@@ -43,7 +43,7 @@ def _status_context(route: Route) -> dict[str, object]:
 @require_GET
 def route_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
-    routes = Route.objects.select_related("incoming", "outgoing")
+    routes = Route.objects.select_related("incoming", "outgoing", "webhook")
     if q:
         routes = routes.filter(Q(name__icontains=q) | Q(incoming__name__icontains=q) | Q(outgoing__name__icontains=q))
     rows = [(route, route.runs.first()) for route in routes]

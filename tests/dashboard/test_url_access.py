@@ -13,8 +13,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from dashboard.roles import Role
 
 # Views anyone may reach: login and friends (allauth), static files, the OAuth callback, health.
-PUBLIC_NAMES = {"health", "clients:oauth_callback"}
-OUR_NAMESPACES = {"dashboard", "clients", "connections"}
+PUBLIC_NAMES = {"health", "clients:oauth_callback", "hook"}
+OUR_NAMESPACES = {"dashboard", "clients", "connections", "webhooks"}
 
 SAMPLE_BY_CONVERTER = {"int": "999999", "str": "zz", "slug": "zz", "uuid": str(uuid.uuid4()), "path": "zz"}
 

@@ -1,0 +1,144 @@
+"""Processing on the workers (called directly here): items become tasks of the routes the hook feeds; parse
+failures are kept and replayable; duplicates create no tasks; a failure half-way leaves nothing behind."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.test import Client
+
+from connections.models import RouteRun, Task
+from connections.routing import publish_batch
+from webhooks import feed
+from webhooks.models import Delivery
+from webhooks.processing import process_delivery, replay, sweep
+
+from .conftest import post
+
+pytestmark = pytest.mark.django_db
+
+
+def _deliver(hook, payload, **headers) -> Delivery:
+    response = post(Client(), hook, payload, **headers)
+    assert response.status_code == 202, response.content
+    return Delivery.objects.get(pk=response.json()["delivery"])
+
+
+def test_each_item_becomes_a_task_of_the_route_and_is_published(fed_route, script):
+    hook, route = fed_route
+    delivery = _deliver(hook, {"orders": [{"id": "A-1", "Name": "One"}, {"id": "A-2", "Name": "Two"}]})
+    assert process_delivery(delivery.pk) == Delivery.Status.PROCESSED
+    delivery.refresh_from_db()
+    assert (delivery.items, delivery.tasks_created) == (2, 2)
+    route_run = RouteRun.objects.get(pk=delivery.route_runs[0])
+    assert route_run.route == route and route_run.trigger == RouteRun.Trigger.WEBHOOK
+    tasks = list(Task.objects.filter(run=route_run.run).order_by("identifier"))
+    assert [t.identifier for t in tasks] == ["A-1", "A-2"]
+    assert tasks[0].data == {"id": "A-1", "Name": "One"}
+    publish_batch(route_run, [t.pk for t in tasks])
+    assert [job.source_id for job in script.jobs] == ["A-1", "A-2"]
+    route_run.refresh_from_db()
+    assert route_run.status == RouteRun.Status.FINISHED
+
+
+def test_a_second_delivery_while_the_first_publishes_gets_its_own_webhook_run(fed_route):
+    hook, route = fed_route
+    first = _deliver(hook, {"orders": [{"id": 1}]})
+    second = _deliver(hook, {"orders": [{"id": 2}]})
+    assert process_delivery(first.pk) == process_delivery(second.pk) == Delivery.Status.PROCESSED
+    assert route.runs.filter(status=RouteRun.Status.PUBLISHING).count() == 2
+    assert route.active_run() is None  # webhook runs do not block Run now / the schedule
+
+
+def test_a_parse_failure_is_kept_with_its_error_and_replays_after_the_fix(fed_route):
+    hook, _route = fed_route
+    delivery = _deliver(hook, {"data": [{"id": 1}, {"id": 2}]})  # the hook expects "orders"
+    assert process_delivery(delivery.pk) == Delivery.Status.FAILED
+    delivery.refresh_from_db()
+    assert "found nothing" in delivery.error
+    assert not Task.objects.exists()
+    hook.parser_config = {"items_path": "data"}
+    hook.save()
+    assert replay(delivery)
+    assert process_delivery(delivery.pk) == Delivery.Status.PROCESSED
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.tasks_created, delivery.error, delivery.attempts) == ("processed", 2, "", 2)
+
+
+def test_a_hook_without_routes_fails_the_delivery_until_a_route_is_connected(make_webhook, make_route):
+    hook = make_webhook()
+    delivery = _deliver(hook, {"orders": [{"id": 1}]})
+    assert process_delivery(delivery.pk) == Delivery.Status.FAILED
+    route = make_route()
+    route.webhook = hook
+    route.save()
+    replay(delivery)
+    assert process_delivery(delivery.pk) == Delivery.Status.PROCESSED
+    assert Task.objects.count() == 1
+
+
+def test_same_delivery_id_creates_no_second_task(fed_route):
+    hook, _route = fed_route
+    hook.dedup_header = "X-Delivery-Id"
+    hook.save()
+    first = _deliver(hook, {"orders": [{"id": 1}]}, X_Delivery_Id="evt-1")
+    again = _deliver(hook, {"orders": [{"id": 1}], "retry": 2}, X_Delivery_Id="evt-1")
+    other = _deliver(hook, {"orders": [{"id": 1}]}, X_Delivery_Id="evt-2")
+    assert [process_delivery(d.pk) for d in (first, again, other)] == ["processed", "duplicate", "processed"]
+    again.refresh_from_db()
+    assert again.duplicate_of_id == first.pk and again.tasks_created == 0
+    assert Task.objects.count() == 2
+
+
+def test_same_body_within_the_window_creates_no_second_task(fed_route):
+    hook, _route = fed_route
+    first = _deliver(hook, {"orders": [{"id": 1}]})
+    again = _deliver(hook, {"orders": [{"id": 1}]})
+    assert [process_delivery(d.pk) for d in (first, again)] == ["processed", "duplicate"]
+    hook.dedup_window_seconds = 0
+    hook.save()
+    late = _deliver(hook, {"orders": [{"id": 1}]})
+    Delivery.objects.filter(pk=late.pk).update(received_at=late.received_at.replace(year=late.received_at.year + 1))
+    assert process_delivery(late.pk) == "processed"
+
+
+def test_a_crash_half_way_leaves_no_tasks_and_the_delivery_replayable(fed_route):
+    hook, route = fed_route
+    delivery = _deliver(hook, {"orders": [{"id": 1}, {"id": 2}]})
+    with mock.patch.object(feed, "queue_open_tasks", autospec=True, side_effect=RuntimeError("boom")):
+        assert process_delivery(delivery.pk) == Delivery.Status.FAILED
+    assert not Task.objects.exists() and not route.runs.exists()
+    delivery.refresh_from_db()
+    assert "RuntimeError: boom" in delivery.error
+    replay(delivery)
+    assert process_delivery(delivery.pk) == Delivery.Status.PROCESSED
+    assert Task.objects.count() == 2
+
+
+def test_a_claimed_delivery_is_not_processed_twice(fed_route):
+    hook, _route = fed_route
+    delivery = _deliver(hook, {"orders": [{"id": 1}]})
+    assert process_delivery(delivery.pk) == "processed"
+    assert process_delivery(delivery.pk) == ""
+    assert Task.objects.count() == 1
+
+
+def test_the_sweep_requeues_deliveries_whose_message_was_lost(fed_route):
+    hook, _route = fed_route
+    delivery = _deliver(hook, {"orders": [{"id": 1}]})
+    from datetime import timedelta
+
+    assert sweep(older_than=timedelta(hours=1)) == 0
+    assert sweep(older_than=timedelta(seconds=0)) == 1
+    process_delivery(delivery.pk)
+    assert sweep(older_than=timedelta(seconds=0)) == 0
+
+
+def test_the_redacted_body_hides_secrets(fed_route):
+    hook, _route = fed_route
+    delivery = _deliver(hook, {"orders": [{"id": 1, "api_key": "k-123"}], "password": "pw",
+                               "echo": "hmac-secret-for-tests-5b1f"})
+    text = delivery.redacted_body()
+    assert "k-123" not in text and '"pw"' not in text and "hmac-secret-for-tests-5b1f" not in text
+    assert '"id": 1' in text

@@ -1,0 +1,139 @@
+"""The webhook-kind registry: who checks and processes a hook's deliveries.
+
+The platform's ``generic`` kind parses the body (JSON/CSV/XML) and turns every item into a task of each
+route the hook feeds. A connector registers its own kind in its ``AppConfig.ready()`` (Exact Online's signed
+events: the HashCode check, then a fetch of the changed entity); ``webhooks`` never imports a connector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .parsers import content_type_allowed, parse_items, pick
+from .validators import Rejected, Validation, hmac_signature, validate_request
+
+if TYPE_CHECKING:
+    from .models import Delivery, Webhook
+
+__all__ = ["GenericKind", "Processed", "WebhookKind", "get_kind", "kind_choices", "register_kind"]
+
+
+@dataclass
+class Processed:
+    """What processing one delivery made: items read, tasks created, the route runs holding them."""
+
+    items: int = 0
+    tasks_created: int = 0
+    route_runs: list[int] = field(default_factory=list)
+    note: str = ""
+
+
+class WebhookKind:
+    """Base class: the generic behaviour; connectors override what differs."""
+
+    kind: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    accepted_status: ClassVar[int] = 202
+    user_creatable: ClassVar[bool] = True
+
+    def check_content_type(self, webhook: Webhook, content_type: str, body: bytes) -> None:
+        if not content_type_allowed(webhook.parser, content_type):
+            raise Rejected(415, f"content type {content_type or '(none)'} is not {webhook.get_parser_display()}")
+
+    def verify(self, webhook: Webhook, headers: Mapping[str, str], body: bytes, remote_addr: str) -> None:
+        validate_request(Validation.model_validate(webhook.validation or {}), webhook.get_secrets(), headers, body,
+                         remote_addr)
+
+    def is_ping(self, webhook: Webhook, body: bytes) -> bool:
+        """A request answered OK but not stored (Exact's empty validation POST)."""
+        return False
+
+    def redacted_headers(self, webhook: Webhook) -> set[str]:
+        return Validation.model_validate(webhook.validation or {}).redacted_headers
+
+    def dedup_key(self, webhook: Webhook, headers: Mapping[str, str], body_hash: str) -> str:
+        if webhook.dedup_header:
+            lowered = webhook.dedup_header.lower()
+            sent = next((v for k, v in headers.items() if k.lower() == lowered), "")
+            if sent:
+                return f"id:{sent[:190]}"
+        return f"sha256:{body_hash}"
+
+    def items(self, delivery: Delivery) -> list[Any]:
+        webhook = delivery.webhook
+        return parse_items(webhook.parser, webhook.parser_config or {}, delivery.body_bytes())
+
+    def identifier(self, webhook: Webhook, item: Any) -> str:
+        if webhook.identifier_path and isinstance(item, dict | list):
+            found = pick(webhook.identifier_path, item)
+            if found is not None:
+                return str(found)
+        if isinstance(item, dict):
+            return str(item.get("id") or item.get("ID") or item.get("Id") or "")
+        return ""
+
+    def process(self, delivery: Delivery) -> Processed:
+        """Parse the delivery and feed its items to the hook's routes (runs inside the caller's transaction)."""
+        from .feed import feed_routes
+
+        items = self.items(delivery)
+        webhook = delivery.webhook
+        return feed_routes(webhook, [i if isinstance(i, dict) else {"value": i} for i in items],
+                           identifier=lambda item: self.identifier(webhook, item),
+                           source=f"webhook {webhook.name}, delivery {delivery.pk}")
+
+    def test_request(self, webhook: Webhook) -> tuple[bytes, dict[str, str]]:
+        """A sample request that passes this hook's own checks ("Send test")."""
+        body = (webhook.sample or default_sample(webhook.parser)).encode("utf-8")
+        validation = Validation.model_validate(webhook.validation or {})
+        secrets = webhook.get_secrets()
+        content_type = {"json": "application/json", "csv": "text/csv", "xml": "application/xml"}[webhook.parser]
+        headers = {"Content-Type": content_type}
+        if validation.secret_header:
+            headers[validation.secret_header.header] = secrets.get("shared_secret", "")
+        if validation.basic:
+            import base64
+
+            pair = f"{validation.basic.username}:{secrets.get('basic_password', '')}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        if validation.timestamp:
+            headers[validation.timestamp.header] = str(int(time.time()))
+        if validation.hmac and secrets.get("hmac_secret"):
+            headers[validation.hmac.header] = hmac_signature(validation.hmac, secrets["hmac_secret"], body)
+        if webhook.dedup_header:
+            headers[webhook.dedup_header] = "test-" + hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:16]
+        return body, headers
+
+
+def default_sample(parser: str) -> str:
+    if parser == "csv":
+        return "id,name,amount\nT-1,Test order,12.50\n"
+    if parser == "xml":
+        return "<orders><order><id>T-1</id><name>Test order</name><amount>12.50</amount></order></orders>"
+    return json.dumps({"orders": [{"id": "T-1", "name": "Test order", "amount": 12.5}]})
+
+
+class GenericKind(WebhookKind):
+    kind = "generic"
+    label = "Generic (JSON, CSV, XML)"
+
+
+_KINDS: dict[str, WebhookKind] = {}
+
+
+def register_kind(cls: type[WebhookKind]) -> type[WebhookKind]:
+    _KINDS[cls.kind] = cls()
+    return cls
+
+
+def get_kind(kind: str) -> WebhookKind | None:
+    return _KINDS.get(kind)
+
+
+def kind_choices(*, creatable_only: bool = True) -> list[tuple[str, str]]:
+    return [(k, v.label) for k, v in sorted(_KINDS.items()) if v.user_creatable or not creatable_only]

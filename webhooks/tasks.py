@@ -1,0 +1,33 @@
+"""Celery tasks of webhooks: thin wrappers over ``webhooks.processing`` that take ids."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+from django.utils import timezone
+
+from . import processing
+from .models import Delivery
+
+__all__ = ["process_webhook_delivery", "prune_deliveries", "sweep_deliveries"]
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, retry_jitter=True, max_retries=8,
+             ignore_result=True)
+def process_webhook_delivery(delivery_id: int) -> str:
+    return processing.process_delivery(delivery_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_deliveries() -> int:
+    return processing.sweep()
+
+
+@shared_task(ignore_result=True)
+def prune_deliveries() -> int:
+    cutoff = timezone.now() - timedelta(days=int(getattr(settings, "WEBHOOK_RETENTION_DAYS", 30)))
+    return Delivery.objects.filter(received_at__lt=cutoff).exclude(
+        status__in=(Delivery.Status.RECEIVED, Delivery.Status.PROCESSING)).delete()[0]
