@@ -1,13 +1,14 @@
 """Items received by a webhook become tasks of the routes it feeds, as if an Incoming had read them.
 
-One delivery makes, per route, a finished ``Run`` (trigger Webhook) holding its tasks and a ``RouteRun``
-that is already publishing: the route's own machinery (claims, retries, repair, counters) takes it from
-there. Called inside the processing transaction, so a worker killed half-way leaves nothing behind.
+One batch of deliveries makes, per route, a finished ``Run`` (trigger Webhook) holding the tasks and a
+``RouteRun`` that is already publishing: the route's own machinery (claims, retries, repair, counters) takes it
+from there. Called inside the processing transaction, so a worker killed half-way leaves nothing behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import F
@@ -18,9 +19,9 @@ from connections.routing import chain_transform, maybe_finish, queue_open_tasks
 from connections.runner import _tasks_for
 from connections.subscribers import Page
 
-from .kinds import Processed
+__all__ = ["Fed", "NothingToFeed", "feed_route", "feed_routes"]
 
-__all__ = ["NothingToFeed", "feed_route", "feed_routes"]
+Identifier = Callable[[dict[str, Any]], str]
 
 
 class NothingToFeed(Exception):
@@ -30,38 +31,58 @@ class NothingToFeed(Exception):
 class _Keys:
     """What the runner's task builder asks of a subscriber: the key of an entity."""
 
-    def __init__(self, identifier: Callable[[dict[str, Any]], str]) -> None:
+    def __init__(self, identifier: Identifier) -> None:
         self.identifier = identifier
 
 
-def feed_route(route: Route, entities: list[dict[str, Any]], *, identifier: Callable[[dict[str, Any]], str],
-               source: str, division: int | None = None) -> RouteRun:
-    """Write ``entities`` as tasks of ``route`` (through its transformer chain) and queue them after commit."""
+@dataclass
+class Fed:
+    """Per source (a delivery, a key): the tasks made for it; and the route runs holding them."""
+
+    task_ids: dict[Hashable, list[int]] = field(default_factory=dict)
+    route_runs: list[int] = field(default_factory=list)
+
+
+def feed_route(route: Route, groups: list[tuple[Hashable, list[dict[str, Any]]]], *, identifier: Identifier,
+               source: Callable[[Hashable], str], division: int | None = None, fed: Fed | None = None) -> Fed:
+    """Write each group's entities as tasks of ``route`` (through its chain); queue them after commit."""
+    fed = fed if fed is not None else Fed()
     now = timezone.now()
     run = Run.objects.create(incoming_id=route.incoming_id, trigger=TriggerSource.WEBHOOK, status=Run.Status.SUCCEEDED,
                              created_at=now, started_at=now, finished_at=now, heartbeat_at=now)
     route_run = RouteRun.objects.create(route=route, run=run, trigger=RouteRun.Trigger.WEBHOOK,
                                         status=RouteRun.Status.PUBLISHING, created_at=now, reading_finished_at=now,
                                         heartbeat_at=now)
-    page = Page(division=division, number=1, entities=entities, next_url=None, endpoint=source, api_calls=0)
-    tasks, skipped, failed = _tasks_for(run, _Keys(identifier), page, chain_transform(route))  # type: ignore[arg-type]
-    Task.objects.bulk_create(tasks, batch_size=Task.BULK_BATCH)
-    counts = {"pages": 1, "entities_read": len(entities), "tasks_created": len(tasks), "tasks_skipped": skipped,
-              "tasks_failed": failed}
+    transform = chain_transform(route)
+    keys = _Keys(identifier)
+    made: list[tuple[Hashable, list[Task]]] = []
+    counts = {"pages": 0, "entities_read": 0, "tasks_created": 0, "tasks_skipped": 0, "tasks_failed": 0}
+    for key, entities in groups:
+        page = Page(division=division, number=1, entities=entities, next_url=None, endpoint=source(key), api_calls=0)
+        tasks, skipped, failed = _tasks_for(run, keys, page, transform)  # type: ignore[arg-type]
+        made.append((key, tasks))
+        counts["pages"] += 1
+        counts["entities_read"] += len(entities)
+        counts["tasks_created"] += len(tasks)
+        counts["tasks_skipped"] += skipped
+        counts["tasks_failed"] += failed
+    Task.objects.bulk_create([task for _, tasks in made for task in tasks], batch_size=Task.BULK_BATCH)
+    for key, tasks in made:
+        fed.task_ids.setdefault(key, []).extend(task.pk for task in tasks)
     Run.objects.filter(pk=run.pk).update(**{name: F(name) + n for name, n in counts.items() if n})
     queue_open_tasks(route_run, only_new=True)
     maybe_finish(route_run.pk)
-    return route_run
+    fed.route_runs.append(route_run.pk)
+    return fed
 
 
-def feed_routes(webhook: Any, entities: list[dict[str, Any]], *, identifier: Callable[[dict[str, Any]], str],
-                source: str, division: int | None = None) -> Processed:
-    """Feed every enabled route of ``webhook``; returns the counts for the delivery."""
-    result = Processed(items=len(entities))
-    for route in webhook.fed_routes():
-        route_run = feed_route(route, entities, identifier=identifier, source=source, division=division)
-        result.route_runs.append(route_run.pk)
-        result.tasks_created += Task.objects.filter(run_id=route_run.run_id).count()
-    if not result.route_runs:
+def feed_routes(webhook: Any, groups: list[tuple[Hashable, list[dict[str, Any]]]], *, identifier: Identifier,
+                source: Callable[[Hashable], str], division: int | None = None) -> Fed:
+    """Feed every enabled route of ``webhook``; raises ``NothingToFeed`` when there is none."""
+    routes = list(webhook.fed_routes())
+    if not routes:
         raise NothingToFeed("No enabled route is fed by this webhook: connect a route, then replay.")
-    return result
+    fed = Fed()
+    for route in routes:
+        feed_route(route, groups, identifier=identifier, source=source, division=division, fed=fed)
+    return fed

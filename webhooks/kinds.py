@@ -7,6 +7,7 @@ events: the HashCode check, then a fetch of the changed entity); ``webhooks`` ne
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -25,11 +26,17 @@ __all__ = ["GenericKind", "Processed", "WebhookKind", "get_kind", "kind_choices"
 
 @dataclass
 class Processed:
-    """What processing one delivery made: items read, tasks created, the route runs holding them."""
+    """What processing made of one delivery: its status, items read, tasks created, the route runs holding them.
 
+    ``note`` is the error of a failed delivery, or a remark on a processed one.
+    """
+
+    status: str = "processed"
     items: int = 0
     tasks_created: int = 0
+    task_ids: list[int] = field(default_factory=list)
     route_runs: list[int] = field(default_factory=list)
+    duplicate_of: int | None = None
     note: str = ""
 
 
@@ -77,15 +84,44 @@ class WebhookKind:
             return str(item.get("id") or item.get("ID") or item.get("Id") or "")
         return ""
 
-    def process(self, delivery: Delivery) -> Processed:
-        """Parse the delivery and feed its items to the hook's routes (runs inside the caller's transaction)."""
-        from .feed import feed_routes
+    def process(self, deliveries: list[Delivery]) -> dict[int, Processed]:
+        """Turn claimed deliveries of one hook into work; runs inside the caller's transaction.
 
-        items = self.items(delivery)
-        webhook = delivery.webhook
-        return feed_routes(webhook, [i if isinstance(i, dict) else {"value": i} for i in items],
-                           identifier=lambda item: self.identifier(webhook, item),
-                           source=f"webhook {webhook.name}, delivery {delivery.pk}")
+        Generic: parse each body (a failure fails only that delivery), skip duplicates, then feed all items
+        to the hook's routes in one route run per route.
+        """
+        from .feed import NothingToFeed, feed_routes
+        from .parsers import ParseError
+
+        outcomes: dict[int, Processed] = {}
+        groups: list[tuple[int, list[dict[str, Any]]]] = []
+        for delivery in deliveries:
+            original = delivery.older_duplicate() if delivery.attempts == 1 else None
+            if original is not None:
+                what = "delivery id" if delivery.dedup_key.startswith("id:") else "body"
+                outcomes[delivery.pk] = Processed(status="duplicate", duplicate_of=original.pk,
+                                                  note=f"Same {what} as delivery {original.pk}: no tasks created.")
+                continue
+            try:
+                items = self.items(delivery)
+            except ParseError as exc:
+                outcomes[delivery.pk] = Processed(status="failed", note=str(exc))
+                continue
+            groups.append((delivery.pk, [i if isinstance(i, dict) else {"value": i} for i in items]))
+        if not groups:
+            return outcomes
+        webhook = deliveries[0].webhook
+        try:
+            fed = feed_routes(webhook, groups, identifier=lambda item: self.identifier(webhook, item),  # type: ignore[arg-type]
+                              source=lambda pk: f"webhook {webhook.name}, delivery {pk}")
+        except NothingToFeed as exc:
+            outcomes.update({pk: Processed(status="failed", note=str(exc)) for pk, _ in groups})
+            return outcomes
+        for pk, items in groups:
+            task_ids = fed.task_ids.get(pk, [])
+            outcomes[pk] = Processed(items=len(items), tasks_created=len(task_ids), task_ids=task_ids,
+                                     route_runs=list(fed.route_runs))
+        return outcomes
 
     def test_request(self, webhook: Webhook) -> tuple[bytes, dict[str, str]]:
         """A sample request that passes this hook's own checks ("Send test")."""
@@ -97,8 +133,6 @@ class WebhookKind:
         if validation.secret_header:
             headers[validation.secret_header.header] = secrets.get("shared_secret", "")
         if validation.basic:
-            import base64
-
             pair = f"{validation.basic.username}:{secrets.get('basic_password', '')}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         if validation.timestamp:

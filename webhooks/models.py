@@ -62,6 +62,8 @@ class Webhook(models.Model):
     identifier_path = models.CharField(max_length=200, blank=True, default="",
                                        help_text="JMESPath of an item's key, stored on its task (e.g. id).")
     sample = models.TextField(blank=True, default="", help_text="The body “Send test” posts.")
+    drain_queued = models.BooleanField(default=False, editable=False,
+                                       help_text="A worker job to process this hook's deliveries is queued.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -152,6 +154,7 @@ class Delivery(models.Model):
     processing_since = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     route_runs = models.JSONField(default=list, blank=True, help_text="Route runs that hold this delivery's tasks.")
+    task_ids = models.JSONField(default=list, blank=True, help_text="The tasks this delivery made.")
 
     class Meta:
         ordering = ["-received_at", "-pk"]

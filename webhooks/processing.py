@@ -1,16 +1,21 @@
 """Receiving and processing deliveries, as plain functions (the view, the Celery tasks and tests call these).
 
 ``accept`` runs in the web process and only checks and stores: unknown hook 404, disabled 410, too large
-413, wrong content type 415, refused credentials 401/403 are counted and answered, nothing else is done;
-an accepted request is stored and queued (after commit) and answered 202 before any parsing.
-``process_delivery`` runs on a worker: claim, de-duplicate, parse, feed the routes, record the outcome,
-all in one transaction, so that a worker killed half-way leaves the delivery Received for the sweep.
+413, wrong content type 415, refused credentials 401/403 are counted and answered, nothing else is done.
+An accepted request is stored and answered 202 before any parsing; in the same commit the hook's
+``drain_queued`` flag is raised, and only the request that raised it queues a worker job, so a burst of
+1,000 deliveries costs a handful of broker messages, not 1,000.
+
+``drain`` runs on a worker: it lowers the flag, then claims the hook's Received deliveries in batches and
+processes each batch in one transaction (de-duplicate, parse, feed the routes, record the outcome), so
+that a worker killed half-way leaves its batch Received for the next drain or the sweep.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,16 +27,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .feed import NothingToFeed
-from .kinds import WebhookKind, get_kind
+from .kinds import Processed, WebhookKind, get_kind
 from .models import Delivery, Rejection, Webhook
-from .parsers import ParseError
 from .validators import Rejected
 
-__all__ = ["Answer", "accept", "max_body_bytes", "process_delivery", "replay", "sweep"]
+__all__ = ["BATCH", "Answer", "accept", "drain", "max_body_bytes", "process_deliveries", "process_delivery",
+           "replay", "sweep"]
 
 logger = logging.getLogger(__name__)
 REDACTED = "[redacted]"
+BATCH = 25  # short transactions: SQLite has one writer, and the endpoint must not wait long for it
 
 
 @dataclass
@@ -47,10 +52,12 @@ def max_body_bytes() -> int:
     return int(getattr(settings, "WEBHOOK_MAX_BODY_BYTES", 5 * 1024 * 1024))
 
 
-def _enqueue(delivery_id: int) -> None:
-    from .tasks import process_webhook_delivery
+def request_drain(webhook_id: int) -> None:
+    """Inside a transaction: make sure one worker job will process the hook's Received deliveries."""
+    from .tasks import drain_webhook
 
-    transaction.on_commit(partial(process_webhook_delivery.delay, delivery_id))
+    if Webhook.objects.filter(pk=webhook_id, drain_queued=False).update(drain_queued=True):
+        transaction.on_commit(partial(drain_webhook.delay, webhook_id))
 
 
 def _refuse(webhook_id: int | None, status: int, reason: str) -> Answer:
@@ -62,7 +69,7 @@ def accept(token: str, *, read_body: Callable[[int], bytes], content_length: int
            headers: Mapping[str, str], remote_addr: str, is_test: bool = False) -> Answer:
     """Check a request to ``/hooks/<token>/`` and store it; ``read_body(n)`` reads at most ``n`` bytes."""
     webhook = Webhook.objects.filter(token=token).only(
-        "pk", "enabled", "kind", "parser", "validation", "secrets", "dedup_header").first()
+        "pk", "enabled", "kind", "parser", "validation", "secrets", "dedup_header", "config").first()
     if webhook is None:
         return _refuse(None, 404, "unknown hook")
     if not webhook.enabled:
@@ -98,50 +105,75 @@ def _store(webhook: Webhook, handler: WebhookKind, body: bytes, content_type: st
             webhook=webhook, body=body, content_type=content_type[:200], headers=kept, remote_addr=remote_addr[:64],
             size=len(body), body_hash=body_hash, dedup_key=handler.dedup_key(webhook, headers, body_hash),
             is_test=is_test)
-        _enqueue(delivery.pk)
+        request_drain(webhook.pk)
     return Answer(handler.accepted_status, {"delivery": delivery.pk, "status": "received"}, delivery)
 
 
 # --- on the workers ---------------------------------------------------------------------------------
 
 
+def drain(webhook_id: int, *, batch: int = BATCH) -> dict[str, int]:
+    """Process every Received delivery of the hook, ``batch`` at a time; returns the count per outcome."""
+    Webhook.objects.filter(pk=webhook_id).update(drain_queued=False)  # later arrivals queue a new drain
+    totals: Counter[str] = Counter()
+    while True:
+        with transaction.atomic():
+            ids = list(Delivery.objects.select_for_update(skip_locked=True)
+                       .filter(webhook_id=webhook_id, status=Delivery.Status.RECEIVED)
+                       .order_by("pk").values_list("pk", flat=True)[:batch])
+            if not ids:
+                return dict(totals)
+            totals.update(process_deliveries(ids).values())
+
+
 def process_delivery(delivery_id: int) -> str:
     """Process one Received delivery; returns its new status ('' when it was not Received any more)."""
-    now = timezone.now()
     with transaction.atomic():
-        claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.RECEIVED).update(
-            status=Delivery.Status.PROCESSING, processing_since=now, attempts=F("attempts") + 1)
-        if not claimed:
-            return ""
-        delivery = Delivery.objects.select_related("webhook").get(pk=delivery_id)
-        original = delivery.older_duplicate() if delivery.attempts == 1 else None
-        if original is not None:
-            _finish(delivery, Delivery.Status.DUPLICATE, duplicate_of=original,
-                    error=f"Same {'delivery id' if delivery.dedup_key.startswith('id:') else 'body'} as delivery "
-                          f"{original.pk}: no tasks created.")
-            return Delivery.Status.DUPLICATE
-        handler = get_kind(delivery.webhook.kind)
-        try:
-            if handler is None:
-                raise ParseError(f"No handler for webhooks of kind {delivery.webhook.kind!r} is installed.")
-            with transaction.atomic():  # a failure undoes this attempt's tasks, not the claim and its error
-                outcome = handler.process(delivery)
-        except (ParseError, NothingToFeed) as exc:
-            _finish(delivery, Delivery.Status.FAILED, error=str(exc))
-            return Delivery.Status.FAILED
-        except Exception as exc:  # a bug or a broken configuration: kept with its error, replayable
-            logger.exception("webhook delivery %s: processing failed", delivery_id)
-            _finish(delivery, Delivery.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-            return Delivery.Status.FAILED
-        _finish(delivery, Delivery.Status.PROCESSED, items=outcome.items, tasks_created=outcome.tasks_created,
-                route_runs=outcome.route_runs, error=outcome.note)
-        return Delivery.Status.PROCESSED
+        return process_deliveries([delivery_id]).get(delivery_id, "")
 
 
-def _finish(delivery: Delivery, status: str, **fields: Any) -> None:
-    fields.setdefault("error", "")
+def process_deliveries(delivery_ids: list[int]) -> dict[int, str]:
+    """Claim the Received ones among ``delivery_ids`` (of one hook) and process them; call inside a transaction.
+
+    Returns the new status per claimed delivery. A bug while processing the batch is retried one delivery
+    at a time, so that one bad delivery fails alone, with its error kept for a replay.
+    """
+    now = timezone.now()
+    claimed = Delivery.objects.filter(pk__in=delivery_ids, status=Delivery.Status.RECEIVED)
+    ids = list(claimed.values_list("pk", flat=True))
+    if not ids:
+        return {}
+    Delivery.objects.filter(pk__in=ids, status=Delivery.Status.RECEIVED).update(
+        status=Delivery.Status.PROCESSING, processing_since=now, attempts=F("attempts") + 1)
+    deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("webhook").order_by("pk"))
+    handler = get_kind(deliveries[0].webhook.kind)
+    if handler is None:
+        note = f"No handler for webhooks of kind {deliveries[0].webhook.kind!r} is installed."
+        return {d.pk: _finish(d, Processed(status="failed", note=note)) for d in deliveries}
+    try:
+        with transaction.atomic():
+            outcomes = handler.process(deliveries)
+    except Exception as exc:  # a bug or a broken configuration: find the delivery it belongs to, keep the error
+        if len(deliveries) == 1:
+            logger.exception("webhook delivery %s: processing failed", deliveries[0].pk)
+            return {deliveries[0].pk: _finish(deliveries[0], Processed(
+                status="failed", note=f"{type(exc).__name__}: {exc}"))}
+        Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.RECEIVED,
+                                                   attempts=F("attempts") - 1)
+        result: dict[int, str] = {}
+        for delivery in deliveries:
+            result.update(process_deliveries([delivery.pk]))
+        return result
+    return {d.pk: _finish(d, outcomes.get(d.pk, Processed(status="failed", note="Not processed by its handler.")))
+            for d in deliveries}
+
+
+def _finish(delivery: Delivery, outcome: Processed) -> str:
     Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PROCESSING).update(
-        status=status, processed_at=timezone.now(), processing_since=None, **fields)
+        status=outcome.status, processed_at=timezone.now(), processing_since=None, items=outcome.items,
+        tasks_created=outcome.tasks_created, task_ids=outcome.task_ids, route_runs=outcome.route_runs,
+        duplicate_of_id=outcome.duplicate_of, error=outcome.note)
+    return outcome.status
 
 
 def replay(delivery: Delivery) -> bool:
@@ -149,19 +181,22 @@ def replay(delivery: Delivery) -> bool:
     with transaction.atomic():
         queued = Delivery.objects.filter(pk=delivery.pk, status__in=(
             Delivery.Status.FAILED, Delivery.Status.PROCESSED, Delivery.Status.DUPLICATE)).update(
-            status=Delivery.Status.RECEIVED, error="", duplicate_of=None, items=0, tasks_created=0)
+            status=Delivery.Status.RECEIVED, error="", duplicate_of=None, items=0, tasks_created=0, task_ids=[],
+            route_runs=[])
         if queued:
-            _enqueue(delivery.pk)
+            request_drain(delivery.webhook_id)
     return bool(queued)
 
 
 def sweep(*, older_than: timedelta | None = None) -> int:
-    """Queue again the deliveries whose message was lost (broker down, worker killed): Received for too long."""
+    """Queue a drain for hooks with deliveries Received for too long (their job was lost: broker, killed worker)."""
     older_than = older_than if older_than is not None else timedelta(
         seconds=int(getattr(settings, "WEBHOOK_REQUEUE_AFTER", 60)))
     cutoff = timezone.now() - older_than
-    ids = list(Delivery.objects.filter(status=Delivery.Status.RECEIVED, received_at__lt=cutoff)
-               .order_by("pk").values_list("pk", flat=True)[:5000])
-    for delivery_id in ids:
-        _enqueue(delivery_id)
-    return len(ids)
+    stale = Delivery.objects.filter(status=Delivery.Status.RECEIVED, received_at__lt=cutoff)
+    hook_ids = list(stale.values_list("webhook_id", flat=True).distinct())
+    with transaction.atomic():
+        Webhook.objects.filter(pk__in=hook_ids).update(drain_queued=False)
+        for hook_id in hook_ids:
+            request_drain(hook_id)
+    return stale.count()

@@ -12,13 +12,14 @@ from django.utils import timezone
 from . import processing
 from .models import Delivery
 
-__all__ = ["process_webhook_delivery", "prune_deliveries", "sweep_deliveries"]
+__all__ = ["drain_webhook", "prune_deliveries", "sweep_deliveries"]
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, retry_jitter=True, max_retries=8,
              ignore_result=True)
-def process_webhook_delivery(delivery_id: int) -> str:
-    return processing.process_delivery(delivery_id)
+def drain_webhook(webhook_id: int) -> dict[str, int]:
+    """Process the hook's Received deliveries (queued by the first delivery that found none queued)."""
+    return processing.drain(webhook_id)
 
 
 @shared_task(ignore_result=True)

@@ -32,7 +32,7 @@ def get_webhook_for_user(request: HttpRequest, pk: int, *, write: bool = False) 
 @require_GET
 def webhook_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
-    hooks = Webhook.objects.annotate(
+    hooks = Webhook.objects.order_by("name").annotate(
         delivery_count=Count("deliveries", distinct=True),
         failed_count=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.FAILED), distinct=True),
     )
@@ -114,8 +114,8 @@ def delivery_detail(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResp
     webhook = get_webhook_for_user(request, pk)
     delivery = get_object_or_404(Delivery.objects.select_related("webhook"), webhook=webhook, pk=delivery_pk)
     route_runs = list(RouteRun.objects.filter(pk__in=delivery.route_runs or []).select_related("route"))
-    tasks = (Task.objects.filter(run__route_run__in=route_runs).select_related("run__route_run__route")
-             .order_by("pk")[:100])
+    tasks = (Task.objects.filter(pk__in=(delivery.task_ids or [])[:100]).select_related("run__route_run__route")
+             .order_by("pk"))
     return render(request, "webhooks/delivery.html", {
         "webhook": webhook, "delivery": delivery, "route_runs": route_runs, "tasks": tasks,
         "can_edit": can_edit(request.user),

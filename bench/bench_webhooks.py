@@ -1,0 +1,202 @@
+"""Benchmark: 1,000 webhook deliveries from 8 concurrent senders to one hook, then with 200 bad signatures mixed in.
+
+    .venv/bin/python bench/bench_webhooks.py [--deliveries 1000] [--bad 200] [--senders 8] [--server gunicorn|runserver]
+
+A throw-away embedded setup (SQLite, the SQLAlchemy broker): the web server (gunicorn as in the Dockerfile,
+2 workers x 4 threads, or ``runserver``) and one Celery worker (concurrency 2) as subprocesses. A hook with an
+HMAC check feeds a route; each delivery carries one order. Prints, per run: requests per status, the
+endpoint's p50/p95/max response time, the seconds the senders took, deliveries stored, tasks created, lost
+(accepted but not stored or without its task) and how long the workers took to turn everything into tasks.
+Targets (issue 13): 1,000 in <= 10 s, 0 lost, p95 <= 50 ms; bad signatures: 0 processed, all counted,
+good p95 within 1.5x of the clean run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BASE_DIR))
+WORK = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["DASH_VAR_DIR"] = str(WORK)
+os.environ["DEBUG"] = "false"
+os.environ.pop("DATABASE_URL", None)
+os.environ.pop("CELERY_BROKER_URL", None)
+
+import django  # noqa: E402
+
+django.setup()
+
+import requests  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+SECRET = "bench-hmac-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(args: list[str], name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = (WORK / f"{name}.log").open("wb")
+    return subprocess.Popen(args, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
+def setup() -> Any:
+    from clients.models import HttpClient
+    from connections.models import Outgoing, Route
+    from webhooks.models import Webhook
+
+    client = HttpClient.objects.create(name="bench (never granted)", kind="exact_online", config={})
+    outgoing = Outgoing.objects.create(name="bench", publisher="exact_online", entity="crm/Accounts",
+                                       http_client=client)
+    hook = Webhook(name="bench", parser_config={"items_path": "orders"}, identifier_path="id",
+                   validation={"hmac": {"header": "X-Signature", "algorithm": "sha256", "encoding": "hex",
+                                        "prefix": "sha256="}})
+    hook.set_secrets({"hmac_secret": SECRET})
+    hook.save()
+    Route.objects.create(name="bench", webhook=hook, outgoing=outgoing, batch_size=100)
+    return hook
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def send_all(url: str, bodies: list[tuple[bytes, bool]], senders: int) -> tuple[list[tuple[bool, int, float]], float]:
+    """POST every body (signed well when its flag is True) from ``senders`` threads; (good, status, ms) each."""
+    def one(index: int) -> tuple[bool, int, float]:
+        body, good = bodies[index]
+        signature = "sha256=" + hmac.new(SECRET.encode() if good else b"wrong", body, hashlib.sha256).hexdigest()
+        started = time.perf_counter()
+        response = requests.post(url, data=body, timeout=30, headers={  # a connection each, like most senders
+            "Content-Type": "application/json", "X-Signature": signature, "Connection": "close"})
+        return good, response.status_code, (time.perf_counter() - started) * 1000
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        results = list(pool.map(one, range(len(bodies))))
+    return results, time.perf_counter() - started
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def run(label: str, url: str, hook: Any, good: int, bad: int, senders: int, *, wait: bool) -> dict[str, Any]:
+    from connections.models import Task
+    from webhooks.models import Delivery, Rejection
+
+    tag = f"{label}-{time.time_ns()}"
+    bodies = [(json.dumps({"orders": [{"id": f"{tag}-{i}", "amount": i}]}).encode(), True) for i in range(good)]
+    bodies += [(json.dumps({"orders": [{"id": f"{tag}-bad-{i}"}]}).encode(), False) for i in range(bad)]
+    random.Random(7).shuffle(bodies)
+    stored_before = Delivery.objects.filter(webhook=hook).count()
+    refused_before = sum(Rejection.objects.filter(webhook=hook, status=401).values_list("count", flat=True))
+    results, seconds = send_all(url, bodies, senders)
+    statuses: dict[int, int] = {}
+    for _, status, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    good_ms = [ms for ok, _, ms in results if ok]
+    accepted = sum(1 for ok, status, _ in results if ok and status == 202)
+    started = time.perf_counter()
+    tasks = Task.objects.filter(identifier__startswith=f"{tag}-")
+    while wait and time.perf_counter() - started < 180 and tasks.count() < accepted:
+        time.sleep(0.5)
+    processing = time.perf_counter() - started
+    stored = Delivery.objects.filter(webhook=hook).count() - stored_before
+    return {
+        "label": label, "sent": len(bodies), "statuses": statuses, "seconds": seconds,
+        "p50": percentile(good_ms, 50), "p95": percentile(good_ms, 95), "max": max(good_ms),
+        "stored": stored, "accepted": accepted, "tasks": tasks.count(),
+        "bad_tasks": Task.objects.filter(identifier__startswith=f"{tag}-bad-").count(),
+        "refused": sum(Rejection.objects.filter(webhook=hook, status=401).values_list("count", flat=True))
+        - refused_before, "processing": processing,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=1000)
+    parser.add_argument("--bad", type=int, default=200)
+    parser.add_argument("--senders", type=int, default=8)
+    parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="store only (no Celery worker): the endpoint alone, without the workers' writes")
+    args = parser.parse_args(argv)
+    call_command("migrate", verbosity=0)
+    hook = setup()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DASH_LOG_LEVEL": "WARNING",
+           "DASH_HEARTBEAT_EVERY": "disable"}
+    port = free_port()
+    if args.server == "gunicorn":
+        web_args = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                    "--workers", "2", "--threads", "4", "--log-level", "warning",
+                    "--control-socket", str(WORK / "gunicorn.ctl")]
+    else:
+        web_args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    web = start(web_args, "web", env)
+    worker = None if args.no_worker else start(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency=2", "--loglevel=WARNING",
+         "--without-mingle", "--without-gossip"], "worker", env)
+    url = f"http://127.0.0.1:{port}{hook.hook_path}"
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health")
+        send_all(url, [(b'{"orders": []}', True)] * 20, 2)  # warm-up (not counted)
+        rows = [run("clean", url, hook, args.deliveries, 0, args.senders, wait=worker is not None),
+                run("bad sigs", url, hook, args.deliveries, args.bad, args.senders, wait=worker is not None)]
+    finally:
+        stop(web)
+        if worker is not None:
+            stop(worker)
+    workers = "no worker (store only)" if args.no_worker else "1 worker (concurrency 2)"
+    print(f"server: {args.server}; {args.senders} senders; SQLite + SQLAlchemy broker; {workers}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'run':<9} {'sent':>5} {'202':>5} {'401':>5} {'send s':>7} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
+          f"{'stored':>6} {'tasks':>6} {'lost':>5} {'bad tasks':>9} {'to tasks s':>10}")
+    for row in rows:
+        print(f"{row['label']:<9} {row['sent']:>5} {row['statuses'].get(202, 0):>5} {row['statuses'].get(401, 0):>5} "
+              f"{row['seconds']:>7.2f} {row['p50']:>7.1f} {row['p95']:>7.1f} {row['max']:>7.1f} {row['stored']:>6} "
+              f"{row['tasks']:>6} "
+              f"{row['accepted'] - row['tasks']:>5} {row['bad_tasks']:>9} {row['processing']:>10.1f}")
+    clean, mixed = rows
+    print(f"refused (counted) in the mixed run: {mixed['refused']}; good p95 mixed / clean: "
+          f"{mixed['p95'] / clean['p95']:.2f}x")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
