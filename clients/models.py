@@ -7,7 +7,6 @@ client-type registry (``clients.registry``), filled by connector apps such as ``
 from __future__ import annotations
 
 import contextlib
-import json
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from lib.crypto import EncryptedTextField
+from lib.crypto import EncryptedTextField, SecretsMixin
 
 __all__ = ["AuthEvent", "HttpClient", "OAuthGrant", "QuotaState", "RequestLog"]
 
@@ -28,7 +27,7 @@ class HttpClientQuerySet(models.QuerySet["HttpClient"]):
         return self.filter(status=HttpClient.Status.GRANTED)
 
 
-class HttpClient(models.Model):
+class HttpClient(SecretsMixin, models.Model):
     """One app registration at an API (for Exact Online: region, Client ID/Secret), used by connections."""
 
     class Status(models.TextChoices):
@@ -59,22 +58,6 @@ class HttpClient(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("clients:detail", args=[self.pk])
-
-    # --- secrets (never rendered) ---------------------------------------------------------------
-    def get_secrets(self) -> dict[str, str]:
-        if not self.secrets:
-            return {}
-        value = json.loads(self.secrets)
-        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
-
-    def get_secret(self, name: str) -> str:
-        return self.get_secrets().get(name, "")
-
-    def set_secrets(self, values: dict[str, str]) -> None:
-        """Merge ``values`` into the stored secrets; an empty value keeps what was stored."""
-        current = self.get_secrets()
-        current.update({k: v for k, v in values.items() if v})
-        self.secrets = json.dumps(current)
 
     # --- state --------------------------------------------------------------------------------
     @property

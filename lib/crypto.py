@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -9,7 +10,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
 
-__all__ = ["EncryptedTextField", "decrypt", "encrypt"]
+__all__ = ["EncryptedTextField", "SecretsMixin", "decrypt", "encrypt"]
 
 _PREFIX = "fernet:"
 
@@ -49,3 +50,24 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return encrypt(str(value))
+
+
+class SecretsMixin:
+    """For models with a ``secrets`` EncryptedTextField holding a JSON object of named secrets (never rendered)."""
+
+    secrets: str
+
+    def get_secrets(self) -> dict[str, str]:
+        if not self.secrets:
+            return {}
+        value = json.loads(self.secrets)
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+    def get_secret(self, name: str) -> str:
+        return self.get_secrets().get(name, "")
+
+    def set_secrets(self, values: dict[str, str]) -> None:
+        """Merge ``values`` into the stored secrets; an empty value keeps what was stored."""
+        current = self.get_secrets()
+        current.update({k: v for k, v in values.items() if v})
+        self.secrets = json.dumps(current)

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from lib.crypto import EncryptedTextField
+from lib.crypto import EncryptedTextField, SecretsMixin
 
 __all__ = ["Delivery", "Rejection", "Webhook", "new_token"]
 
@@ -33,7 +33,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class Webhook(models.Model):
+class Webhook(SecretsMixin, models.Model):
     """One inbound URL, ``/hooks/<token>/``: who may post (validators), how to read it (parser), what it feeds.
 
     ``kind`` says who handles deliveries: ``generic`` (parse the body into items; each item becomes a task of
@@ -87,26 +87,6 @@ class Webhook(models.Model):
         return settings.SITE_URL.rstrip("/") + self.hook_path
 
     # --- secrets (never rendered) ---------------------------------------------------------------
-    def get_secrets(self) -> dict[str, str]:
-        if not self.secrets:
-            return {}
-        value = json.loads(self.secrets)
-        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
-
-    def get_secret(self, name: str) -> str:
-        return self.get_secrets().get(name, "")
-
-    def set_secrets(self, values: dict[str, str]) -> None:
-        """Merge ``values`` into the stored secrets; an empty value keeps what was stored."""
-        current = self.get_secrets()
-        current.update({k: v for k, v in values.items() if v})
-        self.secrets = json.dumps(current)
-
-    def clear_secret(self, name: str) -> None:
-        current = self.get_secrets()
-        current.pop(name, None)
-        self.secrets = json.dumps(current)
-
     def secret_values(self) -> list[str]:
         return [v for v in self.get_secrets().values() if v]
 
