@@ -147,3 +147,11 @@ def duration(value: Any) -> str:
     if hours < 48:
         return f"{hours} h {minutes:02d} min"
     return f"{hours // 24} d {hours % 24} h"
+
+
+@register.filter
+def duration_ms(value: Any) -> str:
+    """``duration`` for a value in milliseconds (request logs, tester timings)."""
+    if value in (None, ""):
+        return "—"
+    return duration(float(value) / 1000)
