@@ -7,6 +7,7 @@ Run: ``python -m bench sandbox`` (env ``BENCH_SANDBOX_ROWS`` changes the row cou
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -17,6 +18,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import requests
+
+from tests.fixtures.sandbox import page_form_token
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ROWS = int(os.environ.get("BENCH_SANDBOX_ROWS", "100000"))
@@ -46,7 +49,9 @@ def _row(name: str, samples: list[float], note: str = "") -> tuple[str, str, str
 
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
-    env = {**os.environ, "SANDBOX_DB_PATH": str(workdir / "sandbox.sqlite3"), "SANDBOX_TIME_SCALE": "1"}
+    control = {"X-Sandbox-Token": secrets.token_urlsafe(32)}
+    env = {**os.environ, "SANDBOX_DB_PATH": str(workdir / "sandbox.sqlite3"), "SANDBOX_TIME_SCALE": "1",
+           "SANDBOX_CONTROL_TOKEN": control["X-Sandbox-Token"]}
     manage = [sys.executable, "manage.py"]
     started = time.perf_counter()
     subprocess.run([*manage, "sandbox_generate", "--entity", "Accounts", "--count", str(ROWS), "--division",
@@ -64,11 +69,15 @@ def main() -> None:
             except requests.RequestException:
                 time.sleep(0.1)
         http = requests.Session()
-        app = http.post(f"{base}/sandbox/api/apps", json={"name": "bench", "redirect_uri": REDIRECT}).json()
-        http.post(f"{base}/sandbox/api/limits", json={"minutely": 10**9, "daily": 10**9})
+        app = http.post(f"{base}/sandbox/api/apps", json={"name": "bench", "redirect_uri": REDIRECT},
+                        headers=control).json()
+        http.post(f"{base}/sandbox/api/limits", json={"minutely": 10**9, "daily": 10**9}, headers=control)
         params = {"client_id": app["client_id"], "redirect_uri": REDIRECT, "response_type": "code", "state": "b"}
+        consent = http.get(f"{base}/api/oauth2/auth", params=params)
         login = http.post(f"{base}/api/oauth2/auth", data={**params, "username": "demo", "password": "demo",
-                                                            "action": "approve"}, allow_redirects=False)
+                                                            "action": "approve",
+                                                            "csrf_token": page_form_token(consent.text)},
+                          allow_redirects=False)
         code = parse_qs(urlparse(login.headers["Location"]).query)["code"][0]
         token = http.post(f"{base}/api/oauth2/token", data={
             "code": code, "redirect_uri": REDIRECT, "grant_type": "authorization_code",

@@ -255,6 +255,16 @@ SANDBOX_SHOP_RATE_LIMIT = env_int("SANDBOX_SHOP_RATE_LIMIT", 600)  # demo websho
 SANDBOX_SHOP_PAGE_SIZE = env_int("SANDBOX_SHOP_PAGE_SIZE", 50)  # demo webshop: default ?limit=
 SANDBOX_SHOP_MAX_PAGE_SIZE = env_int("SANDBOX_SHOP_MAX_PAGE_SIZE", 250)  # demo webshop: largest ?limit=
 SANDBOX_URL = env_str("DASH_SANDBOX_URL", "http://127.0.0.1:8001").rstrip("/")
+# Who may talk to the sandbox: Host names it answers (others get 400, against DNS rebinding), the token its
+# control API wants in X-Sandbox-Token (development: generated into var/; runsandbox refuses to start
+# without one in production), and the most records one generate call may create.
+SANDBOX_ALLOWED_HOSTS = env_list("SANDBOX_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+SANDBOX_CONTROL_TOKEN = (
+    env_secret("SANDBOX_CONTROL_TOKEN")
+    if PRODUCTION
+    else _dev_secret("SANDBOX_CONTROL_TOKEN", env_secret("SANDBOX_CONTROL_TOKEN"), lambda: secrets.token_urlsafe(32))
+)
+SANDBOX_GENERATE_MAX = env_int("SANDBOX_GENERATE_MAX", 1_000_000)
 
 LOGGING = {
     "version": 1,

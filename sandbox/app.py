@@ -1,6 +1,7 @@
 """The sandbox's WSGI application: Exact's URLs, the control API for tests, and the sandbox's own page.
 
-Control API (no auth: the sandbox listens on loopback and is a test double)::
+Control API (the token ``SANDBOX_CONTROL_TOKEN`` in ``X-Sandbox-Token`` and JSON bodies, see sandbox.guard;
+``health`` is open)::
 
     GET  /sandbox/api/health                      -> {"ok": true}
     POST /sandbox/api/apps      {name, redirect_uri, scopes?}  -> {client_id, client_secret, webhook_secret, ...}
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .faults import DUTCH_VALIDATION, HTML_PAGE, apply_drop, faults
+from .guard import control_refusal, csrf_cookie_header, csrf_refusal, host_refusal
 from .http import ApiError, Request, Response, drop_connection, json_response, www_authenticate
 from .limits import limiter
 from .monitor import monitor
@@ -48,16 +50,21 @@ logger = logging.getLogger(__name__)
 def _control(request: Request) -> Response:
     path = request.path.rstrip("/")[len("/sandbox/api"):]
     method = request.method
+    if path == "/health":
+        return json_response({"ok": True, "time_scale": clock.scale})
+    refusal = control_refusal(request)
+    if refusal:
+        return refusal
     body: dict[str, Any] = {}
     if method in {"POST", "PUT"} and request.body:
         try:
             body = request.json() or {}
         except ValueError:
             return json_response({"error": "invalid JSON"}, 400)
+        if not isinstance(body, dict):
+            return json_response({"error": "the body must be a JSON object"}, 400)
     if path.startswith("/shop/"):
         return shop_control(method, path[len("/shop"):], body)
-    if path == "/health":
-        return json_response({"ok": True, "time_scale": clock.scale})
     if path == "/apps" and method == "POST":
         if not body.get("name") or not body.get("redirect_uri"):
             return json_response({"error": "name and redirect_uri are required"}, 400)
@@ -96,7 +103,7 @@ def _control(request: Request) -> Response:
     if path == "/generate" and method == "POST":
         try:
             made = generate(get_store(), str(body["entity"]), int(body["count"]), int(body["division"]))
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             return json_response({"error": str(exc)}, 400)
         return json_response({"created": made}, 201)
     if path == "/requests":
@@ -138,8 +145,23 @@ def _api(request: Request) -> tuple[Response, str]:
     return apply_drop(plan, response)
 
 
+# The HTML forms (POST targets) that need the page's CSRF token; the shop's page posts to /shop/...
+FORM_PATHS = {"/sandbox/apps", "/sandbox/reset", "/api/oauth2/auth"}
+
+
+def _is_form_post(request: Request) -> bool:
+    lowered = request.path.lower()
+    shop_form = lowered.startswith("/shop") and not request.path.startswith(SHOP_API_PREFIX)
+    return request.method == "POST" and (lowered in FORM_PATHS or shop_form)
+
+
 def _dispatch(request: Request) -> tuple[Response, str]:
     lowered = request.path.lower()
+    refusal = host_refusal(request)
+    if refusal is None and _is_form_post(request):
+        refusal = csrf_refusal(request)
+    if refusal:
+        return refusal, ""
     if lowered.startswith("/api/"):
         return _api(request)
     if lowered.startswith("/sandbox/api/"):
@@ -184,7 +206,8 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
         })
     if response.drop:
         drop_connection(environ)
-    headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+    cookie = csrf_cookie_header(request)
+    headers = [*response.headers, *([cookie] if cookie else []), ("Content-Length", str(len(response.body)))]
     start_response(response.status_line(), headers)
     return [response.body]
 

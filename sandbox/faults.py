@@ -2,7 +2,7 @@
 
 A rule (all keys optional)::
 
-    {"path": "crm/Accounts",      # regular expression searched (case-insensitively) in the request path
+    {"path": "crm/Accounts",      # RE2 regular expression searched (case-insensitively) in the request path
      "method": "POST",            # or "*" (default)
      "latency_ms": 200,           # sleep before answering
      "error_rate": 0.1, "error_status": 503,     # JSON error envelope with a 5xx
@@ -13,28 +13,47 @@ A rule (all keys optional)::
      "validation_500_rate": 0.1,                 # POST/PUT refused as HTTP 500 with a Dutch validation message
      "times": 3}                                 # stop after injecting this many faults (default: unlimited)
 
-Rates are probabilities in [0, 1]; 1 makes a fault deterministic.
+Rates are probabilities in [0, 1]; 1 makes a fault deterministic. Paths are RE2 expressions (linear time,
+no backreferences or lookaround), so a rule cannot make every request spin on a catastrophic pattern.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import re2
+
 from .http import Response
 
 __all__ = ["FaultSet", "Plan", "apply_drop", "faults"]
 
+MAX_PATTERN_LENGTH = 500
 RATE_KEYS = ("error_rate", "html_rate", "drop_rate", "throttle_rate", "expired_token_rate", "validation_500_rate")
 DUTCH_VALIDATION = ("Ongeldige referentie: Leveren aan\r\nOngeldige referentie: Besteld door\r\n"
                     "Ongeldige referentie: Factuur voor")
 HTML_PAGE = ("<!DOCTYPE html><html><head><title>Exact Online - Onderhoud</title></head><body>"
              "<h1>Exact Online is tijdelijk niet beschikbaar</h1><p>We voeren onderhoud uit. "
              "Probeer het later opnieuw.</p></body></html>")
+
+
+def compile_path_pattern(pattern: str) -> Any:
+    """A case-insensitive RE2 pattern (matching time linear in the path); ``ValueError`` for one RE2 refuses."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise ValueError(f"path patterns are limited to {MAX_PATTERN_LENGTH} characters")
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else ""
+        detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        raise ValueError(f"path {pattern!r} is not a valid RE2 expression (no backreferences or lookaround): "
+                         f"{detail}") from exc
 
 
 @dataclass
@@ -65,7 +84,7 @@ class FaultSet:
         cleaned = []
         for raw in rules:
             rule = dict(raw)
-            rule["_re"] = re.compile(str(rule.get("path") or ".*"), re.IGNORECASE)
+            rule["_re"] = compile_path_pattern(str(rule.get("path") or ".*"))
             rule.setdefault("method", "*")
             rule["injected"] = 0
             for key in RATE_KEYS:

@@ -10,6 +10,7 @@ import contextlib
 import json
 import socket
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -42,6 +43,14 @@ class Request:
         self.host_url = f"{scheme}://{host}"
         self.client_id: str | None = None
         self.division: int | None = None
+        self.new_csrf_cookie = ""  # set by guard.form_token when the answer must set the CSRF cookie
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        jar: SimpleCookie = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            jar.load(self.headers.get("cookie", ""))
+        return {name: morsel.value for name, morsel in jar.items()}
 
     def option(self, name: str) -> str | None:
         """A query option, looked up case-insensitively (``$filter`` / ``$Filter``)."""

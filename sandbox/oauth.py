@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from .guard import form_token
 from .http import ApiError, Request, Response, json_response, www_authenticate
 from .limits import limiter
 from .monitor import monitor
@@ -115,7 +116,7 @@ def auth_page(request: Request) -> Response:
     if params.get("response_type", "code") != "code":
         return _redirect(redirect_uri, {"error": "unsupported_response_type", "state": state})
     divisions = store.divisions()
-    context = {"app": app, "params": params, "divisions": divisions, "error": ""}
+    context = {"app": app, "params": params, "divisions": divisions, "error": "", "form_token": form_token(request)}
     if request.method != "POST":
         return _page("sandbox/auth.html", context)
     if params.get("action") == "deny":

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from .faults import faults
+from .guard import form_token
 from .http import Request, Response
 from .limits import limiter
 from .monitor import monitor
@@ -60,6 +61,7 @@ def _context(request: Request) -> dict[str, Any]:
         "time_scale": clock.scale,
         "demo_user": "demo",
         "demo_password_is_default": str(settings.SANDBOX_DEMO_PASSWORD) == "demo",
+        "form_token": form_token(request),
         "created_app": None,
         "message": "",
         "refresh": request.option("refresh") if (request.option("refresh") or "").isdigit() else "",

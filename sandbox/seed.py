@@ -11,13 +11,15 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
+
 from .catalog import Endpoint, catalog
 from .monitor import monitor
 from .query import owner_of, stored_key_name
 from .store import Store, clock
 from .values import exact_now_ms
 
-__all__ = ["DIVISIONS", "generate", "reset_sandbox", "seed_demo"]
+__all__ = ["DIVISIONS", "check_generate_count", "generate", "reset_sandbox", "seed_demo"]
 
 DIVISIONS = [
     {"Code": 101001, "Description": "Demo Handel B.V.", "City": "Delft", "Country": "NL", "Currency": "EUR",
@@ -84,8 +86,15 @@ def _rows_for(ep: Endpoint, rng: random.Random, count: int, division: int, start
         yield key, _only(owner, values)
 
 
+def check_generate_count(count: int) -> None:
+    """One generate call makes 1 to ``SANDBOX_GENERATE_MAX`` records (a huge count would fill the disk)."""
+    if not 1 <= count <= settings.SANDBOX_GENERATE_MAX:
+        raise ValueError(f"count must be between 1 and {settings.SANDBOX_GENERATE_MAX} (SANDBOX_GENERATE_MAX)")
+
+
 def generate(store: Store, entity: str, count: int, division: int, *, seed: int = 7, batch: int = 20_000) -> int:
     """Insert ``count`` generated records of ``entity`` (``Accounts`` or ``crm/Accounts``) into ``division``."""
+    check_generate_count(count)
     ep = catalog().get(entity)
     if ep is None:
         matches = [e for e in catalog().endpoints.values() if e.kind == "standard" and e.name.lower() == entity.lower()]

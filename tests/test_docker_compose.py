@@ -57,3 +57,21 @@ def test_dockerfile_serves_static_with_whitenoise():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "collectstatic" in dockerfile
     assert "pip install" in dockerfile
+
+
+def test_the_sandbox_is_published_on_loopback_only_and_apart_from_the_product():
+    """Issue 10, 8: not on every interface, and no product secret, database, broker or shared volume."""
+    sandbox = COMPOSE["services"]["sandbox"]
+    assert sandbox["ports"] and all(str(port).startswith("127.0.0.1:") for port in sandbox["ports"])
+    assert "secrets" not in sandbox
+    env = _env("sandbox")
+    assert env.get("DASH_ENV") != "production" and env.get("DEBUG") == "false"
+    product_only = {"SECRET_KEY", "SECRET_KEY_FILE", "FIELD_ENCRYPTION_KEY", "FIELD_ENCRYPTION_KEY_FILE",
+                    "DATABASE_URL", "CELERY_BROKER_URL"}
+    assert not product_only & set(env)
+    assert "SANDBOX_CONTROL_TOKEN" in env
+    assert "sandbox" in env["SANDBOX_ALLOWED_HOSTS"].split(",")  # the product's containers call it by name
+    volumes = sandbox["volumes"]
+    shared = {v.split(":")[0] for name in ("web", "worker", "beat") for v in COMPOSE["services"][name]["volumes"]}
+    assert volumes and not {v.split(":")[0] for v in volumes} & shared
+    assert "depends_on" not in sandbox or not {"db", "redis"} & set(sandbox["depends_on"])

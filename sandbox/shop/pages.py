@@ -11,6 +11,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from ..guard import form_token
 from ..http import Request, Response
 from .api import API_PREFIX, ShopError, shop_faults, shop_monitor, subscribe
 from .limits import shop_limits
@@ -34,7 +35,7 @@ def _render(request: Request, message: str = "", error: str = "", status: int = 
         "products": shop.latest("products"), "customers": shop.latest("customers"), "orders": shop.latest("orders"),
         "requests": _times(shop_monitor.recent(100)), "deliveries": _times(shop_monitor.recent_webhooks(30)),
         "faults": shop_faults.describe(), "limits": shop_limits.snapshot(),
-        "counters": shop_monitor.snapshot(), "message": message, "error": error,
+        "counters": shop_monitor.snapshot(), "message": message, "error": error, "form_token": form_token(request),
         "refresh": request.option("refresh") if (request.option("refresh") or "").isdigit() else "",
     }
     return Response(status, render_to_string("sandbox/shop.html", context), content_type="text/html; charset=utf-8")

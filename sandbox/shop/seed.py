@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from ..seed import check_generate_count
 from ..store import clock
 from .store import ShopStore, format_stamp
 
@@ -80,6 +81,7 @@ def seed_shop(shop: ShopStore, *, seed: int = 2025) -> dict[str, int]:
 
 def generate_orders(shop: ShopStore, count: int, *, batch: int = 20_000, seed: int = 11) -> int:
     """Append ``count`` orders (for benchmarks) over the existing customers and products; no webhooks."""
+    check_generate_count(count)
     customers = shop.page("customers", [], [], "id", 10_000)
     products = shop.page("products", [], [], "id", 10_000)
     if not customers or not products:

@@ -18,6 +18,7 @@ class Exact:
     token: dict[str, Any]
     session: requests.Session
     division: int
+    control_headers: dict[str, str]
 
     def url(self, path: str, division: int | None = None) -> str:
         return f"{self.base}/api/v1/{division or self.division}/{path}"
@@ -53,7 +54,7 @@ def connect(box: Any, name: str) -> Exact:
     app, token = box.connect(name, "http://localhost/callback")
     session = requests.Session()
     session.headers.update({"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"})
-    return Exact(box.url, app, token, session, box.divisions[0])
+    return Exact(box.url, app, token, session, box.divisions[0], box.control_headers)
 
 
 @pytest.fixture

@@ -61,8 +61,9 @@ def test_the_page_lists_what_happened(sandbox) -> None:
     watching = requests.get(f"{sandbox.url}/?refresh=5", timeout=10)
     assert '<meta http-equiv="refresh" content="5">' in watching.text
 
-    registered = requests.post(f"{sandbox.url}/sandbox/apps", timeout=10,
-                               data={"name": "From the page", "redirect_uri": "http://localhost/cb"})
+    browser = requests.Session()
+    registered = browser.post(f"{sandbox.url}/sandbox/apps", timeout=10, data={
+        "name": "From the page", "redirect_uri": "http://localhost/cb", "csrf_token": sandbox.form_token(browser)})
     assert registered.status_code == 201
     client_id = re.search(r"Client ID</th><td><code>([0-9a-f-]{36})</code>", registered.text).group(1)
     code = sandbox.authorize(client_id, "http://localhost/cb")
@@ -78,7 +79,9 @@ def test_persisted_across_restarts_and_reset_from_the_page(sandbox_factory, tmp_
     second = sandbox_factory(SANDBOX_DB_PATH=db_path)
     api.base = second.url
     assert api.get(f"crm/Accounts(guid'{key}')?$select=Name").json()["d"]["Name"] == "Survivor"  # token survived too
-    reset = requests.post(f"{second.url}/sandbox/reset", data={"keep_apps": "on"}, allow_redirects=False, timeout=30)
+    browser = requests.Session()
+    reset = browser.post(f"{second.url}/sandbox/reset", allow_redirects=False, timeout=30,
+                         data={"keep_apps": "on", "csrf_token": second.form_token(browser)})
     assert reset.status_code == 303
     assert api.get(f"crm/Accounts(guid'{key}')").status_code == 404
     assert api.get("crm/Accounts?$select=ID&$top=1").status_code == 200  # apps and grants kept

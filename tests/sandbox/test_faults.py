@@ -67,5 +67,6 @@ def test_validation_as_500_in_dutch(exact, faults) -> None:
 
 
 def test_fault_rules_are_validated(sandbox) -> None:
-    response = requests.post(f"{sandbox.url}/sandbox/api/faults", json={"rules": [{"error_rate": 7}]}, timeout=10)
+    response = requests.post(f"{sandbox.url}/sandbox/api/faults", json={"rules": [{"error_rate": 7}]},
+                             headers=sandbox.control_headers, timeout=10)
     assert response.status_code == 400

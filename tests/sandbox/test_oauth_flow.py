@@ -48,9 +48,10 @@ def test_authorize_token_me(sandbox) -> None:
 def test_deny_wrong_password_and_unknown_client(sandbox) -> None:
     app = sandbox.register_app("deny", REDIRECT)
     assert sandbox.authorize(app["client_id"], REDIRECT, approve=False, state="s2") == "access_denied"
-    wrong = requests.post(f"{sandbox.url}/api/oauth2/auth", data={
+    browser = requests.Session()
+    wrong = browser.post(f"{sandbox.url}/api/oauth2/auth", data={
         "client_id": app["client_id"], "redirect_uri": REDIRECT, "username": "demo", "password": "nope",
-        "action": "approve"}, allow_redirects=False, timeout=10)
+        "action": "approve", "csrf_token": sandbox.form_token(browser)}, allow_redirects=False, timeout=10)
     assert wrong.status_code == 200
     assert "incorrect" in wrong.text
     unknown = requests.get(f"{sandbox.url}/api/oauth2/auth", params={

@@ -8,7 +8,8 @@ from sandbox.odata import format_literal
 
 
 def exact_counters(exact) -> dict[str, int]:
-    return requests.get(f"{exact.base}/sandbox/api/counters", timeout=10).json()["requests_by_method"]
+    return requests.get(f"{exact.base}/sandbox/api/counters", headers=exact.control_headers,
+                        timeout=10).json()["requests_by_method"]
 
 
 def _sync_timestamp(exact, entity_id: str) -> int:

@@ -34,7 +34,8 @@ def test_order_created_and_updated_arrive_signed_with_a_timestamp(sandbox, recei
         receiver.wait_for(2)
         time.sleep(0.3)
     finally:
-        requests.delete(f"{sandbox.url}/sandbox/api/shop/webhooks/{hook['id']}", timeout=30)
+        requests.delete(f"{sandbox.url}/sandbox/api/shop/webhooks/{hook['id']}", headers=sandbox.control_headers,
+                        timeout=30)
     assert len(receiver.received) == 2
     events = []
     for headers, body in receiver.received:
@@ -69,9 +70,11 @@ def test_shop_page_shows_keys_orders_and_creates_a_key(sandbox):
     assert sandbox.shop.demo_key in page.text
     assert "ART000" in page.text
     assert "Orders (" in page.text and "Webhook deliveries" in page.text
-    created = requests.post(f"{sandbox.url}/shop/keys", data={"name": "From the page"}, timeout=30)
+    browser = requests.Session()
+    token = sandbox.form_token(browser, "/shop/")
+    created = browser.post(f"{sandbox.url}/shop/keys", data={"name": "From the page", "csrf_token": token}, timeout=30)
     assert created.status_code == 201 and "From the page" in created.text
-    refused = requests.post(f"{sandbox.url}/shop/keys", data={"name": ""}, timeout=30)
+    refused = browser.post(f"{sandbox.url}/shop/keys", data={"name": "", "csrf_token": token}, timeout=30)
     assert refused.status_code == 400 and "Give the key a name" in refused.text
     assert "/shop/" in requests.get(f"{sandbox.url}/", timeout=30).text  # the Exact page links to the shop
 

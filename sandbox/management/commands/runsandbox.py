@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.app import application
 from sandbox.http import make_server
@@ -23,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-seed", action="store_true", help="do not seed an empty database")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.SANDBOX_CONTROL_TOKEN:
+            raise CommandError("SANDBOX_CONTROL_TOKEN (or SANDBOX_CONTROL_TOKEN_FILE) is required: the control API "
+                               "(reset, clock, faults) answers only to that token.")
         store = get_store()
         if not options["no_seed"] and ensure_seeded(store):
             self.stdout.write("Seeded the demo administration.")
@@ -30,7 +33,8 @@ class Command(BaseCommand):
         server = make_server(options["host"], options["port"], application)
         self.stdout.write(
             f"Exact Online sandbox on http://{options['host']}:{server.server_port}/ "
-            f"(db {settings.SANDBOX_DB_PATH}, time scale {settings.SANDBOX_TIME_SCALE})", ending="\n")
+            f"(db {settings.SANDBOX_DB_PATH}, time scale {settings.SANDBOX_TIME_SCALE}; control API token in "
+            f"SANDBOX_CONTROL_TOKEN or var/sandbox_control_token)", ending="\n")
         self.stdout.flush()
         try:
             server.serve_forever(poll_interval=0.2)

@@ -17,7 +17,8 @@ def granted_client(sandbox: Any, name: str = "routes", *, unlimited: bool = True
     app = sandbox.register_app(f"{name} app", redirect_uri())
     if unlimited:
         # Our own app only: other tests' limits stay as they are.
-        current = sandbox.http.get(f"{sandbox.url}/sandbox/api/limits", timeout=10).json().get("apps", {})
+        current = sandbox.http.get(f"{sandbox.url}/sandbox/api/limits", headers=sandbox.control_headers,
+                                   timeout=10).json().get("apps", {})
         sandbox.set_limits(apps={**current, app["client_id"]: {"minutely": 1_000_000, "daily": 10_000_000}})
     client = HttpClient.objects.create(name=name, kind="exact_online",
                                        config={"base_url": sandbox.url, "client_id": app["client_id"]})
