@@ -43,7 +43,8 @@ def test_the_control_api_wants_its_token(sandbox, exact) -> None:
                                ("POST", "faults", {"rules": [{"error_rate": 1}]}), ("DELETE", "counters", None),
                                ("POST", "generate", {"entity": "Accounts", "count": 10, "division": 101001}),
                                ("POST", "apps", {"name": "x", "redirect_uri": "http://x/cb"}),
-                               ("GET", "requests", None)]:
+                               ("GET", "requests", None), ("POST", "shop/keys", {"name": "x"}),
+                               ("POST", "shop/reset", {"keep_keys": False}), ("GET", "shop/keys", None)]:
         for headers in ({}, {"X-Sandbox-Token": "guessed"}, {"X-Sandbox-Token": ""}):
             response = requests.request(method, f"{sandbox.url}/sandbox/api/{path}", json=body, headers=headers,
                                         timeout=10)
@@ -81,6 +82,9 @@ def test_forms_without_the_pages_token_are_refused(sandbox) -> None:
         "client_id": "x", "redirect_uri": "http://x/cb", "username": "demo", "password": "demo", "action": "approve"})
     assert consent.status_code == 403
     assert not any("Forged app" in line for line in _app_names(sandbox))
+    shop_key = requests.post(f"{sandbox.url}/shop/keys", data={"name": "Forged key"}, timeout=10)
+    assert shop_key.status_code == 403
+    assert "Forged key" not in requests.get(f"{sandbox.url}/shop/", timeout=10).text
 
 
 def test_a_form_sent_from_another_site_is_refused_even_with_the_token(sandbox) -> None:
@@ -127,10 +131,12 @@ def test_a_catastrophic_fault_pattern_cannot_hang_the_sandbox(sandbox, exact) ->
 
 @pytest.mark.parametrize("count", [10**9, 0, -5, "many"])
 def test_generate_counts_are_bounded(sandbox, count) -> None:
-    response = requests.post(f"{sandbox.url}/sandbox/api/generate", headers=sandbox.control_headers, timeout=10,
-                             json={"entity": "Accounts", "count": count, "division": sandbox.divisions[0]})
-    assert response.status_code == 400
-    assert "count" in response.json()["error"] or "invalid literal" in response.json()["error"]
+    for path, body in [("generate", {"entity": "Accounts", "count": count, "division": sandbox.divisions[0]}),
+                       ("shop/generate", {"count": count})]:
+        response = requests.post(f"{sandbox.url}/sandbox/api/{path}", headers=sandbox.control_headers, timeout=10,
+                                 json=body)
+        assert response.status_code == 400, path
+        assert "count" in response.json()["error"] or "invalid literal" in response.json()["error"]
 
 
 def test_runsandbox_refuses_to_start_without_a_control_token(settings) -> None:
