@@ -1,0 +1,36 @@
+"""``make run`` (honcho with the Procfile) listens on loopback unless told otherwise (issue 10, item 9).
+
+Development mode runs with DEBUG on and the demo admin/admin login, so the web server must not be reachable
+from the network by default. The Procfile line is expanded by a shell, as honcho runs it.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+from honcho.environ import parse_procfile
+
+ROOT = Path(__file__).resolve().parents[1]
+PROCESSES = parse_procfile((ROOT / "Procfile").read_text()).processes
+
+
+def _as_run(name: str, **env: str) -> str:
+    """The command line the shell runs for process ``name`` with the given environment."""
+    result = subprocess.run(["sh", "-c", f"echo {PROCESSES[name]}"], env={"PATH": os.environ["PATH"], **env},
+                            capture_output=True, text=True, check=True, timeout=30)
+    return result.stdout.strip()
+
+
+def test_the_web_server_binds_loopback_by_default():
+    assert "runserver 127.0.0.1:8000 " in _as_run("web")
+
+
+def test_dash_web_bind_widens_it_on_purpose():
+    assert "runserver 0.0.0.0:8000 " in _as_run("web", DASH_WEB_BIND="0.0.0.0")
+
+
+def test_no_process_listens_on_every_interface_by_default():
+    for name in PROCESSES:
+        assert "0.0.0.0" not in _as_run(name), name
+    sandbox = _as_run("sandbox")
+    assert "--host" not in sandbox or "--host 127.0.0.1" in sandbox  # runsandbox defaults to 127.0.0.1
