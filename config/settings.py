@@ -237,6 +237,13 @@ TASK_STUCK_AFTER = env_int("DASH_TASK_STUCK_AFTER", 900)
 WEBHOOK_MAX_BODY_BYTES = env_int("DASH_WEBHOOK_MAX_BODY_BYTES", 5 * 1024 * 1024)
 WEBHOOK_REQUEUE_AFTER = env_int("DASH_WEBHOOK_REQUEUE_AFTER", 60)
 WEBHOOK_RETENTION_DAYS = env_int("DASH_WEBHOOK_RETENTION_DAYS", 30)
+# Transformers: what one read entity (a task) or one tester run may make. Over a limit, that task fails with
+# the reason (the run goes on) and the tester says so. The tester also stops tracing steps past TRACE_BYTES.
+TRANSFORM_MAX_ENTITIES = env_int("DASH_TRANSFORM_MAX_ENTITIES", 1000)
+TRANSFORM_MAX_BYTES = env_int("DASH_TRANSFORM_MAX_BYTES", 2_000_000)
+TRANSFORM_MAX_SECONDS = env_float("DASH_TRANSFORM_MAX_SECONDS", 30.0)
+TESTER_MAX_SECONDS = env_float("DASH_TESTER_MAX_SECONDS", 10.0)
+TESTER_TRACE_BYTES = env_int("DASH_TESTER_TRACE_BYTES", 1_000_000)
 
 # --- The sandbox (a local Exact Online) --------------------------------------------------------
 SANDBOX_DB_PATH = env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))

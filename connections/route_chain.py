@@ -11,14 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from .publishers import PublishError
 from .transformers.chain import compile_chain
 from .transformers.errors import TransformError
+from .transformers.limits import Budget, Limits
 from .transformers.services import Context, InMemoryStorage
 
 __all__ = [
     "DEFERRED_KEY", "ChainOutcome", "OutgoingOutcome", "apply_deferred", "attach_deferred", "route_chain",
-    "run_outgoing_transformer", "sample_entities", "split_deferred",
+    "run_outgoing_transformer", "sample_entities", "split_deferred", "task_limits", "tester_limits",
 ]
 
 # Storage writes a chain defers until the task succeeds ("Filter previously stored entities" with
@@ -40,6 +43,19 @@ class ChainOutcome:
 class OutgoingOutcome:
     entity: Any = None
     skipped_reason: str | None = None
+
+
+def task_limits() -> Limits:
+    """What the transformers may make of one read entity in a run (``DASH_TRANSFORM_*``)."""
+    return Limits(max_entities=settings.TRANSFORM_MAX_ENTITIES, max_bytes=settings.TRANSFORM_MAX_BYTES,
+                  max_seconds=settings.TRANSFORM_MAX_SECONDS, max_trace_bytes=0, scope="task")
+
+
+def tester_limits() -> Limits:
+    """What one run of the tester may make, all inputs together (``DASH_TRANSFORM_*``, ``DASH_TESTER_*``)."""
+    return Limits(max_entities=settings.TRANSFORM_MAX_ENTITIES, max_bytes=settings.TRANSFORM_MAX_BYTES,
+                  max_seconds=settings.TESTER_MAX_SECONDS, max_trace_bytes=settings.TESTER_TRACE_BYTES,
+                  scope="test")
 
 
 def _steps_of(transformer: Any) -> Any:
@@ -70,18 +86,22 @@ def route_chain(route: Any, *, dry: bool = False) -> Callable[[Any], ChainOutcom
     """The hook the runner calls per entity read: all the route's transformers, in order."""
     chains = [(t.name, compile_chain(_steps_of(t))) for t in route.ordered_transformers()]
     context = _context(dry=dry)
+    limits = task_limits()
 
     def hook(entity: Any) -> ChainOutcome:
         entities = [entity]
         deferred: list[dict[str, Any]] = []
+        budget = Budget(limits)  # one read entity: all its transformers and branches together
         for name, chain in chains:
             produced: list[Any] = []
+            budget.new_stage()
             for item in entities:
                 try:
-                    result = chain.run(item, context, trace=False)
+                    result = chain.run(item, context, trace=False, budget=budget)
                 except TransformError as exc:
                     return ChainOutcome(error=f"Transformer {name}: {exc}")
                 produced.extend(result.entities)
+                budget.keep(result.entities)
                 deferred.extend(result.deferred)
                 if not result.entities and len(entities) == 1:
                     return ChainOutcome(skipped_reason=f"{name}: {result.skipped_reason or 'skipped'}")
@@ -99,7 +119,8 @@ def run_outgoing_transformer(outgoing: Any, data: Any) -> OutgoingOutcome:
     if transformer is None:
         return OutgoingOutcome(entity=data)
     try:
-        result = compile_chain(_steps_of(transformer)).run(data, _context(dry=False), trace=False)
+        result = compile_chain(_steps_of(transformer)).run(data, _context(dry=False), trace=False,
+                                                           budget=Budget(task_limits()))
     except TransformError as exc:
         raise PublishError(f"Outgoing transformer {transformer.name}: {exc}", permanent=True) from exc
     if not result.entities:

@@ -18,6 +18,7 @@ from .chain import (
     validate_chain,
 )
 from .errors import ServiceError, StepError, TransformError
+from .limits import Budget, LimitExceeded, Limits, json_size
 from .registry import STEP_TYPES, FieldSpec, Step, describe_fields, register_step
 from .services import (
     Context,
@@ -34,11 +35,14 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_STEPS",
     "STEP_TYPES",
+    "Budget",
     "Chain",
     "ChainInvalid",
     "Context",
     "FieldSpec",
     "InMemoryStorage",
+    "LimitExceeded",
+    "Limits",
     "Result",
     "ServiceError",
     "Step",
@@ -50,6 +54,7 @@ __all__ = [
     "content_hash",
     "describe_fields",
     "get_lookup_provider",
+    "json_size",
     "register_lookup_provider",
     "register_step",
     "run_chain",

@@ -21,6 +21,7 @@ from lib.json_input import parse_json
 from . import paths
 from .diff import json_diff
 from .errors import ServiceError, StepError, StepFailure, TransformError
+from .limits import Budget, LimitExceeded, json_size
 from .registry import STEP_TYPES, Step
 from .services import Context
 
@@ -112,15 +113,45 @@ class Result:
 
 @dataclass
 class RunState:
-    """Per-run scratch space the steps share."""
+    """Per-run scratch space the steps share.
+
+    ``held_entities``/``held_bytes`` count what steps that build their output item by item (split,
+    conditional) hold so far, so nested steps and the next item are checked against the budget with it.
+    """
 
     context: Context
     tracing: bool
+    budget: Budget = field(default_factory=Budget)
     trace: list[StepTrace] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     deferred: list[dict[str, Any]] = field(default_factory=list)
     cache: dict[Any, Any] = field(default_factory=dict)
     depth: int = 0
+    held_entities: int = 0
+    held_bytes: int = 0
+
+    def check(self, step: Step, entities: list[Any], *, measure: bool) -> None:
+        """After ``step``: its entities, with what enclosing steps hold, within the budget (size if ``measure``)."""
+        size = None
+        if measure:
+            size = self.held_bytes + json_size(entities, cap=self.budget.room() - self.held_bytes)
+        self._refuse_if_over(step, self.held_entities + len(entities), size)
+
+    def hold(self, step: Step, entities: int, size: int) -> None:
+        """Charge what ``step`` is about to make (before it copies), or raise ``LimitExceeded``."""
+        self.held_entities += entities
+        self.held_bytes += size
+        self._refuse_if_over(step, self.held_entities, self.held_bytes)
+
+    def release(self, entities: int, size: int) -> None:
+        """The step is done: its output is the list the next step gets (checked by ``check``)."""
+        self.held_entities -= entities
+        self.held_bytes -= size
+
+    def _refuse_if_over(self, step: Step, entities: int, size: int | None) -> None:
+        reason = self.budget.over(entities=entities, size=size)
+        if reason:
+            raise LimitExceeded(step.index, step.type, "", reason, location=step.location)
 
 
 @dataclass
@@ -130,8 +161,10 @@ class Chain:
     steps: list[Step]
     source: list[dict[str, Any]]
 
-    def run(self, entity: Any, context: Context | None = None, *, trace: bool = False) -> Result:
-        return run_chain(self, entity, context, trace=trace)
+    def run(
+        self, entity: Any, context: Context | None = None, *, trace: bool = False, budget: Budget | None = None
+    ) -> Result:
+        return run_chain(self, entity, context, trace=trace, budget=budget)
 
 
 def load_chain(chain: Any) -> tuple[list[Any] | None, list[StepError]]:
@@ -246,8 +279,15 @@ def _entity_diff(before: list[Any], after: list[Any]) -> list[dict[str, Any]]:
     return json_diff(before, after)
 
 
+UNTRACED = "not traced: the data is larger than the tester shows step by step"
+
+
 def run_steps(steps: list[Step], entities: list[Any], run: RunState) -> list[Any]:
-    """Run steps in order over the current entities (nested steps call this too)."""
+    """Run steps in order over the current entities (nested steps call this too).
+
+    After each step the entities are checked against the run's budget; a trace keeps copies of the
+    entities before and after each step only while they fit in the budget's trace room.
+    """
     for step in steps:
         if run.tracing:
             position = len(run.trace)
@@ -259,20 +299,34 @@ def run_steps(steps: list[Step], entities: list[Any], run: RunState) -> list[Any
                 record.entities_out = len(entities)
                 run.trace.append(record)
                 continue
-            record.before = _snapshot(entities)
+            room = run.budget.trace_room()
+            size_before = json_size(entities, cap=room)
+            traced = 2 * size_before <= room  # before and after: about twice the entities
+            if traced:
+                record.before = _snapshot(entities)
             skipped_before = len(run.skipped)
             started = time.perf_counter()
             entities = _run_step(step, entities, run)
             record.duration_ms = (time.perf_counter() - started) * 1000
-            record.after = _snapshot(entities)
+            run.check(step, entities, measure=step.grows)
+            if traced:
+                size_after = json_size(entities, cap=room - size_before)
+                traced = size_before + size_after <= room
+            if traced:
+                run.budget.trace_bytes += size_before + size_after
+                record.after = _snapshot(entities)
+                record.diff = _entity_diff(record.before, record.after)
+            else:
+                record.before = []
+                record.note = UNTRACED
             record.entities_out = len(entities)
-            record.diff = _entity_diff(record.before, record.after)
             record.skipped = run.skipped[skipped_before:]
             run.trace.insert(position, record)
         elif not step.disabled:
             if not entities:
                 break
             entities = _run_step(step, entities, run)
+            run.check(step, entities, measure=step.grows)
     return entities
 
 
@@ -289,8 +343,14 @@ def _run_step(step: Step, entities: list[Any], run: RunState) -> list[Any]:
         raise step.error("", f"{type(exc).__name__}: {exc}") from exc
 
 
-def run_chain(chain: Any, entity: Any, context: Context | None = None, *, trace: bool = True) -> Result:
-    """Run ``chain`` (JSON or compiled) over ``entity``; the input is never changed."""
+def run_chain(
+    chain: Any, entity: Any, context: Context | None = None, *, trace: bool = True, budget: Budget | None = None
+) -> Result:
+    """Run ``chain`` (JSON or compiled) over ``entity``; the input is never changed.
+
+    ``budget`` caps what the run may make (entities, size, time, trace); pass one ``Budget`` to the runs
+    whose results are kept together. Going over raises ``LimitExceeded``, a ``TransformError``.
+    """
     started = time.perf_counter()
     if not isinstance(chain, Chain):
         compiled, errors = _compile(chain)
@@ -300,7 +360,7 @@ def run_chain(chain: Any, entity: Any, context: Context | None = None, *, trace:
                 first.step_index, first.step_type or "chain", "", f"invalid chain: {first}", location=first.location
             )
         chain = compiled
-    run = RunState(context=context or Context(), tracing=trace)
+    run = RunState(context=context or Context(), tracing=trace, budget=budget or Budget())
     try:
         entities = run_steps(chain.steps, [paths.clone(entity)], run)
     except TransformError as exc:

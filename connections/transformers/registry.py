@@ -49,6 +49,9 @@ class Step:
     widgets: ClassVar[dict[str, str]] = {}
     advanced: ClassVar[tuple[str, ...]] = ()  # parameters the editor folds under "Options"
     nested: ClassVar[tuple[str, ...]] = ()
+    # False for steps that cannot make the data larger: the size check after them is skipped (speed).
+    # ``prepare`` may set it per instance (a value map whose table holds only scalars does not grow).
+    grows: bool = True
 
     def __init__(
         self,

@@ -13,6 +13,7 @@ from lib.json_input import parse_json
 
 from .chain import StepTrace, compile_chain, load_chain, run_chain, validate_chain
 from .errors import TransformError
+from .limits import Budget, LimitExceeded, Limits
 from .services import Context
 
 __all__ = ["MAX_INPUT_CHARS", "MAX_TEST_ENTITIES", "EntityReport", "TesterReport", "test_chain"]
@@ -48,6 +49,7 @@ class TesterReport:
     chain_errors: list[str] = field(default_factory=list)
     entities: list[EntityReport] = field(default_factory=list)
     truncated: int = 0
+    stopped: str = ""
     deferred: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -72,8 +74,14 @@ def _display(trace: StepTrace) -> dict[str, Any]:
     return step
 
 
-def test_chain(steps: Any, input_text: str, context: Context, *, each_item: bool = True) -> TesterReport:
-    """Run ``steps`` over the JSON in ``input_text``; a top-level list is several entities when ``each_item``."""
+def test_chain(
+    steps: Any, input_text: str, context: Context, *, each_item: bool = True, limits: Limits | None = None
+) -> TesterReport:
+    """Run ``steps`` over the JSON in ``input_text``; a top-level list is several entities when ``each_item``.
+
+    ``limits`` apply to the whole test: every input's outputs and traces together. An input that goes over
+    fails with the reason, and the inputs after it are not run.
+    """
     report = TesterReport()
     raw, errors = load_chain(steps)
     errors = errors or validate_chain(raw)
@@ -93,14 +101,21 @@ def test_chain(steps: Any, input_text: str, context: Context, *, each_item: bool
         report.truncated = len(entities) - MAX_TEST_ENTITIES
         entities = entities[:MAX_TEST_ENTITIES]
     chain = compile_chain(raw)
+    budget = Budget(limits or Limits(scope="test"))
     for number, entity in enumerate(entities, start=1):
         item = EntityReport(number=number, input=entity)
         try:
-            result = run_chain(chain, entity, context, trace=True)
+            result = run_chain(chain, entity, context, trace=True, budget=budget)
         except TransformError as exc:
             item.error = exc.as_dict() | {"text": str(exc)}
             item.trace = [_display(step) for step in exc.trace]
+            if isinstance(exc, LimitExceeded):
+                report.entities.append(item)
+                report.truncated += len(entities) - number
+                report.stopped = str(exc)
+                break
         else:
+            budget.keep(result.entities)
             item.outputs = result.entities
             item.skipped_reason = result.skipped_reason
             item.trace = [_display(step) for step in result.trace]

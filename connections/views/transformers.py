@@ -23,6 +23,7 @@ from connections.forms.transformers import (
     step_type_groups,
 )
 from connections.models import Incoming, Route, Transformer
+from connections.route_chain import tester_limits
 from connections.storage_service import DatabaseStorage
 from connections.transformers import Context, InMemoryStorage, ServiceError, get_lookup_provider
 from connections.transformers.tester import test_chain
@@ -185,7 +186,7 @@ def transformer_test(request: HttpRequest) -> HttpResponse:
     if problems:
         messages_ = [f"step {index + 1}: {text}" for index, fields in problems.items() for text in fields.values()]
         return render(request, "connections/transformers/_test_result.html", {"report": None, "problems": messages_})
-    report = test_chain(steps, request.POST.get("input", ""), _tester_context(request))
+    report = test_chain(steps, request.POST.get("input", ""), _tester_context(request), limits=tester_limits())
     return render(request, "connections/transformers/_test_result.html", {"report": report, "problems": []})
 
 

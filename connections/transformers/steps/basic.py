@@ -9,6 +9,7 @@ from pydantic import Field
 from .. import paths, placeholders
 from ..chain import RunState
 from ..errors import StepFailure
+from ..limits import json_size
 from ..registry import Step, StepParams, register_step
 from ._helpers import check_path, check_template, copy_to
 
@@ -54,7 +55,13 @@ class SetValueStep(Step):
                 return entity
             if paths.get(entity, self.path) not in (paths.MISSING, None):
                 return entity
-        return paths.assign(entity, self.path, value, copy_each=isinstance(value, dict | list))
+        copy_each = isinstance(value, dict | list)
+        if copy_each and self.wild:  # one copy per match: charge them all before copying
+            targets = self.path if self.path[-1] == paths.WILDCARD else self.path[:-1]
+            size = json_size(value) * len(paths.find(entity, targets))
+            run.hold(self, 0, size)
+            run.release(0, size)
+        return paths.assign(entity, self.path, value, copy_each=copy_each)
 
     def summary(self) -> str:
         return f"{self.params.path} = {self.params.template or self.params.value!r}"
@@ -111,6 +118,7 @@ class CopyStep(Step):
 @register_step
 class MoveStep(CopyStep):
     type = "move"
+    grows = False
     label = "Move / rename"
     help = "Move a value to another path (rename a key); the source is removed."
     move = True
@@ -143,6 +151,7 @@ def _drop_nulls(value: Any) -> Any:
 @register_step
 class RemoveStep(Step):
     type = "remove"
+    grows = False
     label = "Remove keys"
     help = "Remove keys by path; missing paths are ignored."
     Params = RemoveParams
@@ -178,6 +187,7 @@ class KeyMapParams(StepParams):
 @register_step
 class KeyMapStep(Step):
     type = "key_map"
+    grows = False
     advanced = ("unmapped",)
     label = "Key mapper"
     help = "Rename many keys of an object at once, keeping their order."

@@ -244,6 +244,7 @@ class SkipUnchangedParams(StepParams):
 @register_step
 class SkipUnchangedStep(Step):
     type = "skip_unchanged"
+    grows = False
     advanced = ("record", "ttl", "reason")
     label = "Filter previously stored entities"
     help = "Skip an entity whose content hash is unchanged since it last passed: saves Exact quota."

@@ -10,6 +10,7 @@ from pydantic import Field
 from .. import expressions, paths, placeholders
 from ..chain import RunState, run_steps
 from ..errors import SkipEntity, StepFailure
+from ..limits import json_size
 from ..registry import Step, StepParams, register_step
 from ._helpers import check_expression, check_path, check_template, delete_concrete
 
@@ -46,14 +47,20 @@ class ConditionalStep(Step):
 
     def run_list(self, entities: list[Any], run: RunState) -> list[Any]:
         out: list[Any] = []
+        held = 0
         run.depth += 1
         try:
             for entity in entities:
                 holds = expressions.truthy(expressions.evaluate(self.condition, entity))
                 branch = self.children.get("then" if holds else "else_", [])
-                out.extend(run_steps(branch, [entity], run) if branch else [entity])
+                made = run_steps(branch, [entity], run) if branch else [entity]
+                size = json_size(made) if branch else 0
+                run.hold(self, len(made), size)  # the next entity's branch is checked with these
+                held += size
+                out.extend(made)
         finally:
             run.depth -= 1
+        run.release(len(out), held)
         return out
 
     def summary(self) -> str:
@@ -71,6 +78,7 @@ class FilterParams(StepParams):
 @register_step
 class FilterStep(Step):
     type = "filter"
+    grows = False
     label = "Filter / skip entity"
     help = "Let an entity through or skip it, with a reason that shows on the task."
     category = "Flow"
@@ -141,6 +149,7 @@ class SplitStep(Step):
 
     def run_list(self, entities: list[Any], run: RunState) -> list[Any]:
         out: list[Any] = []
+        held = 0
         for entity in entities:
             items: list[Any] = []
             for _concrete, found in paths.find(entity, self.path):
@@ -152,6 +161,7 @@ class SplitStep(Step):
                     raise StepFailure(self.params.path, f"expected a list, found a {paths.type_name(found)}")
             if not items:
                 if self.params.when_empty == "keep":
+                    run.hold(self, 1, 0)
                     out.append(entity)
                 else:
                     run.skipped.append(f"step {self.location} (split): no items at {self.params.path}")
@@ -161,20 +171,27 @@ class SplitStep(Step):
                 parent = paths.clone(entity)
                 if not paths.has_wildcard(self.path):
                     delete_concrete(parent, self.path)
+            parent_size = json_size(parent) if parent is not None else 0
             for number, item in enumerate(items):
                 if self.parent_paths or parent is not None:
                     if not isinstance(item, dict):
                         where = f"{self.params.path}.{number}"
                         raise StepFailure(where, f"cannot add parent fields to a {paths.type_name(item)}")
+                    values = {key: paths.get(entity, path) for key, path in self.parent_paths.items()}
+                    # Each branch gets copies: charge them before copying, so a huge parent stops early.
+                    size = parent_size + sum(json_size(v) for v in values.values() if v is not paths.MISSING)
+                    run.hold(self, 1, size)
+                    held += size
                     branch = dict(item)
-                    for key, path in self.parent_paths.items():
-                        value = paths.get(entity, path)
+                    for key, value in values.items():
                         branch[key] = None if value is paths.MISSING else paths.clone(value)
                     if parent is not None:
                         branch[self.params.parent_key] = paths.clone(parent)
                     out.append(branch)
                 else:
+                    run.hold(self, 1, 0)  # the items themselves are not copied
                     out.append(item)
+        run.release(len(out), held)
         return out
 
     def summary(self) -> str:
@@ -196,6 +213,7 @@ class MergeParams(StepParams):
 @register_step
 class MergeStep(Step):
     type = "merge"
+    grows = False
     advanced = ("into",)
     label = "Merge / group"
     help = "Group entities (or the items of a list) by a key, merging or collecting each group."

@@ -66,6 +66,7 @@ class ValueMapStep(Step):
         self.wild = paths.has_wildcard(self.path)
         sensitive = self.params.case_sensitive
         self.table = {row.source if sensitive else row.source.casefold(): row.to for row in self.params.table}
+        self.grows = any(isinstance(to, dict | list) for to in [*self.table.values(), self.params.default])
 
     def _map(self, value: Any, where: str) -> Any:
         key = mapping_key(value, case_sensitive=self.params.case_sensitive)
@@ -178,6 +179,7 @@ def _to_string(value: Any) -> str:
 @register_step
 class CastStep(Step):
     type = "cast"
+    grows = False
     advanced = ("format", "timezone", "exact_wallclock", "epoch_unit", "on_error")
     label = "Cast / format"
     help = "Convert to text, number, boolean or date; Exact's /Date(ms)/ ↔ ISO 8601 with timezone."
