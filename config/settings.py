@@ -125,6 +125,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def _cache(url: str) -> dict[str, str]:
+    """``DASH_CACHE_URL``: ``db://`` (a table in the database, made by ``migrate``), ``redis://...`` or
+    ``locmem://`` (per process: counts would not add up across web processes, so only for experiments)."""
+    if url.startswith(("redis://", "rediss://")):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": "dash"}
+    if url in {"db", "db://"}:
+        return {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "dash_cache"}
+    if url in {"locmem", "locmem://"}:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dash"}
+    raise ImproperlyConfigured(f"DASH_CACHE_URL must be db://, redis://host:port/db or locmem://, got {url!r}")
+
+
+# One cache for every process: allauth counts failed logins here (5 per user name per 5 minutes), and a
+# per-process cache would let each web process (gunicorn worker) allow its own 5.
+CACHES = {"default": _cache(env_str("DASH_CACHE_URL", "db://"))}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

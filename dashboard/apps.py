@@ -1,6 +1,19 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def create_cache_table(using: str = "default", **kwargs: Any) -> None:
+    """``migrate`` also makes the database cache's table (idempotent; nothing to do for Redis)."""
+    from django.core.management import call_command
+
+    call_command("createcachetable", database=using, verbosity=0)
 
 
 class DashboardConfig(AppConfig):
     name = "dashboard"
     verbose_name = "Dashboard"
+
+    def ready(self) -> None:
+        post_migrate.connect(create_cache_table, sender=self, dispatch_uid="dashboard.create_cache_table")

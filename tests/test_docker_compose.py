@@ -40,6 +40,7 @@ def test_app_services_are_wired_to_postgres_and_redis():
         env = _env(name) | {k: v for k, v in COMPOSE.get("x-app-env", {}).items()}
         assert env["DATABASE_URL"].startswith("postgres://"), name
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379"), name
+        assert env["DASH_CACHE_URL"].startswith("redis://redis:6379"), name  # lock-out counts shared by processes
         assert env["DASH_ENV"] == "production"
         assert "SECRET_KEY_FILE" in env or "SECRET_KEY" in env
         assert "FIELD_ENCRYPTION_KEY_FILE" in env or "FIELD_ENCRYPTION_KEY" in env
