@@ -225,6 +225,8 @@ BEAT_SCHEDULE_TABLE = [
      "default": "23 3 * * *", "expires": 3600},
     {"name": "re-queue webhook deliveries", "task": "webhooks.tasks.sweep_deliveries",
      "env_key": "DASH_WEBHOOK_SWEEP_EVERY", "default": 60.0, "expires": 55},
+    {"name": "fetch due Exact webhook changes", "task": "exact_online.tasks.fetch_due_changes",
+     "env_key": "DASH_EXACT_WEBHOOK_SWEEP_EVERY", "default": 30.0, "expires": 25},
     {"name": "prune old webhook deliveries", "task": "webhooks.tasks.prune_deliveries",
      "env_key": "DASH_WEBHOOK_PRUNE_CRON", "default": "29 3 * * *", "expires": 3600},
 ]
@@ -261,6 +263,8 @@ TRANSFORM_MAX_BYTES = env_int("DASH_TRANSFORM_MAX_BYTES", 2_000_000)
 TRANSFORM_MAX_SECONDS = env_float("DASH_TRANSFORM_MAX_SECONDS", 30.0)
 TESTER_MAX_SECONDS = env_float("DASH_TESTER_MAX_SECONDS", 10.0)
 TESTER_TRACE_BYTES = env_int("DASH_TESTER_TRACE_BYTES", 1_000_000)
+# Exact Online events for one record within this many seconds cost one fetch.
+EXACT_WEBHOOK_COALESCE_SECONDS = env_float("DASH_EXACT_WEBHOOK_COALESCE_SECONDS", 2.0)
 
 # --- The sandbox (a local Exact Online) --------------------------------------------------------
 SANDBOX_DB_PATH = env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))

@@ -8,6 +8,7 @@ urlpatterns = [
     path("health", health, name="health"),
     path("accounts/", include("allauth.urls")),
     path("django-admin/", admin.site.urls),
+    path("clients/exact/", include("exact_online.urls")),
     path("clients/", include("clients.urls")),
     path("connections/webhooks/", include("webhooks.urls")),
     path("connections/", include("connections.urls")),

@@ -20,4 +20,9 @@ class ExactOnlineConfig(AppConfig):
         from .subscriber import ExactSubscriber
 
         register_subscriber(ExactSubscriber)
+        from webhooks.kinds import register_kind
+
         from . import publisher  # noqa: F401 - registers the Exact Online Publisher
+        from .webhooks import ExactWebhookKind
+
+        register_kind(ExactWebhookKind)

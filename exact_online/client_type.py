@@ -35,6 +35,7 @@ from .stores import (
     save_token,
 )
 from .transport import Transport
+from .webhooks import topic_choices, webhook_for
 
 if TYPE_CHECKING:
     from django import forms
@@ -275,4 +276,6 @@ class ExactOnlineClientType(ClientType):
             "division_choices": self.divisions(client),
             "quotas": QuotaState.objects.filter(client=client).order_by("division"),
             "open_circuits": open_error_circuits(client),
+            "webhook": webhook_for(client),
+            "webhook_topics": topic_choices(),
         }

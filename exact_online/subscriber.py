@@ -19,10 +19,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
 from django import forms
+from django.utils import timezone
 
 from connections.subscribers import (
     Page,
@@ -300,6 +302,8 @@ class ExactSubscriber(Subscriber):
         elif target.has_property("Modified"):
             cursor_kind = "modified"
         needed = [n for n in (key, {"timestamp": "Timestamp", "modified": "Modified"}.get(cursor_kind or "")) if n]
+        if self.webhook_fed and target.has_property("Modified"):
+            needed.append("Modified")  # the version a webhook delivered: reconciliation skips it
         for name in needed:
             if name not in select:
                 select.append(name)
@@ -426,6 +430,9 @@ class ExactSubscriber(Subscriber):
                 kept = [r for r in rows if not (date_ms(r.get("Modified")) == boundary_ms
                                                 and str(r.get(plan.key or "")) in boundary_seen)]
                 dropped, rows = len(rows) - len(kept), kept
+            if self.webhook_fed:
+                rows, delivered = self._skip_delivered_by_webhook(rows, plan, division)
+                dropped += delivered
             candidate = self._advance(candidate, plan, rows)
             next_url = page.next_url if number < max_pages else None
             if page.next_url and number >= max_pages and not plan.ordered:
@@ -434,6 +441,34 @@ class ExactSubscriber(Subscriber):
                        endpoint=plan.entity.endpoint, api_calls=1, cursor=candidate, dropped=dropped)
             if not page.next_url:
                 return
+
+    @cached_property
+    def webhook_fed(self) -> bool:
+        """A webhook feeds a route reading this Incoming: its reads reconcile what the webhooks missed."""
+        from connections.models import Route
+
+        return bool(self.incoming.pk) and Route.objects.filter(incoming_id=self.incoming.pk,
+                                                               webhook__isnull=False).exists()
+
+    def _skip_delivered_by_webhook(self, rows: list[dict[str, Any]], plan: ReadPlan, division: int | None,
+                                   ) -> tuple[list[dict[str, Any]], int]:
+        """Drop the record versions a webhook already delivered; count the rest as found by reconciliation."""
+        from .models import ExactChange
+
+        key = plan.key or "ID"
+        keys = [str(r.get(key)) for r in rows if r.get(key) is not None]
+        delivered = set(ExactChange.objects.filter(
+            incoming_id=self.incoming.pk, key__in=keys, source=ExactChange.Source.WEBHOOK,
+            status=ExactChange.Status.DONE).values_list("key", "modified_ms"))
+        kept = [r for r in rows if (str(r.get(key)), date_ms(r.get("Modified"))) not in delivered]
+        topic = (self.entity.standard_counterpart or self.entity).name
+        ExactChange.objects.bulk_create([ExactChange(
+            incoming_id=self.incoming.pk, source=ExactChange.Source.RECONCILIATION, status=ExactChange.Status.DONE,
+            division=division or 0, topic=topic, key=str(r.get(key) or "")[:64], modified_ms=date_ms(r.get("Modified")),
+            done_at=timezone.now()) for r in kept])
+        if len(kept) < len(rows):
+            logger.info("Division %s: %d records already delivered by webhook", division, len(rows) - len(kept))
+        return kept, len(rows) - len(kept)
 
     @staticmethod
     def _advance(candidate: dict[str, Any] | None, plan: ReadPlan, rows: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ Control API (the token ``SANDBOX_CONTROL_TOKEN`` in ``X-Sandbox-Token`` and JSON
     GET|POST /sandbox/api/clock {advance: seconds} (moves the sandbox clock forward)
     POST /sandbox/api/generate  {entity, count, division}
     GET  /sandbox/api/requests, /sandbox/api/webhooks  (recent log entries)
+    POST /sandbox/api/webhooks  {delivery: false}  (drop Exact webhook events, as Exact sometimes does; true again)
     /sandbox/api/shop/...                          the demo webshop's controls (see sandbox.shop.control)
 
 The demo webshop's API lives under ``/shop/api/v1/`` and its page at ``/shop/`` (see sandbox.shop).
@@ -41,6 +42,7 @@ from .shop.api import handle_shop_api, shop_monitor
 from .shop.control import shop_control
 from .shop.pages import shop_page, shop_page_post
 from .store import clock, get_store
+from .webhooks import delivery as webhook_delivery
 
 __all__ = ["application"]
 
@@ -109,7 +111,9 @@ def _control(request: Request) -> Response:
     if path == "/requests":
         return json_response({"requests": monitor.recent(2000)})
     if path == "/webhooks":
-        return json_response({"deliveries": monitor.recent_webhooks(200)})
+        if method == "POST" and "delivery" in body:
+            webhook_delivery["enabled"] = bool(body["delivery"])
+        return json_response({"deliveries": monitor.recent_webhooks(200), "delivery": webhook_delivery["enabled"]})
     return json_response({"error": "not found"}, 404)
 
 

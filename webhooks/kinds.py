@@ -47,6 +47,10 @@ class WebhookKind:
     label: ClassVar[str] = ""
     accepted_status: ClassVar[int] = 202
     user_creatable: ClassVar[bool] = True
+    detail_template: ClassVar[str] = ""  # a section of the connector's own on the webhook page
+
+    def detail_context(self, webhook: Webhook) -> dict[str, Any]:
+        return {}
 
     def check_content_type(self, webhook: Webhook, content_type: str, body: bytes) -> None:
         if not content_type_allowed(webhook.parser, content_type):

@@ -89,13 +89,15 @@ def _deliveries(request: HttpRequest, webhook: Webhook) -> dict[str, object]:
 @require_GET
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     webhook = get_webhook_for_user(request, pk)
+    handler = get_kind(webhook.kind)
     counts = dict(webhook.deliveries.values("status").annotate(n=Count("pk")).values_list("status", "n"))
     context = {
         **_deliveries(request, webhook),
         "counts": [(value, label, counts.get(value, 0)) for value, label in Delivery.Status.choices],
         "rejections": webhook.rejections.all(),
         "routes": webhook.routes.select_related("outgoing", "incoming"),
-        "kind": get_kind(webhook.kind),
+        "kind": handler,
+        "kind_context": handler.detail_context(webhook) if handler is not None else {},
     }
     return render(request, "webhooks/detail.html", context)
 

@@ -22,7 +22,7 @@ def granted_client(sandbox: Any, name: str = "routes", *, unlimited: bool = True
         sandbox.set_limits(apps={**current, app["client_id"]: {"minutely": 1_000_000, "daily": 10_000_000}})
     client = HttpClient.objects.create(name=name, kind="exact_online",
                                        config={"base_url": sandbox.url, "client_id": app["client_id"]})
-    client.set_secrets({"client_secret": app["client_secret"]})
+    client.set_secrets({"client_secret": app["client_secret"], "webhook_secret": app["webhook_secret"]})
     client.save()
     code = sandbox.authorize(app["client_id"], redirect_uri())
     ExactOnlineClientType().complete_grant(client, code=code, user=None)
