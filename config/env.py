@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["env_bool", "env_float", "env_int", "env_list", "env_secret", "env_str"]
+__all__ = ["env_bool", "env_float", "env_int", "env_list", "env_secret", "env_str", "private_file"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -65,3 +68,23 @@ def env_secret(name: str, default: str = "") -> str:
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE points at an unreadable file: {file_name}") from exc
     return os.environ.get(name, default)
+
+
+def private_file(path: Path, make: Callable[[], str]) -> str:
+    """The stripped contents of ``path``, first created with ``make()`` readable by its owner only.
+
+    The value is written to a temporary file opened with mode 0600 and then linked into place, so the file
+    is never readable by others (not even between a write and a chmod) and never seen half-written; when
+    two processes start at once, the second one reads the first one's value.
+    """
+    if not path.exists():
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(make())
+            with contextlib.suppress(FileExistsError):  # another process was first: keep its value
+                os.link(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    return path.read_text().strip()

@@ -13,7 +13,7 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from .env import env_bool, env_float, env_int, env_list, env_secret, env_str, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DASH_VAR_DIR", str(BASE_DIR / "var")))
@@ -33,18 +33,31 @@ def _dev_secret(name: str, value: str, make: callable) -> str:  # type: ignore[v
         return value
     if PRODUCTION:
         raise ImproperlyConfigured(f"{name} (or {name}_FILE) is required when DASH_ENV=production")
-    path = VAR_DIR / name.lower()
-    if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return private_file(VAR_DIR / name.lower(), make)
+
+
+def _fernet_keys(value: str) -> str:
+    """``FIELD_ENCRYPTION_KEY`` checked at start-up: a comma-separated list of Fernet keys (never echoed)."""
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if not keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY holds no key")
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEY: key {number} of {len(keys)} is not a Fernet key (44 characters: 32 bytes in "
+                "url-safe base64). Make one with: python -c \"from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())\"") from None
+    return value
 
 
 SECRET_KEY = _dev_secret("SECRET_KEY", env_secret("SECRET_KEY"), lambda: secrets.token_urlsafe(50))
-# Comma-separated Fernet keys: the first encrypts, all decrypt (rotate by prepending a new key).
-FIELD_ENCRYPTION_KEY = _dev_secret(
+# Comma-separated Fernet keys: the first encrypts, all decrypt (rotate: prepend a new key, run
+# `manage.py reencrypt_secrets`, then drop the old one).
+FIELD_ENCRYPTION_KEY = _fernet_keys(_dev_secret(
     "FIELD_ENCRYPTION_KEY", env_secret("FIELD_ENCRYPTION_KEY"), lambda: Fernet.generate_key().decode()
-)
+))
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -47,3 +47,25 @@ def test_env_secret_prefers_file(monkeypatch, tmp_path):
     monkeypatch.setenv("X_SECRET_FILE", str(tmp_path / "missing"))
     with pytest.raises(ImproperlyConfigured, match="X_SECRET_FILE"):
         env_secret("X_SECRET")
+
+
+def test_private_file_is_never_readable_by_others(tmp_path, monkeypatch):
+    """Issue 10, item 12: the development key file is created 0600, not written 0644 and chmod-ed after."""
+    import os
+    import stat
+    from pathlib import Path
+
+    from config.env import private_file
+
+    chmods: list[int] = []
+    monkeypatch.setattr(Path, "chmod", lambda self, mode, **kw: chmods.append(mode))  # a late chmod does not count
+    old_umask = os.umask(0o022)
+    try:
+        value = private_file(tmp_path / "field_encryption_key", lambda: "generated-once")
+    finally:
+        os.umask(old_umask)
+    mode = stat.S_IMODE((tmp_path / "field_encryption_key").stat().st_mode)
+    assert mode == 0o600, oct(mode)
+    assert value == "generated-once"
+    assert private_file(tmp_path / "field_encryption_key", lambda: "another") == "generated-once"  # made once
+    assert [p.name for p in tmp_path.iterdir()] == ["field_encryption_key"]  # no temporary file left behind

@@ -44,3 +44,23 @@ def test_production_refuses_to_start_without_field_encryption_key(tmp_path):
     result = _run(tmp_path, "check", SECRET_KEY="s" * 60)
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEY" in result.stderr
+
+
+def test_a_malformed_field_encryption_key_stops_start_up_with_a_clear_error(tmp_path):
+    """Issue 10, item 12: checked at start-up (not at the first secret), naming the bad key, never echoing it."""
+    good = Fernet.generate_key().decode()
+    result = _run(tmp_path, "check", SECRET_KEY="s" * 60, FIELD_ENCRYPTION_KEY=f"{good},not-a-real-key-value")
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEY: key 2 of 2 is not a Fernet key" in result.stderr
+    assert "not-a-real-key-value" not in result.stderr + result.stdout
+    assert good not in result.stderr + result.stdout
+
+
+def test_development_keys_are_written_owner_only(tmp_path):
+    """A fresh development start generates SECRET_KEY and FIELD_ENCRYPTION_KEY into var/ with mode 0600."""
+    import stat
+
+    result = _run(tmp_path, "check", DASH_ENV="development")
+    assert result.returncode == 0, result.stderr
+    for name in ("secret_key", "field_encryption_key"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
