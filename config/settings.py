@@ -307,17 +307,36 @@ SANDBOX_CONTROL_TOKEN = (
 )
 SANDBOX_GENERATE_MAX = env_int("SANDBOX_GENERATE_MAX", 1_000_000)
 
+# OAuth codes and tokens in query strings never reach a log line (runserver's access log included; gunicorn
+# gets the same through --logger-class config.access_log.GunicornLogger).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_query_secrets": {"()": "config.access_log.RedactQuerySecrets"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
+                          "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_query_secrets"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["redact_query_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("DASH_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
-if PRODUCTION:
+# Only a proxy that sets X-Forwarded-Proto itself (and strips the client's) may tell Django a request was
+# https; without one, anybody could send the header and pass as a secure request.
+BEHIND_PROXY = env_bool("DASH_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DASH_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

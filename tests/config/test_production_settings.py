@@ -64,3 +64,19 @@ def test_development_keys_are_written_owner_only(tmp_path):
     assert result.returncode == 0, result.stderr
     for name in ("secret_key", "field_encryption_key"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+
+
+_PROXY_PROBE = (
+    "from django.test import RequestFactory; "
+    "print('secure', RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https').is_secure())"
+)
+
+
+def test_x_forwarded_proto_is_trusted_only_behind_a_configured_proxy(tmp_path):
+    """Issue 10, item 13: a client sending X-Forwarded-Proto itself does not pass as https."""
+    keys = {"SECRET_KEY": "k" * 20 + Fernet.generate_key().decode(),
+            "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(), "ALLOWED_HOSTS": "testserver"}
+    spoofed = _run(tmp_path, "shell", "-c", _PROXY_PROBE, **keys)
+    assert "secure False" in spoofed.stdout, spoofed.stdout + spoofed.stderr  # plain http, whatever it claims
+    proxied = _run(tmp_path, "shell", "-c", _PROXY_PROBE, DASH_BEHIND_PROXY="true", **keys)
+    assert "secure True" in proxied.stdout, proxied.stdout + proxied.stderr
