@@ -40,9 +40,9 @@ def _serve_and_call(args: list[str], port: int, tmp_path: Path) -> str:
         while True:
             try:
                 response = requests.get(f"http://127.0.0.1:{port}/clients/oauth/callback/",
-                                        params={"code": CODE, "state": STATE}, allow_redirects=False, timeout=5)
+                                        params={"code": CODE, "state": STATE}, allow_redirects=False, timeout=20)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its worker still booting
                 assert server.poll() is None, log_path.read_text()
                 assert time.monotonic() < deadline, "the server did not start: " + log_path.read_text()
                 time.sleep(0.3)
