@@ -15,6 +15,7 @@ from .validators import Validation
 
 __all__ = ["WebhookForm"]
 
+CONNECTOR_FIELDS = ("name", "enabled", "routes", "dedup_window_seconds")
 SECRET_FIELDS = {"shared_secret": "use_secret_header", "hmac_secret": "use_hmac", "basic_password": "use_basic"}
 
 
@@ -79,6 +80,12 @@ class WebhookForm(forms.ModelForm):
         webhook = self.instance
         if not webhook.pk:
             return
+        if not self.is_generic:  # a connector's hook: its own checks and parsing; name, switch and routes here
+            for name in list(self.fields):
+                if name not in CONNECTOR_FIELDS:
+                    del self.fields[name]
+            self.initial["routes"] = list(webhook.routes.values_list("pk", flat=True))
+            return
         config = ParserConfig.model_validate(webhook.parser_config or {})
         self.initial.update({"items_path": config.items_path, "delimiter": config.delimiter,
                              "quotechar": config.quotechar, "header": config.header, "item_tag": config.item_tag})
@@ -100,6 +107,10 @@ class WebhookForm(forms.ModelForm):
         for name in SECRET_FIELDS:
             if stored.get(name):
                 self.fields[name].help_text = "Stored (hidden). Leave empty to keep it."
+
+    @property
+    def is_generic(self) -> bool:
+        return self.instance.kind == "generic"
 
     def clean_items_path(self) -> str:
         text = (self.cleaned_data.get("items_path") or "").strip()
@@ -126,6 +137,8 @@ class WebhookForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if not self.is_generic:
+            return data
         stored = self.instance.get_secrets() if self.instance.pk else {}
         for secret, switch in SECRET_FIELDS.items():
             if data.get(switch) and not data.get(secret) and not stored.get(secret):
@@ -145,6 +158,11 @@ class WebhookForm(forms.ModelForm):
     def save(self, commit: bool = True) -> Webhook:
         webhook: Webhook = super().save(commit=False)
         data = self.cleaned_data
+        if not self.is_generic:
+            if commit:
+                webhook.save()
+                self.save_routes(webhook)
+            return webhook
         webhook.parser_config = ParserConfig(
             items_path=data.get("items_path") or "", delimiter=data.get("delimiter") or ",",
             quotechar=data.get("quotechar") or '"', header=bool(data.get("header")),

@@ -93,3 +93,26 @@ def test_an_identical_retry_of_exact_is_a_duplicate(hook):
     first, again = (_post(hook, body).json()["delivery"] for _ in range(2))
     assert [process_delivery(first), process_delivery(again)] == ["processed", "duplicate"]
     assert ExactChange.objects.get().events == 1
+
+
+def test_send_test_verifies_the_hashcode_but_fetches_nothing(hook, editor_client):
+    from django.urls import reverse
+
+    response = editor_client.post(reverse("webhooks:send_test", args=[hook.pk]), follow=True)
+    delivery = Delivery.objects.get(webhook=hook)
+    assert "Test sent: HTTP 200" in response.content.decode()
+    assert process_delivery(delivery.pk) == "processed"
+    assert not ExactChange.objects.exists()
+
+
+def test_the_edit_form_of_an_exact_hook_keeps_its_checks(hook, editor_client):
+    from django.urls import reverse
+
+    page = editor_client.get(reverse("webhooks:edit", args=[hook.pk])).content.decode()
+    assert "HashCode" in page and 'name="use_hmac"' not in page
+    response = editor_client.post(reverse("webhooks:edit", args=[hook.pk]),
+                                  {"name": "Exact events", "enabled": "on", "dedup_window_seconds": 600})
+    assert response.status_code == 302
+    hook.refresh_from_db()
+    assert (hook.name, hook.kind, hook.validation, hook.dedup_window_seconds) == ("Exact events", "exact_online", {},
+                                                                                 600)
