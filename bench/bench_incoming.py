@@ -7,7 +7,7 @@ throw-away database, grants an HTTP Client through the client type's code path, 
 
 - ``ours (auto)``: the Exact Online Subscriber as a run uses it, auto endpoint (bulk for a full read),
   streaming pages and dropping them (what a run does after writing tasks);
-- ``ours (runner)`` with ``--runner``: the whole run, tasks written to the database;
+- ``ours (reader)`` with ``--runner``: the whole run, tasks written to the database;
 - ``exactonline`` (PyPI, ossobv): ``restv1(GET('crm/Accounts?$select=…'))``, which follows ``__next``
   over the standard endpoint and returns one list.
 
@@ -109,8 +109,8 @@ def grant(box: Sandbox) -> Any:
 
 
 def ours(client: Any, division: int, *, runner: bool = False) -> Callable[[], int]:
+    from connections.flow.read import execute_incoming_run
     from connections.models import Incoming, Run
-    from connections.runner import execute_incoming_run
 
     incoming = Incoming.objects.create(
         name=f"bench {division} {time.time()}", subscriber="exact_online", http_client=client,
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
             box.generate("Accounts", size, division)
             results.append(measure(box, "ours (auto: bulk)", size, ours(client, division)))
             if args.runner:
-                results.append(measure(box, "ours (runner + tasks)", size, ours(client, division, runner=True)))
+                results.append(measure(box, "ours (reader + tasks)", size, ours(client, division, runner=True)))
             results.append(measure(box, "exactonline (PyPI)", size, public_client(box, division)))
     finally:
         box.stop()

@@ -4,7 +4,7 @@
 
 Starts its own sandbox (rate limit lifted, so the numbers show our code) and a throw-away database,
 grants an HTTP Client through the client type's code path, writes ``--tasks`` New tasks and publishes
-them in this process with ``routing.publish_batch`` (what a worker runs), then again with 10% dropped
+them in this process with ``publish_batch`` (what a worker runs), then again with 10% dropped
 answers and 5% Dutch validation 500s on creates. Prints tasks per second, API calls per task, the
 outcome per status and the duplicates found in Exact (must be 0).
 """
@@ -52,7 +52,7 @@ def grant(box: Sandbox) -> Any:
 
 
 def publish(client: Any, division: int, tasks: int, batch: int, label: str) -> dict[str, Any]:
-    from connections import routing
+    from connections.flow.publish import publish_batch
     from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task
     from exact_online.client_type import api_for
 
@@ -68,13 +68,13 @@ def publish(client: Any, division: int, tasks: int, batch: int, label: str) -> d
     route_run = RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.PUBLISHING)
     started = time.perf_counter()
     for _ in range(8):  # retries are due at once here: the bench measures work, not backoff
-        ids = list(Task.objects.filter(run=run, status__in=routing.OPEN_STATUSES).values_list("pk", flat=True))
+        ids = list(Task.objects.filter(run=run, status__in=Task.OPEN).values_list("pk", flat=True))
         if not ids:
             break
         Task.objects.filter(pk__in=ids).update(next_attempt_at=None)
         for start in range(0, len(ids), batch):
             route_run.refresh_from_db()
-            routing.publish_batch(route_run, ids[start:start + batch])
+            publish_batch(route_run, ids[start:start + batch])
     seconds = time.perf_counter() - started
     route_run.refresh_from_db()
     statuses = Counter(Task.objects.filter(run=run).values_list("status", flat=True))

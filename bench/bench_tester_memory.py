@@ -44,7 +44,7 @@ def _child(items: int, use_tracemalloc: bool) -> dict[str, Any]:
     text = hostile_input(items)
     kwargs: dict[str, Any] = {}
     try:
-        from connections.route_chain import tester_limits  # present once the limits exist
+        from connections.flow.transform import tester_limits  # present once the limits exist
     except ImportError:
         pass
     else:

@@ -228,9 +228,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 BEAT_SCHEDULE_TABLE = [
     {"name": "worker heartbeat", "task": "dashboard.tasks.heartbeat", "env_key": "DASH_HEARTBEAT_EVERY",
      "default": 15.0, "expires": 14},
-    {"name": "repair stuck tasks", "task": "connections.route_tasks.repair_tasks",
+    {"name": "repair stuck tasks", "task": "connections.tasks.repair_tasks",
      "env_key": "DASH_REPAIR_TASKS_EVERY", "default": 60.0, "expires": 55},
-    {"name": "prune old tasks", "task": "connections.route_tasks.prune_tasks", "env_key": "DASH_PRUNE_TASKS_CRON",
+    {"name": "prune old tasks", "task": "connections.tasks.prune_tasks", "env_key": "DASH_PRUNE_TASKS_CRON",
      "default": "17 3 * * *", "expires": 3600},
     {"name": "keep idle Exact grants alive", "task": "clients.tasks.keep_alive", "env_key": "DASH_KEEPALIVE_CRON",
      "default": "41 4 * * *", "expires": 3600},
@@ -243,8 +243,6 @@ BEAT_SCHEDULE_TABLE = [
     {"name": "prune old webhook deliveries", "task": "webhooks.tasks.prune_deliveries",
      "env_key": "DASH_WEBHOOK_PRUNE_CRON", "default": "29 3 * * *", "expires": 3600},
 ]
-# Route tasks live in their own module (connections.route_tasks), not in an app's tasks.py.
-CELERY_IMPORTS = ["connections.route_tasks"]
 
 # --- The product ---------------------------------------------------------------------------------
 WORKER_HEARTBEAT_STALE_AFTER = env_int("DASH_WORKER_STALE_AFTER", 90)
@@ -278,6 +276,11 @@ TESTER_MAX_SECONDS = env_float("DASH_TESTER_MAX_SECONDS", 10.0)
 TESTER_TRACE_BYTES = env_int("DASH_TESTER_TRACE_BYTES", 1_000_000)
 # Exact Online events for one record within this many seconds cost one fetch.
 EXACT_WEBHOOK_COALESCE_SECONDS = env_float("DASH_EXACT_WEBHOOK_COALESCE_SECONDS", 2.0)
+# A retry that waits longer than this many seconds is not sent to the broker with a countdown (a broker holds
+# such a message unacknowledged and redelivers it after its visibility timeout): it waits in the database and
+# the repair job queues it once due. Kept well under Redis' visibility timeout.
+TASK_MAX_COUNTDOWN = min(env_int("DASH_TASK_MAX_COUNTDOWN", 300),
+                         CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600) // 2)
 
 # --- The sandbox (a local Exact Online) --------------------------------------------------------
 SANDBOX_DB_PATH = env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))

@@ -9,7 +9,7 @@ from django.utils import timezone
 from connections.models import Storage, StorageEntry
 from connections.transformers import ServiceError, content_hash
 
-__all__ = ["DatabaseStorage", "storage_service"]
+__all__ = ["DatabaseStorage"]
 
 
 class DatabaseStorage:
@@ -32,8 +32,7 @@ class DatabaseStorage:
         return store
 
     def _entry(self, store: str, key: str) -> StorageEntry | None:
-        entry = StorageEntry.objects.live().filter(storage=self._store(store), key=key).first()
-        return entry
+        return StorageEntry.objects.live().filter(storage=self._store(store), key=key).first()
 
     def get(self, store: str, key: str) -> Any:
         entry = self._entry(store, key)
@@ -66,12 +65,3 @@ class DatabaseStorage:
             },
         )
 
-    def commit_deferred(self, deferred: list[dict[str, Any]]) -> None:
-        """Remember the hashes a run deferred (``record: deferred``), once its task succeeded."""
-        for item in deferred:
-            self.set_hash(item["store"], item["key"], item["hash"], ttl=item.get("ttl"))
-
-
-def storage_service() -> DatabaseStorage:
-    """A fresh database storage service (one per run: it caches storage rows by name)."""
-    return DatabaseStorage()

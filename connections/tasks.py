@@ -1,20 +1,30 @@
-"""Celery tasks of Incoming runs: thin wrappers that take ids and call ``connections.runner``.
+"""The Celery tasks of connections: thin wrappers that take ids and call the flow's plain functions.
 
-Route tasks live in ``connections.route_tasks``.
+Reading an Incoming is ``connections.flow.read``; a route run is ``connections.flow.routing`` (which
+reads, transforms and publishes). Acknowledged late (a worker killed mid-batch leaves the message to be
+redelivered where the broker can); rows that are gone are skipped quietly; only named transient errors
+(the database being busy) are retried. Per-entity retries are not Celery retries: they are the Task
+model's own Retry status with a ``next_attempt_at`` from the route's retry policy.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from celery import shared_task
-from django.db import transaction
+from django.db import OperationalError
 
-from connections.models import Run
-from connections.runner import execute_incoming_run
+from .flow import publish, routing
+from .flow.queue import send_after_commit
+from .flow.read import execute_incoming_run
+from .models import Route, RouteRun, Run, TriggerSource
 
-__all__ = ["enqueue_incoming_run", "run_incoming"]
+__all__ = [
+    "enqueue_incoming_run", "prune_tasks", "publish_route_batch", "read_route", "repair_tasks", "run_incoming",
+    "run_scheduled_route",
+]
+
+TRANSIENT = (OperationalError,)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -28,4 +38,46 @@ def run_incoming(run_id: int) -> dict[str, Any]:
 
 def enqueue_incoming_run(run: Run) -> None:
     """Send the run to a worker once the transaction that created it has committed."""
-    transaction.on_commit(partial(run_incoming.delay, run.pk))
+    send_after_commit("run_incoming", run.pk)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5, retry_jitter=True, max_retries=5,
+             ignore_result=True)
+def read_route(route_run_id: int) -> None:
+    found = RouteRun.objects.filter(pk=route_run_id).select_related("route", "run").first()
+    if found is not None:
+        routing.read_route_run(found)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=2, retry_jitter=True, max_retries=8,
+             ignore_result=True)
+def publish_route_batch(route_run_id: int, task_ids: list[int]) -> dict[str, int]:
+    found = RouteRun.objects.filter(pk=route_run_id).select_related("route__outgoing__http_client").first()
+    if found is None:
+        return {"skipped": len(task_ids)}
+    return publish.publish_batch(found, task_ids)
+
+
+@shared_task(ignore_result=True)
+def run_scheduled_route(route_id: int) -> dict[str, Any]:
+    """Fired by the route's PeriodicTask (django-celery-beat); a still-active run makes it a no-op."""
+    route = Route.objects.filter(pk=route_id).select_related("incoming", "outgoing").first()
+    if route is None or not route.enabled:
+        return {"started": False}
+    try:
+        started = routing.start_route_run(route, trigger=TriggerSource.SCHEDULED)
+    except routing.RouteBusy as busy:
+        if route.enabled:
+            route.record_skipped_fire(f"still running: {busy}")
+        return {"started": False, "reason": str(busy)}
+    return {"started": True, "route_run": started.pk}
+
+
+@shared_task(ignore_result=True)
+def repair_tasks() -> dict[str, int]:
+    return routing.repair()
+
+
+@shared_task(ignore_result=True)
+def prune_tasks() -> int:
+    return routing.prune_old_tasks()

@@ -1,7 +1,7 @@
 """Where the transformer tester's input comes from: a route's last task, an Outgoing's last published task,
 an Incoming's request parameters, or one entity of an Incoming's Fetch sample.
 
-Each function reuses the code path the real thing runs (the runner's request hook, the subscriber's
+Each function reuses the code path the real thing runs (the reader's request hook, the subscriber's
 ``preview``/``fetch_sample``, the publisher's ``split_deferred``), so that what the tester is given is
 what the transformer will receive. When there is nothing to give, they raise :class:`NoSource` with a
 message for the person at the screen.
@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .flow.read import request_hook_for, subscriber_for
+from .flow.transform import split_deferred
 from .models import Incoming, Outgoing, Route, Task
-from .route_chain import split_deferred
-from .runner import request_hook_for, subscriber_for
 from .subscribers import ReadError
 
 __all__ = [
@@ -72,7 +72,7 @@ def outgoing_last_input(outgoing: Outgoing) -> Source:
 
 def incoming_request_parameters(incoming: Incoming) -> Source:
     """The ``{"path", "query", "cursor"}`` the Incoming's request transformer receives for its first division,
-    captured from the subscriber's own request planning (with the stored cursor, as the runner passes it)."""
+    captured from the subscriber's own request planning (with the stored cursor, as the reader passes it)."""
     captured: list[dict[str, Any]] = []
 
     def capture(request: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from .odata_filter import FilterError, validate_filter
 
 __all__ = ["ExactSubscriber", "ExactSubscriberConfig", "ReadPlan", "cursor_view", "date_ms", "ms_literal"]
 
-logger = logging.getLogger("connections.runner")
+logger = logging.getLogger("connections.flow.read")  # the reader's logger: these lines go into the run's log
 
 DEFAULT_BASE_URL = "https://start.exactonline.nl"
 ENDPOINT_CHOICES = [

@@ -310,7 +310,7 @@ def _fetch_one(api: Any, change: ExactChange, routes: list[Route], now: Any
 
 def _deliver(ready: list[tuple[ExactChange, dict[str, Any], list[Route]]]) -> None:
     """One route run per route and division for the fetched changes; every change marked Delivered."""
-    from connections.runner import subscriber_for
+    from connections.flow.read import subscriber_for
 
     with transaction.atomic():
         by_route: dict[tuple[int, int], list[tuple[ExactChange, dict[str, Any]]]] = {}

@@ -14,9 +14,9 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from connections.flow.read import tasks_for
+from connections.flow.routing import chain_transform, queue_open_tasks
 from connections.models import Route, RouteRun, Run, Task, TriggerSource
-from connections.routing import chain_transform, maybe_finish, queue_open_tasks
-from connections.runner import _tasks_for
 from connections.subscribers import Page
 
 __all__ = ["Fed", "NothingToFeed", "feed_route", "feed_routes"]
@@ -26,13 +26,6 @@ Identifier = Callable[[dict[str, Any]], str]
 
 class NothingToFeed(Exception):
     """The hook feeds no enabled route: the delivery fails (kept, replayable once a route is connected)."""
-
-
-class _Keys:
-    """What the runner's task builder asks of a subscriber: the key of an entity."""
-
-    def __init__(self, identifier: Identifier) -> None:
-        self.identifier = identifier
 
 
 @dataclass
@@ -50,16 +43,15 @@ def feed_route(route: Route, groups: list[tuple[Hashable, list[dict[str, Any]]]]
     now = timezone.now()
     run = Run.objects.create(incoming_id=route.incoming_id, trigger=TriggerSource.WEBHOOK, status=Run.Status.SUCCEEDED,
                              created_at=now, started_at=now, finished_at=now, heartbeat_at=now)
-    route_run = RouteRun.objects.create(route=route, run=run, trigger=RouteRun.Trigger.WEBHOOK,
+    route_run = RouteRun.objects.create(route=route, run=run, trigger=TriggerSource.WEBHOOK,
                                         status=RouteRun.Status.PUBLISHING, created_at=now, reading_finished_at=now,
                                         heartbeat_at=now)
     transform = chain_transform(route)
-    keys = _Keys(identifier)
     made: list[tuple[Hashable, list[Task]]] = []
     counts = {"pages": 0, "entities_read": 0, "tasks_created": 0, "tasks_skipped": 0, "tasks_failed": 0}
     for key, entities in groups:
         page = Page(division=division, number=1, entities=entities, next_url=None, endpoint=source(key), api_calls=0)
-        tasks, skipped, failed = _tasks_for(run, keys, page, transform)  # type: ignore[arg-type]
+        tasks, skipped, failed = tasks_for(run, identifier, page, transform)
         made.append((key, tasks))
         counts["pages"] += 1
         counts["entities_read"] += len(entities)
@@ -71,7 +63,7 @@ def feed_route(route: Route, groups: list[tuple[Hashable, list[dict[str, Any]]]]
         fed.task_ids.setdefault(key, []).extend(task.pk for task in tasks)
     Run.objects.filter(pk=run.pk).update(**{name: F(name) + n for name, n in counts.items() if n})
     queue_open_tasks(route_run, only_new=True)
-    maybe_finish(route_run.pk)
+    route_run.finish_if_done()
     fed.route_runs.append(route_run.pk)
     return fed
 

@@ -67,9 +67,7 @@ class Incoming(models.Model):
         return self.runs.order_by("-created_at", "-pk").first()
 
     def active_run(self) -> Any:
-        from .runs import Run
-
-        return self.runs.filter(status__in=Run.Status.ACTIVE).first()  # type: ignore[attr-defined]
+        return self.runs.active().first()
 
 
 class IncomingCursor(models.Model):

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from .runs import Task, TriggerSource
+
 __all__ = ["Route", "RouteRun", "RouteTransformer"]
 
-SCHEDULED_TASK = "connections.route_tasks.run_scheduled_route"
+SCHEDULED_TASK = "connections.tasks.run_scheduled_route"
 
 
 class Route(models.Model):
@@ -95,8 +99,7 @@ class Route(models.Model):
 
     def active_run(self) -> RouteRun | None:
         """The active read (manual or scheduled); webhook runs only publish and are not counted here."""
-        return (self.runs.filter(status__in=RouteRun.ACTIVE).exclude(trigger=RouteRun.Trigger.WEBHOOK)
-                .order_by("-pk").first())
+        return self.runs.active().exclude(trigger=TriggerSource.WEBHOOK).order_by("-pk").first()
 
     @property
     def schedule_text(self) -> str:
@@ -132,7 +135,7 @@ class Route(models.Model):
 
     def last_fire(self) -> dict[str, Any] | None:
         """What the most recent scheduled fire did: started a run, or was skipped because one was still going."""
-        started = self.runs.filter(trigger=RouteRun.Trigger.SCHEDULED).order_by("-pk").first()
+        started = self.runs.filter(trigger=TriggerSource.SCHEDULED).order_by("-pk").first()
         if self.last_skipped_at and (started is None or self.last_skipped_at > started.created_at):
             return {"skipped": True, "at": self.last_skipped_at, "reason": self.last_skip_reason}
         if started is not None:
@@ -201,12 +204,18 @@ class RouteTransformer(models.Model):
         return f"{self.route} #{self.position}: {self.transformer}"
 
 
+class RouteRunQuerySet(models.QuerySet["RouteRun"]):
+    def active(self) -> RouteRunQuerySet:
+        return self.filter(status__in=RouteRun.ACTIVE)
+
+
 class RouteRun(models.Model):
     """A run of a route: the Incoming's Run (which owns the tasks) plus publishing state.
 
-    At most one active read per route (a partial unique constraint): a "Run now" click racing the
-    schedule cannot start a second one. Webhook runs (one per delivery, publishing only) are not reads
-    and may overlap.
+    Reading --finish_reading--> Publishing --finish_if_done (no open task left)--> Finished, or Failed when
+    reading failed. At most one active read per route (a partial unique constraint): a "Run now" click
+    racing the schedule cannot start a second one. Webhook runs (one per delivery, publishing only) are
+    not reads and may overlap.
     """
 
     class Status(models.TextChoices):
@@ -216,17 +225,13 @@ class RouteRun(models.Model):
         FAILED = "failed", "Failed"
 
     ACTIVE = (Status.READING, Status.PUBLISHING)
-
-    class Trigger(models.TextChoices):
-        MANUAL = "manual", "Manual"
-        SCHEDULED = "scheduled", "Scheduled"
-        WEBHOOK = "webhook", "Webhook"
+    TERMINAL = (Status.FINISHED, Status.FAILED)
 
     route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="runs")
     run = models.OneToOneField("connections.Run", null=True, blank=True, on_delete=models.CASCADE,
                                related_name="route_run")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.READING)
-    trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.MANUAL)
+    trigger = models.CharField(max_length=12, choices=TriggerSource.choices, default=TriggerSource.MANUAL)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -236,6 +241,8 @@ class RouteRun(models.Model):
     heartbeat_at = models.DateTimeField(default=timezone.now)
     error = models.TextField(blank=True)
     api_calls = models.PositiveIntegerField(default=0)
+
+    objects = RouteRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-pk"]
@@ -271,6 +278,43 @@ class RouteRun(models.Model):
         return self.status in self.ACTIVE
 
     @property
-    def duration(self) -> Any:
+    def duration(self) -> timedelta:
         end = self.finished_at or timezone.now()
         return end - self.created_at
+
+    def open_tasks(self) -> models.QuerySet[Task]:
+        return Task.objects.filter(run_id=self.run_id, status__in=Task.OPEN)
+
+    def touch(self, *, api_calls: int = 0, at: datetime | None = None) -> None:
+        """Record progress: a heartbeat (the repair job leaves moving runs alone) and the calls made."""
+        values: dict[str, Any] = {"heartbeat_at": at or timezone.now()}
+        if api_calls:
+            values["api_calls"] = F("api_calls") + api_calls
+        RouteRun.objects.filter(pk=self.pk).update(**values)
+
+    def finish_reading(self, *, error: str = "", api_calls: int = 0, heartbeat_at: datetime | None = None) -> bool:
+        """Reading is over (``error`` says why it stopped early): publish what was read. Once only."""
+        now = timezone.now()
+        moved = RouteRun.objects.filter(pk=self.pk, status=RouteRun.Status.READING).update(
+            status=RouteRun.Status.PUBLISHING, reading_finished_at=now, heartbeat_at=heartbeat_at or now,
+            error=error, api_calls=F("api_calls") + api_calls,  # publishing may have counted its calls already
+        )
+        if moved:
+            self.status, self.reading_finished_at, self.error = RouteRun.Status.PUBLISHING, now, error
+        return moved == 1
+
+    def finish_if_done(self) -> bool:
+        """Close a publishing run once none of its tasks is open; True when this call closed it."""
+        if self.run_id and self.open_tasks().exists():
+            return False
+        error = RouteRun.objects.filter(pk=self.pk, status=RouteRun.Status.PUBLISHING).values_list(
+            "error", flat=True).first()  # fresh: reading may have ended with an error since this was loaded
+        if error is None:
+            return False
+        status = RouteRun.Status.FAILED if error else RouteRun.Status.FINISHED
+        now = timezone.now()
+        closed = RouteRun.objects.filter(pk=self.pk, status=RouteRun.Status.PUBLISHING).update(
+            status=status, finished_at=now)
+        if closed:
+            self.status, self.finished_at, self.error = status, now, error
+        return closed == 1

@@ -1,19 +1,23 @@
 """Runs of an Incoming, the Tasks they create (one per entity read) and the run's log lines.
 
-A Run's status changes only through ``Run.start()`` (an atomic claim) and ``Run.finish()``; a Task's
-through ``Task.set_status()``. Tasks grow without bound: they are written with ``bulk_create`` in
-batches and indexed on what the pages filter by.
+Both are state machines whose transitions are methods: ``Run.start()``/``reclaim()``/``finish()``;
+``Task.objects.claim()`` and ``Task.finish()``/``fail()``/``retry_later()``/``skip()``/``requeue()``/
+``release()``. Each is one filtered UPDATE from the statuses it may leave and reports whether it moved
+the row, so two workers (or a worker and a click) never both win. The status groups are defined once,
+here. Tasks grow without bound: they are written with ``bulk_create`` and indexed on what pages filter by.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +25,8 @@ __all__ = ["Run", "RunLogEntry", "Task", "TriggerSource"]
 
 
 class TriggerSource(models.TextChoices):
+    """What started a run (of an Incoming or of a Route)."""
+
     MANUAL = "manual", "Manual"
     SCHEDULED = "scheduled", "Scheduled"
     WEBHOOK = "webhook", "Webhook"
@@ -28,7 +34,7 @@ class TriggerSource(models.TextChoices):
 
 class RunQuerySet(models.QuerySet["Run"]):
     def active(self) -> RunQuerySet:
-        return self.filter(status__in=Run.Status.ACTIVE)
+        return self.filter(status__in=Run.ACTIVE)
 
     def stale(self, *, older_than: timedelta) -> RunQuerySet:
         """Running runs whose worker stopped reporting (killed, lost): candidates for a resume."""
@@ -51,9 +57,9 @@ class Run(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    Status.ACTIVE = (Status.QUEUED, Status.RUNNING)  # type: ignore[attr-defined]
-    Status.TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)  # type: ignore[attr-defined]
-    TriggerSource = TriggerSource
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    RESUMABLE = (Status.FAILED, Status.CANCELLED)
 
     incoming = models.ForeignKey(
         "connections.Incoming", null=True, blank=True, on_delete=models.CASCADE, related_name="runs"
@@ -108,7 +114,7 @@ class Run(models.Model):
     # -- state ------------------------------------------------------------------------------------------
     @property
     def is_active(self) -> bool:
-        return self.status in Run.Status.ACTIVE  # type: ignore[attr-defined]
+        return self.status in Run.ACTIVE
 
     @property
     def duration(self) -> timedelta | None:
@@ -122,7 +128,7 @@ class Run(models.Model):
 
     @property
     def can_resume(self) -> bool:
-        return self.status in (Run.Status.FAILED, Run.Status.CANCELLED) and bool(self.checkpoint)
+        return self.status in Run.RESUMABLE and bool(self.checkpoint)
 
     def start(self) -> bool:
         """Claim a queued run for this worker; False when someone else already did (or it was cancelled)."""
@@ -146,24 +152,17 @@ class Run(models.Model):
             self.refresh_from_db()
         return claimed == 1
 
-    def finish(self, status: str, error: str | None = None) -> None:
-        """Close the run (terminal status) once; later calls are ignored."""
-        if status not in Run.Status.TERMINAL:  # type: ignore[attr-defined]
+    def finish(self, status: str, error: str | None = None) -> bool:
+        """Close the run (terminal status) once; False when it was closed already."""
+        if status not in Run.TERMINAL:
             raise ValueError(f"{status!r} is not a terminal status")
         now = timezone.now()
-        updated = Run.objects.filter(pk=self.pk, status__in=Run.Status.ACTIVE).update(  # type: ignore[attr-defined]
+        updated = Run.objects.filter(pk=self.pk, status__in=Run.ACTIVE).update(
             status=status, finished_at=now, error=error or ""
         )
         if updated:
             self.status, self.finished_at, self.error = status, now, error or ""
-
-    def add_counts(self, **counts: int) -> None:
-        """Increment counters in the database (no lost updates between processes) and on this instance."""
-        values = {name: F(name) + n for name, n in counts.items() if n}
-        values["heartbeat_at"] = timezone.now()
-        Run.objects.filter(pk=self.pk).update(**values)
-        for name, n in counts.items():
-            setattr(self, name, getattr(self, name) + n)
+        return updated == 1
 
     def save_checkpoint(self) -> None:
         Run.objects.filter(pk=self.pk).update(checkpoint=self.checkpoint, summary=self.summary,
@@ -193,12 +192,9 @@ class Run(models.Model):
                 raise
             return active, False
 
-    def log(self, message: str, level: int = logging.INFO) -> None:
-        RunLogEntry.objects.create(run=self, level=level, message=message[:4000])
-
 
 class RunLogEntry(models.Model):
-    """One log line of a run, written by ``connections.runner.RunLogHandler`` from the runner's logger."""
+    """One log line of a run, written by ``connections.flow.read.RunLogHandler`` from the reader's logger."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_entries")
     at = models.DateTimeField(default=timezone.now)
@@ -217,12 +213,43 @@ class RunLogEntry(models.Model):
         return logging.getLevelName(self.level)
 
 
+class TaskQuerySet(models.QuerySet["Task"]):
+    def due(self, at: datetime | None = None) -> TaskQuerySet:
+        """Tasks whose wait (if any) is over."""
+        return self.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=at or timezone.now()))
+
+    def claimable(self) -> TaskQuerySet:
+        return self.filter(status__in=Task.CLAIMABLE).due()
+
+    def claim(self, task_ids: Iterable[int]) -> list[Task]:
+        """Claim the claimable, due tasks among ``task_ids`` for this worker: one filtered UPDATE.
+
+        The claim writes a token unique to this call, so the tasks it moved to Processing are told from
+        ones another worker claimed at the same moment.
+        """
+        ids = list(task_ids)
+        if not ids:
+            return []
+        token = uuid.uuid4()
+        self.filter(pk__in=ids).claimable().update(
+            status=Task.Status.PROCESSING, claim_token=token, processing_since=timezone.now(), queued_at=None,
+            attempts=F("attempts") + 1, updated_at=timezone.now())
+        return list(Task.objects.filter(pk__in=ids, claim_token=token).order_by("pk"))
+
+
 class Task(models.Model):
     """One entity on its way through the platform: read by a run, then transformed and published.
 
     The data of each stage is kept (``data`` as read, ``transformed``, the published ``request`` and Exact's
-    ``response``), so that a consultant can see what happened to one record. Status changes go through
-    ``set_status()`` which also writes the task's log.
+    ``response``), so that a consultant can see what happened to one record. Its status changes only
+    through the transition methods below (each also writes why into the task's log)::
+
+        New/Retry --claim--> Processing --finish--> Finished
+                                        --fail--> Failed
+                                        --retry_later--> Retry (at next_attempt_at)
+                                        --skip--> Skipped
+                                        --release (its worker died)--> Retry
+        Failed/Skipped/Retry --requeue (a user)--> Retry;  New/Retry/Failed --skip (a user)--> Skipped
     """
 
     class Status(models.TextChoices):
@@ -232,6 +259,12 @@ class Task(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
         RETRY = "retry", "Retry"
+
+    OPEN = (Status.NEW, Status.PROCESSING, Status.RETRY)  # still on its way: its run is not done
+    CLAIMABLE = (Status.NEW, Status.RETRY)  # a worker may take it (once it is due)
+    DONE = (Status.FINISHED, Status.FAILED, Status.SKIPPED)  # pruned after the retention
+    RETRYABLE = (Status.FAILED, Status.SKIPPED, Status.RETRY)  # a user may queue it again
+    SKIPPABLE = (Status.NEW, Status.RETRY, Status.FAILED)  # a user may skip it
 
     BULK_BATCH = 500
 
@@ -253,8 +286,14 @@ class Task(models.Model):
     log = models.JSONField(default=list, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     processing_since = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    # When a worker message for this task was last sent (cleared by its claim): a sweep never sends it twice,
+    # and a Retry without it waits in the database until due (long waits are no broker countdowns).
+    queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -275,14 +314,68 @@ class Task(models.Model):
         if save:
             self.save(update_fields=["log", "updated_at"])
 
-    def set_status(self, status: str, *, message: str = "", level: str = "info", **fields: Any) -> None:
-        """The one place a task changes status: sets it with any extra fields, logs why, saves."""
-        self.status = status
-        for name, value in fields.items():
+    # -- transitions ------------------------------------------------------------------------------------
+    def _move(self, to: str, rows: TaskQuerySet, *, message: str, level: str = "info", **fields: Any) -> bool:
+        """The one place a task changes status: a filtered UPDATE of ``rows`` (this task, in the states it may
+        leave); the instance follows only when the row moved. Log lines added before are saved with it."""
+        log = [*(self.log or []), *([self.log_line(message, level)] if message else [])]
+        values = {"status": to, "log": log, "updated_at": timezone.now(), **fields}
+        if rows.filter(pk=self.pk).update(**values) != 1:
+            return False
+        for name, value in values.items():
             setattr(self, name, value)
-        if status == Task.Status.PROCESSING and "processing_since" not in fields:
-            self.processing_since = timezone.now()
-        if message:
-            self.add_log(message, level, save=False)
-        self.save(update_fields=["status", "log", "updated_at", *fields.keys(),
-                                 *(["processing_since"] if status == Task.Status.PROCESSING else [])])
+        return True
+
+    def _claimed(self) -> TaskQuerySet:
+        """This task, while this worker's claim holds."""
+        return Task.objects.filter(status=Task.Status.PROCESSING, claim_token=self.claim_token)
+
+    def renew_claim(self) -> bool:
+        """Confirm the claim just before publishing: False when the repair job took the task back meanwhile."""
+        if self.claim_token is None:
+            return False
+        token, now = uuid.uuid4(), timezone.now()
+        if not self._claimed().filter(pk=self.pk).update(claim_token=token, processing_since=now):
+            return False
+        self.claim_token, self.processing_since = token, now
+        return True
+
+    def finish(self, message: str, **fields: Any) -> bool:
+        return self._move(Task.Status.FINISHED, self._claimed(), message=message, claim_token=None,
+                          processing_since=None, **fields)
+
+    def fail(self, message: str, **fields: Any) -> bool:
+        return self._move(Task.Status.FAILED, self._claimed(), message=message, level="error", claim_token=None,
+                          processing_since=None, **fields)
+
+    def retry_later(self, at: datetime, message: str, **fields: Any) -> bool:
+        return self._move(Task.Status.RETRY, self._claimed(), message=message, level="warning", next_attempt_at=at,
+                          claim_token=None, processing_since=None, **fields)
+
+    def skip(self, reason: str, *, message: str, claimed: bool = False) -> bool:
+        """Skip the task: by its worker (``claimed``), or by a user while it waits or failed."""
+        rows = self._claimed() if claimed else Task.objects.filter(status__in=Task.SKIPPABLE)
+        return self._move(Task.Status.SKIPPED, rows, message=message, skip_reason=reason[:500],
+                          next_attempt_at=None, claim_token=None, processing_since=None)
+
+    def requeue(self, message: str) -> bool:
+        """A user asks for another go: Retry, due now, with a fresh count of attempts."""
+        return self._move(Task.Status.RETRY, Task.objects.filter(status__in=Task.RETRYABLE), message=message,
+                          next_attempt_at=timezone.now(), attempts=0, error="", claim_token=None,
+                          processing_since=None, queued_at=None)
+
+    def release(self, message: str) -> bool:
+        """Take back a task whose worker stopped (it stays Processing forever otherwise): Retry, due now."""
+        rows = Task.objects.filter(status=Task.Status.PROCESSING, claim_token=self.claim_token,
+                                   processing_since=self.processing_since)
+        return self._move(Task.Status.RETRY, rows, message=message, level="warning", next_attempt_at=timezone.now(),
+                          claim_token=None, processing_since=None)
+
+    def edit_payload(self, edited: Any, *, user: Any) -> None:
+        """Replace the data this task publishes, keeping the version before in its log."""
+        current = self.transformed if self.transformed is not None else self.data
+        line = self.log_line(f"Payload edited by {user}.")
+        line.update({"edit_before": current, "edit_after": edited})
+        self.log = [*(self.log or []), line]
+        self.transformed = edited
+        self.save(update_fields=["log", "transformed", "updated_at"])

@@ -17,9 +17,9 @@ from dashboard.access import can_edit, editor_required, viewer_required
 from lib.naming import free_copy_name
 
 from .. import tester_sources
+from ..flow.read import request_hook_for
 from ..forms.incoming import IncomingForm
 from ..models import Incoming, IncomingCursor, Run, TriggerSource
-from ..runner import request_hook_for
 from ..subscribers import ReadError
 
 __all__ = [

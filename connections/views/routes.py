@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 from clients.models import QuotaState
 from dashboard.access import can_edit, editor_required, viewer_required
 
-from .. import routing, tester_sources
+from .. import tester_sources
+from ..flow import routing
 from ..forms.routes import RouteForm
-from ..models import Route, RouteRun
+from ..models import Route, RouteRun, TriggerSource
 
 __all__ = ["route_create", "route_delete", "route_detail", "route_dry_run", "route_edit", "route_list", "route_run",
            "route_status"]
@@ -125,7 +126,7 @@ def route_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def route_run(request: HttpRequest, pk: int) -> HttpResponse:
     route = get_route_for_user(request, pk, write=True)
     try:
-        route_run = routing.start_route_run(route, trigger=RouteRun.Trigger.MANUAL, user=request.user)
+        route_run = routing.start_route_run(route, trigger=TriggerSource.MANUAL, user=request.user)
     except routing.RouteBusy as busy:
         messages.warning(request, f"Not started: {busy}")
     else:

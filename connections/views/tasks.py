@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -20,22 +19,20 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.access import can_edit, editor_required, viewer_required
 from lib.json_input import parse_json
 
-from .. import routing
+from ..flow.routing import requeue_tasks
 from ..models import Route, RouteRun, Task
 from ..transformers.diff import json_diff
 
 __all__ = ["task_bulk", "task_delete", "task_detail", "task_edit_payload", "task_list", "task_retry", "task_skip"]
 
 FILTER_KEYS = ("route", "run", "status", "since", "until", "identifier", "q")
-RETRYABLE = (Task.Status.FAILED, Task.Status.SKIPPED, Task.Status.RETRY)
-SKIPPABLE = (Task.Status.NEW, Task.Status.RETRY, Task.Status.FAILED)
 
 
 def bulk_counts(by_status: dict[str, int]) -> dict[str, int]:
     """How many tasks each bulk action would touch, so every confirmation can name its count."""
     return {
-        "retry": sum(by_status.get(status, 0) for status in RETRYABLE),
-        "skip": sum(by_status.get(status, 0) for status in SKIPPABLE),
+        "retry": sum(by_status.get(status, 0) for status in Task.RETRYABLE),
+        "skip": sum(by_status.get(status, 0) for status in Task.SKIPPABLE),
         "delete": sum(n for status, n in by_status.items() if status != Task.Status.PROCESSING),
     }
 
@@ -121,28 +118,8 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "task": task, "route_run": route_run, "route": route_run.route if route_run else None,
         "timeline": [{**line, "when": parse_datetime(str(line.get("at", "")))}
                      for line in (task.log or []) if isinstance(line, dict)],
-        "can_edit": can_edit(request.user), "retryable": task.status in RETRYABLE, **_stages(task),
+        "can_edit": can_edit(request.user), "retryable": task.status in Task.RETRYABLE, **_stages(task),
     })
-
-
-def _requeue(tasks: list[Task], *, user: Any, note: str) -> tuple[int, int]:
-    """Put tasks back to Retry (due now) and queue them per run; returns (queued, without a route)."""
-    per_run: dict[int, list[int]] = defaultdict(list)
-    orphans = 0
-    now = timezone.now()
-    for task in tasks:
-        route_run = RouteRun.objects.filter(run_id=task.run_id).first() if task.run_id else None
-        if route_run is None:
-            orphans += 1
-            continue
-        task.set_status(Task.Status.RETRY, message=f"{note} by {user}.", next_attempt_at=now, attempts=0,
-                        error="", processing_since=None)
-        per_run[route_run.pk].append(task.pk)
-    for route_run_id, ids in per_run.items():
-        route_run = RouteRun.objects.select_related("route").get(pk=route_run_id)
-        for start in range(0, len(ids), max(1, route_run.route.batch_size)):
-            routing._enqueue("publish_route_batch", route_run_id, ids[start:start + route_run.route.batch_size])
-    return sum(len(ids) for ids in per_run.values()), orphans
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
@@ -154,10 +131,10 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @require_POST
 def task_retry(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_task_for_user(request, pk, write=True)
-    if task.status not in RETRYABLE:
+    if task.status not in Task.RETRYABLE:
         messages.warning(request, f"Task {task.pk} is {task.get_status_display()}: nothing to retry.")
     else:
-        queued, _orphans = _requeue([task], user=request.user, note="Retry requested")
+        queued, _orphans = requeue_tasks([task], message=f"Retry requested by {request.user}.")
         if queued:
             messages.success(request, f"Task {task.pk} queued again.")
         else:
@@ -169,14 +146,11 @@ def task_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_skip(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_task_for_user(request, pk, write=True)
-    if task.status in (Task.Status.FINISHED, Task.Status.PROCESSING):
+    if not task.skip(f"Skipped by {request.user}", message=f"Skipped by {request.user}."):
         messages.warning(request, f"Task {task.pk} is {task.get_status_display()}: it cannot be skipped.")
     else:
-        task.set_status(Task.Status.SKIPPED, message=f"Skipped by {request.user}.",
-                        skip_reason=f"Skipped by {request.user}", next_attempt_at=None)
-        if task.run_id:
-            for route_run in RouteRun.objects.filter(run_id=task.run_id):
-                routing.maybe_finish(route_run.pk)
+        for route_run in RouteRun.objects.filter(run_id=task.run_id) if task.run_id else ():
+            route_run.finish_if_done()
         messages.success(request, f"Task {task.pk} skipped.")
     return _back(request, reverse("connections:task_detail", args=[task.pk]))
 
@@ -201,19 +175,15 @@ def task_bulk(request: HttpRequest) -> HttpResponse:
     tasks = filtered_tasks(request.POST)
     back = reverse("connections:task_list") + "?" + _filter_query(request.POST)
     if action == "retry":
-        queued, orphans = _requeue(list(tasks.filter(status__in=RETRYABLE)), user=request.user,
-                                   note="Retry (bulk) requested")
+        queued, orphans = requeue_tasks(list(tasks.filter(status__in=Task.RETRYABLE)),
+                                        message=f"Retry (bulk) requested by {request.user}.")
         messages.success(request, f"{queued} task(s) queued again." + (
             f" {orphans} belong to no route and were left alone." if orphans else ""))
     elif action == "skip":
-        chosen = tasks.filter(status__in=SKIPPABLE)
-        count = 0
-        for task in chosen.iterator():
-            task.set_status(Task.Status.SKIPPED, message=f"Skipped (bulk) by {request.user}.",
-                            skip_reason=f"Skipped by {request.user}", next_attempt_at=None)
-            count += 1
+        count = sum(task.skip(f"Skipped by {request.user}", message=f"Skipped (bulk) by {request.user}.")
+                    for task in tasks.filter(status__in=Task.SKIPPABLE).iterator())
         for route_run in RouteRun.objects.filter(status=RouteRun.Status.PUBLISHING):
-            routing.maybe_finish(route_run.pk)
+            route_run.finish_if_done()
         messages.success(request, f"{count} task(s) skipped.")
     elif action == "delete":
         count = tasks.exclude(status=Task.Status.PROCESSING).delete()[0]
@@ -230,7 +200,7 @@ def task_edit_payload(request: HttpRequest, pk: int) -> HttpResponse:
     current = task.transformed if task.transformed is not None else task.data
     text = json.dumps(current, indent=2, ensure_ascii=False)
     error = ""
-    if task.status not in RETRYABLE:
+    if task.status not in Task.RETRYABLE:
         messages.warning(request, f"Task {task.pk} is {task.get_status_display()}: only a failed, skipped or "
                                   "waiting task can be edited.")
         return redirect("connections:task_detail", pk=task.pk)
@@ -241,12 +211,8 @@ def task_edit_payload(request: HttpRequest, pk: int) -> HttpResponse:
         except ValueError as exc:
             error = f"Not valid JSON: {exc}"
         else:
-            line = Task.log_line(f"Payload edited by {request.user}.", "info")
-            line.update({"edit_before": current, "edit_after": edited})
-            task.log = [*(task.log or []), line]
-            task.transformed = edited
-            task.save(update_fields=["log", "transformed", "updated_at"])
-            queued, _ = _requeue([task], user=request.user, note="Retry after edit requested")
+            task.edit_payload(edited, user=request.user)
+            queued, _ = requeue_tasks([task], message=f"Retry after edit requested by {request.user}.")
             messages.success(request, f"Payload of task {task.pk} saved" + (" and queued again." if queued else "."))
             return redirect("connections:task_detail", pk=task.pk)
     return render(request, "connections/tasks/edit_payload.html", {"task": task, "text": text, "error": error},

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections.flow.transform import tester_limits
 from connections.forms.transformers import (
     TransformerForm,
     apply_op,
@@ -23,7 +24,6 @@ from connections.forms.transformers import (
     step_type_groups,
 )
 from connections.models import Incoming, Route, Transformer
-from connections.route_chain import tester_limits
 from connections.storage_service import DatabaseStorage
 from connections.transformers import Context, InMemoryStorage, ServiceError, get_lookup_provider
 from connections.transformers.tester import test_chain

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from clients.models import HttpClient
+from connections.flow.read import execute_incoming_run
 from connections.models import Incoming, IncomingCursor, Run, Task
-from connections.runner import execute_incoming_run
 from exact_online.subscriber import ExactSubscriber
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 
 from clients.models import HttpClient
+from connections.flow.read import Skip, execute_incoming_run
 from connections.models import Incoming, Run
-from connections.runner import Skip, execute_incoming_run
 from exact_online.subscriber import ExactSubscriber
 
 pytestmark = pytest.mark.django_db

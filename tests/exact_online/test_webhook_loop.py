@@ -19,7 +19,7 @@ import requests
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import routing
+from connections.flow import routing
 from connections.models import Incoming, Outgoing, RouteRun, Task
 from exact_online.models import ExactChange
 from exact_online.webhooks import change_counts, fetch_changes, webhook_for

@@ -8,8 +8,8 @@ from unittest import mock
 import pytest
 from django.test import Client
 
-from connections.models import RouteRun, Task
-from connections.routing import publish_batch
+from connections.flow.publish import publish_batch
+from connections.models import RouteRun, Task, TriggerSource
 from webhooks import feed
 from webhooks.models import Delivery
 from webhooks.processing import process_delivery, replay, sweep
@@ -32,7 +32,7 @@ def test_each_item_becomes_a_task_of_the_route_and_is_published(fed_route, scrip
     delivery.refresh_from_db()
     assert (delivery.items, delivery.tasks_created) == (2, 2)
     route_run = RouteRun.objects.get(pk=delivery.route_runs[0])
-    assert route_run.route == route and route_run.trigger == RouteRun.Trigger.WEBHOOK
+    assert route_run.route == route and route_run.trigger == TriggerSource.WEBHOOK
     tasks = list(Task.objects.filter(run=route_run.run).order_by("identifier"))
     assert [t.identifier for t in tasks] == ["A-1", "A-2"]
     assert tasks[0].data == {"id": "A-1", "Name": "One"}

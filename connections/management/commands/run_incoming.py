@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from connections.flow.read import execute_incoming_run
 from connections.models import Incoming, Run, TriggerSource
-from connections.runner import execute_incoming_run
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections import routing
+from connections.flow import routing
 from connections.models import Route
 
 

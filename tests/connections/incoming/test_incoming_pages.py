@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from connections.flow.read import execute_incoming_run
 from connections.models import Incoming, Run
-from connections.runner import execute_incoming_run
 
 from .conftest import make_incoming
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from connections.flow.read import execute_incoming_run
 from connections.models import IncomingCursor, Run, Task
-from connections.runner import execute_incoming_run
 from exact_online.client_type import api_for
 
 from .conftest import DIVISION, make_incoming

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clients.models import HttpClient
-from connections import routing
+from connections.flow import publish, routing
 from connections.models import Incoming, Outgoing, Route, RouteRun, Storage, Task, Transformer
 from exact_online.client_type import ExactOnlineClientType, api_for, redirect_uri
 
@@ -67,12 +67,12 @@ def run_inline(route: Route, *, rounds: int = 10) -> RouteRun:
     route_run = routing.start_route_run(route, enqueue=False)
     routing.read_route_run(route_run)
     for _ in range(rounds):
-        open_ids = list(Task.objects.filter(run_id=route_run.run_id, status__in=routing.OPEN_STATUSES)
+        open_ids = list(Task.objects.filter(run_id=route_run.run_id, status__in=Task.OPEN)
                         .values_list("pk", flat=True))
         if not open_ids:
             break
         Task.objects.filter(pk__in=open_ids).update(next_attempt_at=None)  # no waiting for backoff in tests
         route_run.refresh_from_db()
-        routing.publish_batch(route_run, open_ids)
+        publish.publish_batch(route_run, open_ids)
     route_run.refresh_from_db()
     return route_run

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from connections import routing
+from connections.flow import publish
 from connections.models import RouteRun, SourceIdMap, Task
 
 
@@ -14,7 +14,7 @@ def test_a_batch_finishes_every_task_and_closes_the_run(make_route, make_run, sc
     route = make_route()
     route_run = make_run(route, 3)
     ids = list(Task.objects.filter(run=route_run.run).values_list("pk", flat=True))
-    outcome = routing.publish_batch(route_run, ids)
+    outcome = publish.publish_batch(route_run, ids)
     assert outcome == {"finished": 3}
     assert set(Task.objects.filter(run=route_run.run).values_list("status", flat=True)) == {"finished"}
     task = Task.objects.get(identifier="src-0")
@@ -29,15 +29,15 @@ def test_a_batch_finishes_every_task_and_closes_the_run(make_route, make_run, sc
 def test_a_task_is_published_once_even_when_queued_twice(make_route, make_run, script):
     route_run = make_run(make_route(), 1)
     task_id = Task.objects.get(run=route_run.run).pk
-    assert routing.publish_task(task_id, route_run.route) == "finished"
-    assert routing.publish_task(task_id, route_run.route) == ""  # no longer claimable
+    assert publish.publish_task(task_id, route_run.route) == "finished"
+    assert publish.publish_task(task_id, route_run.route) == ""  # no longer claimable
     assert len(script.jobs) == 1
 
 
 def test_permanent_errors_fail_the_task_with_the_message(make_route, make_run, script):
     route_run = make_run(make_route(), 2)
     script.outcomes["src-0"] = ["permanent"]
-    routing.publish_batch(route_run, list(Task.objects.filter(run=route_run.run).values_list("pk", flat=True)))
+    publish.publish_batch(route_run, list(Task.objects.filter(run=route_run.run).values_list("pk", flat=True)))
     failed = Task.objects.get(identifier="src-0")
     assert failed.status == Task.Status.FAILED
     assert failed.error == "Invalid: src-0"
@@ -55,11 +55,11 @@ def test_transient_errors_retry_with_growing_backoff_then_fail(make_route, make_
     waits = []
     for _ in range(3):
         before = timezone.now()
-        assert routing.publish_task(task.pk, route) in ("retry", "failed")
+        assert publish.publish_task(task.pk, route) in ("retry", "failed")
         task.refresh_from_db()
         if task.status == Task.Status.RETRY:
             waits.append((task.next_attempt_at - before).total_seconds())
-            assert routing.publish_task(task.pk, route) == ""  # not due yet: not claimable
+            assert publish.publish_task(task.pk, route) == ""  # not due yet: not claimable
             Task.objects.filter(pk=task.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert task.status == Task.Status.FAILED
     assert task.attempts == 3
@@ -72,9 +72,9 @@ def test_the_second_attempt_is_marked_as_maybe_published(make_route, make_run, s
     route_run = make_run(route, 1)
     task = Task.objects.get(run=route_run.run)
     script.outcomes["src-0"] = ["transient"]
-    routing.publish_task(task.pk, route)
+    publish.publish_task(task.pk, route)
     Task.objects.filter(pk=task.pk).update(next_attempt_at=timezone.now())
-    routing.publish_task(task.pk, route)
+    publish.publish_task(task.pk, route)
     assert [job.maybe_published for job in script.jobs] == [False, True]
     assert script.jobs[0].reference == script.jobs[1].reference  # the same idempotency reference
 
@@ -86,7 +86,7 @@ def test_task_data_keys_are_merged_over_the_static_parts(make_route, make_run, s
     route.outgoing.save()
     route_run = make_run(route, 1)
     Task.objects.filter(run=route_run.run).update(transformed={"path": {"division": 2}, "payload": {"Name": "X"}})
-    routing.publish_batch(route_run, list(Task.objects.filter(run=route_run.run).values_list("pk", flat=True)))
+    publish.publish_batch(route_run, list(Task.objects.filter(run=route_run.run).values_list("pk", flat=True)))
     job = script.jobs[0]
     assert job.path == {"division": 2}
     assert job.payload == {"Status": "C", "Name": "X"}
@@ -100,6 +100,6 @@ def test_an_unexpected_error_fails_the_task_instead_of_looping(make_route, make_
         def publish(self, job):
             raise KeyError("ID")
 
-    assert routing.publish_task(task.pk, route_run.route, publisher_for=lambda kind: Broken()) == "failed"
+    assert publish.publish_task(task.pk, route_run.route, publisher_for=lambda kind: Broken()) == "failed"
     task.refresh_from_db()
     assert "Unexpected error while publishing: KeyError" in task.error

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from connections import routing
+from connections.flow import publish, routing
 from connections.models import RouteRun, Task
 
 
@@ -26,7 +26,7 @@ def test_a_task_stuck_in_processing_is_retried_as_maybe_published(make_route, ma
     stuck.refresh_from_db()
     assert stuck.status == Task.Status.RETRY
     assert "Stuck in Processing" in stuck.log[-1]["message"]
-    routing.publish_batch(route_run, [stuck.pk, waiting.pk])
+    publish.publish_batch(route_run, [stuck.pk, waiting.pk])
     assert [job.maybe_published for job in script.jobs] == [True, False]
     assert set(Task.objects.filter(run=route_run.run).values_list("status", flat=True)) == {"finished"}
 
@@ -51,11 +51,11 @@ def test_prune_deletes_only_closed_tasks_older_than_the_retention(make_route, ma
 
 def test_a_task_taken_back_by_repair_is_not_published_by_the_slow_worker(make_route, make_run, script):
     route_run = make_run(make_route(), 2)
-    first, second = routing.claim(Task.objects.filter(run=route_run.run).values_list("pk", flat=True))
+    first, second = Task.objects.claim(Task.objects.filter(run=route_run.run).values_list("pk", flat=True))
     # The worker is slow; the repair job decides the second task is stuck and takes it back.
     Task.objects.filter(pk=second.pk).update(status=Task.Status.RETRY, processing_since=None)
-    assert routing.publish_claimed(first, route_run.route) == "finished"
-    assert routing.publish_claimed(second, route_run.route) == ""
+    assert publish.publish_claimed(first, route_run.route) == "finished"
+    assert publish.publish_claimed(second, route_run.route) == ""
     assert [job.source_id for job in script.jobs] == ["src-0"]
 
 

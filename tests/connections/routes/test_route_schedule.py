@@ -7,13 +7,13 @@ import json
 from django_celery_beat.models import PeriodicTask
 
 from connections.models import Route
-from connections.route_tasks import run_scheduled_route
+from connections.tasks import run_scheduled_route
 
 
 def test_an_interval_schedule_creates_an_expiring_periodic_task(make_route):
     route = make_route(schedule_kind=Route.ScheduleKind.INTERVAL, interval_seconds=300)
     task = PeriodicTask.objects.get(pk=route.periodic_task_id)
-    assert task.task == "connections.route_tasks.run_scheduled_route"
+    assert task.task == "connections.tasks.run_scheduled_route"
     assert json.loads(task.kwargs) == {"route_id": route.pk}
     assert task.interval.every == 300
     assert task.expire_seconds == 299  # a trigger not picked up before the next one is dropped

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from connections.models import Incoming, Outgoing, Route, RouteRun
+from connections.models import Incoming, Outgoing, Route, RouteRun, TriggerSource
 
 from .sandbox_support import granted_client
 
@@ -38,7 +38,7 @@ def test_schedule_from_the_form_fires_through_beat(sandbox, editor_client, celer
     deadline = time.monotonic() + 45
     finished = None
     while time.monotonic() < deadline and finished is None:
-        finished = RouteRun.objects.filter(route=route, trigger=RouteRun.Trigger.SCHEDULED,
+        finished = RouteRun.objects.filter(route=route, trigger=TriggerSource.SCHEDULED,
                                            status=RouteRun.Status.FINISHED).first()
         time.sleep(0.5)
     assert finished is not None, "the schedule did not fire a run that finished"

@@ -3,9 +3,9 @@ the reason; the other entities of the page become tasks as usual."""
 
 from __future__ import annotations
 
-from connections import routing
+from connections.flow import routing
+from connections.flow.read import _save_page, subscriber_for
 from connections.models import Run, Task, Transformer
-from connections.runner import _save_page, subscriber_for
 from connections.subscribers import Page
 
 SPLIT_WITH_PARENT = [{"type": "split", "params": {"path": "Lines.*", "parent_key": "order"}}]

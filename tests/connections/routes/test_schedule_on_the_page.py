@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from connections.models import RouteRun
-from connections.route_tasks import run_scheduled_route
 from connections.schedules import cron_in_words, next_cron_times, next_interval_times
+from connections.tasks import run_scheduled_route
 
 
 def test_cron_in_words_and_its_next_fires_in_its_time_zone():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connections import routing
-from connections.models import RouteRun, Run
+from connections.flow import routing
+from connections.models import RouteRun, Run, TriggerSource
 
 
 def test_start_creates_the_incoming_run_and_the_route_run(make_route, django_capture_on_commit_callbacks):
@@ -39,4 +39,4 @@ def test_a_finished_route_can_run_again(make_route):
 def test_a_disabled_route_is_not_started_by_its_schedule(make_route):
     route = make_route(enabled=False)
     with pytest.raises(routing.RouteBusy):
-        routing.start_route_run(route, trigger=RouteRun.Trigger.SCHEDULED, enqueue=False)
+        routing.start_route_run(route, trigger=TriggerSource.SCHEDULED, enqueue=False)

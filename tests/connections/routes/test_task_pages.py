@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from connections import routing
+from connections.flow import publish
 from connections.models import Task
 
 
@@ -13,7 +13,7 @@ def published(make_route, make_run, script, count=3, failing=("src-0",)):
     route_run = make_run(route, count)
     for source in failing:
         script.outcomes[source] = ["permanent"]
-    routing.publish_batch(route_run, list(Task.objects.filter(run=route_run.run).values_list("pk", flat=True)))
+    publish.publish_batch(route_run, list(Task.objects.filter(run=route_run.run).values_list("pk", flat=True)))
     return route, route_run
 
 
@@ -78,7 +78,7 @@ def test_edit_payload_and_retry_is_recorded(editor_client, make_route, make_run,
     assert failed.status == Task.Status.RETRY and len(callbacks) == 1
     edit = next(line for line in failed.log if "edit_after" in line)
     assert edit["edit_before"] == {"Name": "Account 0"} and edit["edit_after"] == {"Name": "Account zero, fixed"}
-    routing.publish_batch(route_run, [failed.pk])  # what the queued job does
+    publish.publish_batch(route_run, [failed.pk])  # what the queued job does
     failed.refresh_from_db()
     assert failed.status == Task.Status.FINISHED
     assert script.jobs[-1].payload == {"Name": "Account zero, fixed"}

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from connections import routing
+from connections.flow import routing
 from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task
 
 from .sandbox_support import granted_client

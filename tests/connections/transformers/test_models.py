@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from connections.flow.transform import apply_deferred
 from connections.models import Storage, StorageEntry, Transformer
 from connections.storage_service import DatabaseStorage
 from connections.transformers import Context, ServiceError, TransformError, run_chain
@@ -72,7 +73,7 @@ def test_deferred_hashes_are_remembered_only_when_the_platform_commits_them():
     chain = [step("skip_unchanged", store="sent", key="&{ID}", record="deferred")]
     first = run_chain(chain, {"ID": 7}, Context(storage=DatabaseStorage()))
     assert first.entities and not StorageEntry.objects.exists()
-    DatabaseStorage().commit_deferred(first.deferred)  # e.g. after the task published successfully
+    apply_deferred(first.deferred)  # what the publish step does after the task published successfully
     assert run_chain(chain, {"ID": 7}, Context(storage=DatabaseStorage())).skipped_reason
 
 

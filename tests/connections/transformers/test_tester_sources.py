@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from clients.models import HttpClient
+from connections.flow.transform import DEFERRED_KEY
 from connections.models import Incoming, IncomingCursor, Outgoing, Route, RouteRun, Run, Task, Transformer
-from connections.route_chain import DEFERRED_KEY
 
 URL = reverse("connections:tester_source")
 HX = {"HTTP_HX_REQUEST": "true"}

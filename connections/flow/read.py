@@ -1,11 +1,12 @@
-"""Running an Incoming: stream pages from its subscriber and turn every entity into a Task, page by page.
+"""Step 1, read: stream pages from an Incoming's subscriber and turn every entity into a Task, page by page.
 
 Plain functions: the Celery task (``connections.tasks``), the management command (``run_incoming``) and
-the Routes' runner call the same :func:`execute_incoming_run`. Every page is committed on its own (its
-tasks, the run's counters and the checkpoint holding the next URL), so a run that fails or whose worker
-dies is continued by ``Run.resume()`` at the next page, with no row read twice and none lost.
+a route run (``connections.flow.routing``) call the same :func:`execute_incoming_run`. Every page is
+committed on its own (its tasks, the run's counters and the checkpoint holding the next URL), so a run
+that fails or whose worker dies is continued by ``Run.resume()`` at the next page, with no row read twice
+and none lost.
 
-Hooks for the Routes runner (issue 7)::
+A route passes its transformer chain (``connections.flow.transform``) as the per-entity hook::
 
     def transform(entity: dict) -> list[dict] | Skip: ...
 
@@ -33,9 +34,10 @@ from django.utils import timezone
 from connections.models import Incoming, IncomingCursor, Run, RunLogEntry, Task
 from connections.subscribers import Page, ReadError, RequestHook, ResumePoint, Subscriber
 
-__all__ = ["RunLogHandler", "Skip", "TransformHook", "execute_incoming_run", "request_hook_for", "subscriber_for"]
+__all__ = ["RunLogHandler", "Skip", "TransformHook", "execute_incoming_run", "request_hook_for", "subscriber_for",
+           "tasks_for"]
 
-logger = logging.getLogger("connections.runner")
+logger = logging.getLogger(__name__)  # its lines (and a subscriber's, logging here) go into the run's log
 
 # A running run whose heartbeat (written with every page) is older than this lost its worker: a redelivered
 # task takes it over and continues at the next page. Longer than the HTTP layer's longest wait for a 429.
@@ -54,7 +56,7 @@ PageHook = Callable[[Run, Page], None]
 
 
 class RunLogHandler(logging.Handler):
-    """Turns the runner logger's records into the run's log lines (style.md §18)."""
+    """Turns the reader logger's records into the run's log lines (style.md §18)."""
 
     def __init__(self, run: Run, level: int = logging.INFO) -> None:
         super().__init__(level)
@@ -96,13 +98,17 @@ def request_hook_for(incoming: Incoming) -> RequestHook | None:
     return hook
 
 
-def _tasks_for(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None,
-               ) -> tuple[list[Task], int, int]:
+def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, transform: TransformHook | None,
+              ) -> tuple[list[Task], int, int]:
+    """The tasks of one page (not saved yet), through ``transform`` when given: (tasks, skipped, failed).
+
+    Inbound webhooks build their tasks with it too, as if their items had been read.
+    """
     tasks: list[Task] = []
     skipped = failed = 0
     now = timezone.now()
     for entity in page.entities:
-        identifier = subscriber.identifier(entity)[:255]
+        identifier = identify(entity)[:255]
         common = {"run": run, "incoming_id": run.incoming_id, "identifier": identifier, "division": page.division,
                   "data": entity, "created_at": now}
         if transform is None:
@@ -128,7 +134,7 @@ def _tasks_for(run: Run, subscriber: Subscriber, page: Page, transform: Transfor
 
 def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None) -> None:
     key = str(page.division if page.division is not None else 0)
-    tasks, skipped, failed = _tasks_for(run, subscriber, page, transform)
+    tasks, skipped, failed = tasks_for(run, subscriber.identifier, page, transform)
     done = page.next_url is None
     run.checkpoint[key] = {"next_url": page.next_url, "page": page.number, "cursor": page.cursor, "done": done,
                            "endpoint": page.endpoint}

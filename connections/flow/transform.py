@@ -1,4 +1,5 @@
-"""A route's transformer chain as the runner's per-entity hook, and the Outgoing's own transformer.
+"""Step 2, transform: a route's transformer chain as the reader's per-entity hook, and the Outgoing's own
+transformer applied just before publishing.
 
 The engine (``connections.transformers``) is pure; here it meets the database: the chains come from
 ``Transformer`` rows and the storage steps ("Filter previously stored entities") get the database
@@ -13,11 +14,12 @@ from typing import Any
 
 from django.conf import settings
 
-from .publishers import PublishError
-from .transformers.chain import compile_chain
-from .transformers.errors import TransformError
-from .transformers.limits import Budget, Limits
-from .transformers.services import Context, InMemoryStorage
+from ..models import Incoming, Outgoing, Route
+from ..publishers import PublishError
+from ..storage_service import DatabaseStorage
+from ..transformers.errors import TransformError
+from ..transformers.limits import Budget, Limits
+from ..transformers.services import Context, InMemoryStorage, StorageService
 
 __all__ = [
     "DEFERRED_KEY", "ChainOutcome", "OutgoingOutcome", "apply_deferred", "attach_deferred", "route_chain",
@@ -41,6 +43,8 @@ class ChainOutcome:
 
 @dataclass
 class OutgoingOutcome:
+    """What the Outgoing's own transformer made of a task's data: the entity to publish, or a skip reason."""
+
     entity: Any = None
     skipped_reason: str | None = None
 
@@ -58,33 +62,17 @@ def tester_limits() -> Limits:
                   scope="test")
 
 
-def _steps_of(transformer: Any) -> Any:
-    """The chain JSON of a ``Transformer`` row (helper B's model)."""
-    for name in ("steps", "chain", "definition"):
-        value = getattr(transformer, name, None)
-        if value is not None and not callable(value):
-            return value
-    raise AttributeError(f"{transformer!r} has no chain")
-
-
-def _database_storage() -> Any:
-    """The database-backed storage service (helper B's ``connections.storage_service``)."""
-    from .storage_service import DatabaseStorage
-
-    return DatabaseStorage()
-
-
 def _context(*, dry: bool) -> Context:
-    storage = _database_storage()
+    storage: StorageService = DatabaseStorage()
     if dry:
         # A dry run reads the real stores but keeps its own writes: nothing is recorded as "seen".
-        storage = InMemoryStorage(backing=storage) if storage is not None else InMemoryStorage()
+        storage = InMemoryStorage(backing=storage)
     return Context(storage=storage)
 
 
-def route_chain(route: Any, *, dry: bool = False) -> Callable[[Any], ChainOutcome]:
-    """The hook the runner calls per entity read: all the route's transformers, in order."""
-    chains = [(t.name, compile_chain(_steps_of(t))) for t in route.ordered_transformers()]
+def route_chain(route: Route, *, dry: bool = False) -> Callable[[Any], ChainOutcome]:
+    """The hook the reader calls per entity read: all the route's transformers, in order."""
+    chains = [(t.name, t.compiled()) for t in route.ordered_transformers()]
     context = _context(dry=dry)
     limits = task_limits()
 
@@ -113,14 +101,13 @@ def route_chain(route: Any, *, dry: bool = False) -> Callable[[Any], ChainOutcom
     return hook
 
 
-def run_outgoing_transformer(outgoing: Any, data: Any) -> OutgoingOutcome:
+def run_outgoing_transformer(outgoing: Outgoing, data: Any) -> OutgoingOutcome:
     """Apply the Outgoing's optional transformer just before publishing (one entity in, one out)."""
     transformer = outgoing.transformer
     if transformer is None:
         return OutgoingOutcome(entity=data)
     try:
-        result = compile_chain(_steps_of(transformer)).run(data, _context(dry=False), trace=False,
-                                                           budget=Budget(task_limits()))
+        result = transformer.compiled().run(data, _context(dry=False), trace=False, budget=Budget(task_limits()))
     except TransformError as exc:
         raise PublishError(f"Outgoing transformer {transformer.name}: {exc}", permanent=True) from exc
     if not result.entities:
@@ -151,12 +138,12 @@ def apply_deferred(deferred: list[dict[str, Any]]) -> None:
     """Record the content hashes of a task that was published (the next run skips it while unchanged)."""
     if not deferred:
         return
-    storage = _database_storage()
+    storage = DatabaseStorage()
     for item in deferred:
         storage.set_hash(item["store"], item["key"], item["hash"], ttl=item.get("ttl"))
 
 
-def sample_entities(incoming: Any, *, limit: int = 10) -> list[Any]:
+def sample_entities(incoming: Incoming, *, limit: int = 10) -> list[Any]:
     """A first page of the Incoming (the subscriber's Fetch sample), for dry runs."""
     subscriber_cls = incoming.subscriber_class
     if subscriber_cls is None:

@@ -1,0 +1,147 @@
+"""Step 3, publish: claim tasks, run the Outgoing's transformer, hand each to its publisher, record the outcome.
+
+A worker claims a batch atomically (``Task.objects.claim``), renews each claim just before publishing (a
+task the repair job took back meanwhile is left alone) and ends each task with one of its transitions:
+Finished, Failed (permanent error, or out of attempts), Retry (transient error, after the route's backoff)
+or Skipped (the Outgoing's transformer said so).
+
+Retries wait in the database, not in the broker: only a wait up to ``TASK_MAX_COUNTDOWN`` becomes a broker
+countdown; a longer one is queued by the repair job once due (``routing.queue_due_retries``), because a
+broker holds a countdown message unacknowledged and redelivers it after its visibility timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..models import Route, RouteRun, SourceIdMap, Task
+from ..publishers import Publisher, PublishError, PublishJob, get_publisher
+from ..transformers.errors import ServiceError
+from .queue import queue_publishing
+from .transform import apply_deferred, run_outgoing_transformer, split_deferred
+
+__all__ = ["backoff_seconds", "max_countdown", "publish_batch", "publish_claimed", "publish_task"]
+
+logger = logging.getLogger(__name__)
+
+PublisherFor = Callable[[str], Publisher]
+
+
+def backoff_seconds(route: Route, attempts: int) -> float:
+    """The wait before the next attempt: the route's backoff, doubled per attempt (capped at 6 h), jittered."""
+    base = max(1, route.backoff_seconds) * (2 ** max(0, attempts - 1))
+    return min(base, 6 * 3600) * random.uniform(1.0, 1.2)
+
+
+def max_countdown() -> float:
+    """The longest wait sent to the broker as a countdown; longer ones are queued from the database when due."""
+    return float(settings.TASK_MAX_COUNTDOWN)
+
+
+def publish_task(task_id: int, route: Route, *, publisher_for: PublisherFor = get_publisher,
+                 stats: dict[str, int] | None = None) -> str:
+    """Claim and publish one task; returns the resulting status ('' when someone else has it)."""
+    claimed = Task.objects.claim([task_id])
+    if not claimed:
+        return ""
+    return publish_claimed(claimed[0], route, publisher_for=publisher_for, stats=stats)
+
+
+def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = get_publisher,
+                    stats: dict[str, int] | None = None) -> str:
+    """Publish a task this worker claimed and record the outcome; returns its new status ('' if it lost it)."""
+    if not task.renew_claim():
+        return ""
+    outgoing = route.outgoing
+    # An earlier attempt (a killed worker's, or one before a manual retry) may have reached the other side.
+    maybe_published = task.attempts > 1 or task.request is not None
+    data, deferred = split_deferred(task.transformed if task.transformed is not None else task.data)
+    try:
+        outcome = run_outgoing_transformer(outgoing, data)
+    except PublishError as exc:
+        task.fail(exc.message, error=exc.message)
+        return task.status
+    if outcome.skipped_reason is not None:
+        task.skip(outcome.skipped_reason, message=f"Skipped by the Outgoing's transformer: {outcome.skipped_reason}",
+                  claimed=True)
+        return task.status
+    path, query, payload = outgoing.merged_parts(outcome.entity)
+    job = PublishJob(
+        outgoing=outgoing, path=path, query=query, payload=payload, source_id=task.identifier or "",
+        reference=outgoing.idempotency_reference(task.identifier or "", task.pk), attempt=task.attempts,
+        maybe_published=maybe_published, config=dict(outgoing.config or {}),
+        lookup_target=lambda source: SourceIdMap.lookup(outgoing.pk, source),
+    )
+    attempt_note = f"Attempt {task.attempts}" + (" (may have been published before: looking first)"
+                                                  if maybe_published else "")
+    try:
+        result = publisher_for(outgoing.publisher).publish(job)
+    except PublishError as exc:
+        if stats is not None and exc.request is not None:
+            stats["calls"] = stats.get("calls", 0) + 1
+        for line in [attempt_note, *exc.log]:
+            task.add_log(line, save=False)
+        if exc.permanent or task.attempts >= route.max_attempts:
+            why = "permanent error" if exc.permanent else f"gave up after {task.attempts} attempts"
+            task.fail(f"Failed ({why}): {exc.message}", error=exc.message, request=exc.request,
+                      response=exc.response)
+        else:
+            delay = backoff_seconds(route, task.attempts)
+            task.retry_later(timezone.now() + timedelta(seconds=delay), f"Will retry in {delay:.0f} s: {exc.message}",
+                             error=exc.message, request=exc.request, response=exc.response)
+        return task.status
+    except Exception as exc:  # a bug, not the other side: record it on the task instead of looping in repair
+        logger.exception("task %s: publishing failed unexpectedly", task.pk)
+        message = f"Unexpected error while publishing: {type(exc).__name__}: {exc}"
+        task.fail(message, error=message)
+        return task.status
+    if result.remember:
+        SourceIdMap.remember(outgoing.pk, *result.remember)
+    if result.forget:
+        SourceIdMap.objects.filter(outgoing=outgoing, source_id=result.forget).delete()
+    for line in [attempt_note, *result.log]:
+        task.add_log(line, save=False)
+    try:
+        apply_deferred(deferred)
+    except ServiceError as exc:  # published all the same; the next run will publish it again
+        task.add_log(f"Could not remember its content hash: {exc}", "warning", save=False)
+    task.finish("Published.", external_key=result.external_key or "", request=result.request,
+                response=result.response, error="")
+    if stats is not None:
+        stats["calls"] = stats.get("calls", 0) + result.calls
+    return task.status
+
+
+def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int]:
+    """Publish a batch of tasks of one run (what a worker's job does); returns how many ended in each status.
+
+    Tasks that end in Retry are queued again with a countdown when their wait is short; longer waits stay
+    in the database until the repair job queues them (see the module's docstring).
+    """
+    route = route_run.route
+    outcome: dict[str, int] = {}
+    stats: dict[str, int] = {}
+    ids = list(task_ids)
+    claimed = Task.objects.claim(ids)
+    if len(claimed) < len(ids):
+        outcome["not claimed"] = len(ids) - len(claimed)
+    retrying: list[Task] = []
+    for task in claimed:
+        status = publish_claimed(task, route, stats=stats)
+        outcome[status or "not claimed"] = outcome.get(status or "not claimed", 0) + 1
+        if status == Task.Status.RETRY:
+            retrying.append(task)
+    route_run.touch(api_calls=stats.get("calls", 0))
+    now = timezone.now()
+    soon = [t for t in retrying if t.next_attempt_at and (t.next_attempt_at - now).total_seconds() <= max_countdown()]
+    if soon:
+        wait = max(0.0, max((t.next_attempt_at - now).total_seconds() for t in soon if t.next_attempt_at))
+        queue_publishing(route_run.pk, [t.pk for t in soon], batch_size=len(soon), countdown=wait + 0.5)
+    route_run.finish_if_done()
+    return outcome

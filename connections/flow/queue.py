@@ -1,0 +1,35 @@
+"""Sending work to the workers: always after the current transaction commits (a worker never sees a row
+that is not committed yet), and tasks are marked as queued so no sweep sends them twice."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Task
+
+__all__ = ["queue_publishing", "send_after_commit"]
+
+
+def send_after_commit(task_name: str, *args: Any, countdown: float | None = None) -> None:
+    """Send the Celery task ``connections.tasks.<task_name>`` once the current transaction commits."""
+    from .. import tasks
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(partial(task.apply_async, args=args, countdown=countdown) if countdown
+                          else partial(task.delay, *args))
+
+
+def queue_publishing(route_run_id: int, task_ids: list[int], *, batch_size: int,
+                     countdown: float | None = None) -> int:
+    """Send ``task_ids`` to the workers in batches; marks them queued (``queued_at``); returns how many."""
+    size = max(1, batch_size)
+    now = timezone.now()
+    for start in range(0, len(task_ids), size):
+        batch = task_ids[start:start + size]
+        Task.objects.filter(pk__in=batch).update(queued_at=now)
+        send_after_commit("publish_route_batch", route_run_id, batch, countdown=countdown)
+    return len(task_ids)

@@ -1,0 +1,310 @@
+"""A route run, end to end: start it, read (step 1) through the route's chain (step 2), publish (step 3), close.
+
+``start_route_run`` claims the route (one active run per route) and creates the Incoming's Run;
+``read_route_run`` reads the Incoming with the route's transformer chain as the per-entity hook and queues
+the New tasks in batches after each committed page, so publishing starts while reading goes on; each
+batch is published by ``publish.publish_batch``. ``repair`` (the beat job) takes back tasks whose worker
+died, re-queues the work of runs that stopped moving, queues retries whose long wait is over, and closes
+runs. The Celery tasks in ``connections.tasks`` and the views only call these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from ..models import Route, RouteRun, Run, Task, TriggerSource
+from ..publishers import PublishError, get_publisher
+from .publish import publish_batch
+from .queue import queue_publishing, send_after_commit
+from .read import Skip, TransformHook, execute_incoming_run
+from .transform import ChainOutcome, attach_deferred, route_chain, run_outgoing_transformer, sample_entities
+
+__all__ = [
+    "RouteBusy",
+    "chain_transform",
+    "counters",
+    "dry_run",
+    "prune_old_tasks",
+    "queue_due_retries",
+    "queue_open_tasks",
+    "read_route_run",
+    "repair",
+    "requeue_tasks",
+    "run_inline",
+    "start_route_run",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class TransformFailed(Exception):
+    """The route's chain failed on one entity: the reader fails that entity's task with this message."""
+
+
+class RouteBusy(Exception):
+    """The route (or its Incoming) already has an active run."""
+
+    def __init__(self, message: str, run: RouteRun | None = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+# --- starting and reading ---------------------------------------------------------------------------
+
+
+def start_route_run(route: Route, *, trigger: str = TriggerSource.MANUAL, user: Any = None,
+                    enqueue: bool = True) -> RouteRun:
+    """Claim the route and create its run; raises ``RouteBusy`` when a run is still active.
+
+    The claim is the partial unique constraint "one active run per route" (and the Incoming's own
+    "one active run per incoming"): two racing starts cannot both insert.
+    """
+    if not route.enabled and trigger == TriggerSource.SCHEDULED:
+        raise RouteBusy("The route is disabled.")
+    if route.incoming_id is None:
+        raise RouteBusy("The route has no Incoming to read: its webhook feeds it.")
+    try:
+        with transaction.atomic():
+            route_run = RouteRun.objects.create(route=route, trigger=trigger, started_by=user)
+            run, created = Run.enqueue(route.incoming, trigger=trigger, user=user)
+            if not created:
+                raise RouteBusy(f"The Incoming {route.incoming} is still reading (run {run.pk}).")
+            route_run.run = run
+            route_run.save(update_fields=["run"])
+    except IntegrityError:
+        active = route.active_run()
+        raise RouteBusy(f"{route} is already running (run {active.pk if active else '?'}).", active) from None
+    if enqueue:
+        send_after_commit("read_route", route_run.pk)
+    return route_run
+
+
+def chain_transform(route: Route) -> TransformHook:
+    """The route's transformer chain as the reader's per-entity hook (entities, ``Skip``, or raises)."""
+    chain = route_chain(route)
+
+    def transform(entity: dict[str, Any]) -> list[dict[str, Any]] | Skip:
+        outcome = chain(entity)
+        if outcome.error:
+            raise TransformFailed(outcome.error)
+        if outcome.skipped_reason is not None:
+            return Skip(outcome.skipped_reason)
+        return attach_deferred(outcome.entities, outcome.deferred)
+
+    return transform
+
+
+def read_route_run(route_run: RouteRun) -> None:
+    """Read the Incoming, transforming each entity with the route's chain, then start closing the run.
+
+    Tasks are queued for publishing page by page (after each commit), so publishing starts while
+    reading goes on.
+    """
+    run = route_run.run
+    if run is None or route_run.status != RouteRun.Status.READING:
+        return
+    transform = chain_transform(route_run.route)
+
+    def on_page(_run: Run, _page: Any) -> None:
+        queue_open_tasks(route_run, only_new=True)
+        route_run.touch()
+
+    error = ""
+    try:
+        execute_incoming_run(run.pk, transform=transform, on_page=on_page)
+    except Exception as exc:  # the reader records its own failures; anything escaping it closes the route run
+        logger.exception("route run %s: reading failed", route_run.pk)
+        error = str(exc) or exc.__class__.__name__
+    run.refresh_from_db()
+    if run.is_active and not error:
+        return  # another worker holds the read (a duplicate message): it closes the reading itself
+    if run.status == Run.Status.FAILED and not error:
+        error = run.error or "Reading failed."
+    route_run.finish_reading(error=error, api_calls=run.api_calls)
+    queue_open_tasks(route_run, only_new=True)
+    route_run.finish_if_done()
+
+
+def queue_open_tasks(route_run: RouteRun, *, only_new: bool = False) -> int:
+    """Queue the run's claimable, due tasks in batches of the route's batch size; returns how many.
+
+    ``only_new`` queues only New tasks never queued before, so queueing after every page never sends a
+    task twice.
+    """
+    if route_run.run_id is None:
+        return 0
+    tasks = Task.objects.filter(run_id=route_run.run_id)
+    tasks = tasks.filter(status=Task.Status.NEW, queued_at__isnull=True) if only_new else tasks.claimable()
+    ids = list(tasks.order_by("pk").values_list("pk", flat=True))
+    return queue_publishing(route_run.pk, ids, batch_size=route_run.route.batch_size)
+
+
+def requeue_tasks(tasks: list[Task], *, message: str) -> tuple[int, int]:
+    """A user's retry: put tasks back to Retry (due now) and queue them per run; returns (queued, without a route).
+
+    A task whose run belongs to no route (a plain Incoming run) has nowhere to be published: left alone.
+    """
+    per_run: dict[int, list[int]] = {}
+    routes: dict[int, RouteRun] = {}
+    orphans = 0
+    for task in tasks:
+        route_run = RouteRun.objects.select_related("route").filter(run_id=task.run_id).first() if task.run_id else None
+        if route_run is None:
+            orphans += 1
+            continue
+        if task.requeue(message):
+            routes[route_run.pk] = route_run
+            per_run.setdefault(route_run.pk, []).append(task.pk)
+    for route_run_id, ids in per_run.items():
+        queue_publishing(route_run_id, ids, batch_size=routes[route_run_id].route.batch_size)
+    return sum(len(ids) for ids in per_run.values()), orphans
+
+
+def counters(route_run: RouteRun) -> dict[str, int]:
+    """Tasks per status of a run (for the live counters), plus the total."""
+    rows = Task.objects.filter(run_id=route_run.run_id).values("status").annotate(n=Count("pk"))
+    result = {status: 0 for status, _ in Task.Status.choices}
+    for row in rows:
+        result[row["status"]] = row["n"]
+    result["total"] = sum(result.values())
+    return result
+
+
+# --- housekeeping (the beat's repair and prune jobs) ----------------------------------------------
+
+
+def stuck_after() -> timedelta:
+    return timedelta(seconds=settings.TASK_STUCK_AFTER)
+
+
+def queue_due_retries() -> int:
+    """Queue the Retry tasks whose wait is over and that no message is on its way for (long waits).
+
+    A wait longer than the broker's countdown limit is never a broker countdown (``publish.max_countdown``):
+    the task waits here, in the database, and this sweep sends it once due.
+    """
+    due = Task.objects.filter(status=Task.Status.RETRY, queued_at__isnull=True, run__route_run__isnull=False).due()
+    per_run: dict[int, list[int]] = {}
+    for task_id, route_run_id in due.order_by("pk").values_list("pk", "run__route_run"):
+        per_run.setdefault(route_run_id, []).append(task_id)
+    queued = 0
+    for route_run in RouteRun.objects.filter(pk__in=per_run).select_related("route"):
+        queued += queue_publishing(route_run.pk, per_run[route_run.pk], batch_size=route_run.route.batch_size)
+    return queued
+
+
+def repair(*, older_than: timedelta | None = None) -> dict[str, int]:
+    """Put tasks stuck in Processing back to Retry, re-queue work of runs that stopped moving, queue retries
+    that are due, close runs.
+
+    A task is stuck when its worker died (SIGKILL, OOM, a lost node): it stays Processing, and the
+    rest of its batch stays New with its broker message gone. Its next attempt counts as "maybe
+    published" and looks the record up before writing again. A run "stopped moving" when no batch
+    reported for ``older_than``: then all its due open tasks are queued again (a task queued twice is
+    still published once: the claim is atomic).
+    """
+    older_than = older_than if older_than is not None else stuck_after()
+    now = timezone.now()
+    repaired = 0
+    for task in Task.objects.filter(status=Task.Status.PROCESSING, processing_since__lt=now - older_than).iterator():
+        if task.release("Stuck in Processing: its worker stopped. Queued again; the next attempt looks the "
+                        "record up before writing."):
+            repaired += 1
+    requeued = 0
+    # Reading that never started (its message was lost) or died with its worker.
+    for route_run in RouteRun.objects.filter(status=RouteRun.Status.READING, heartbeat_at__lt=now - older_than):
+        run = route_run.run
+        if run is not None and run.status == Run.Status.QUEUED:
+            route_run.touch(at=now)
+            send_after_commit("read_route", route_run.pk)  # the run's own claim keeps a duplicate from reading twice
+            requeued += 1
+            continue
+        if run is not None and run.is_active and run.heartbeat_at and run.heartbeat_at >= now - older_than:
+            continue  # still reading
+        if run is not None and run.is_active:
+            run.finish(Run.Status.FAILED, "Worker stopped reporting while reading.")
+        route_run.finish_reading(error="Reading stopped (its worker died); what was read is published.",
+                                 heartbeat_at=now - older_than)
+    for route_run in RouteRun.objects.filter(status=RouteRun.Status.PUBLISHING).select_related("route"):
+        if route_run.heartbeat_at < now - older_than or repaired:
+            requeued += queue_open_tasks(route_run)
+            route_run.touch(at=now)
+        route_run.finish_if_done()
+    requeued += queue_due_retries()
+    return {"repaired": repaired, "requeued": requeued}
+
+
+def prune_old_tasks(*, days: int | None = None, chunk: int = 2000) -> int:
+    """Delete finished, failed and skipped tasks older than the retention, and runs left empty."""
+    days = days if days is not None else settings.TASK_RETENTION_DAYS
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    while True:
+        old = Task.objects.filter(status__in=Task.DONE, updated_at__lt=cutoff)
+        ids = list(old.values_list("pk", flat=True)[:chunk])
+        if not ids:
+            break
+        deleted += Task.objects.filter(pk__in=ids).delete()[0]
+    RouteRun.objects.filter(status__in=RouteRun.TERMINAL, finished_at__lt=cutoff, run__tasks__isnull=True).delete()
+    return deleted
+
+
+def run_inline(route: Route, *, user: Any = None) -> RouteRun:
+    """A whole run in this process (the management command): read, then publish every due task in batches.
+
+    Tasks left in Retry (waiting for their backoff) are published later by the workers or the repair job.
+    """
+    route_run = start_route_run(route, trigger=TriggerSource.MANUAL, user=user, enqueue=False)
+    read_route_run(route_run)
+    route_run.refresh_from_db()
+    ids = list(Task.objects.filter(run_id=route_run.run_id).claimable().values_list("pk", flat=True))
+    size = max(1, route.batch_size)
+    for start in range(0, len(ids), size):
+        publish_batch(route_run, ids[start:start + size])
+    route_run.refresh_from_db()
+    return route_run
+
+
+# --- dry run ------------------------------------------------------------------------------------------
+
+
+def dry_run(route: Route, *, entities: list[Any] | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    """What the route would publish for a sample of the Incoming, without writing anything to the other side."""
+    if entities is None:
+        entities = sample_entities(route.incoming, limit=limit)
+    hook = route_chain(route, dry=True)
+    publisher = get_publisher(route.outgoing.publisher)
+    rows: list[dict[str, Any]] = []
+    for entity in entities[:limit]:
+        outcome: ChainOutcome = hook(entity)
+        if outcome.error:
+            rows.append({"incoming": entity, "status": "failed", "error": outcome.error})
+            continue
+        if outcome.skipped_reason is not None:
+            rows.append({"incoming": entity, "status": "skipped", "reason": outcome.skipped_reason})
+            continue
+        for transformed in outcome.entities:
+            try:
+                final = run_outgoing_transformer(route.outgoing, transformed)
+            except PublishError as exc:
+                rows.append({"incoming": entity, "transformed": transformed, "status": "failed", "error": exc.message})
+                continue
+            if final.skipped_reason is not None:
+                rows.append({"incoming": entity, "transformed": transformed, "status": "skipped",
+                             "reason": final.skipped_reason})
+                continue
+            path, query, payload = route.outgoing.merged_parts(final.entity)
+            rows.append({
+                "incoming": entity, "transformed": transformed, "status": "would publish",
+                "request": publisher.describe(action=route.outgoing.action, entity=route.outgoing.entity,
+                                              path=path, query=query),
+                "path": path, "query": query, "payload": payload,
+            })
+    return rows
