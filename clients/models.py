@@ -6,17 +6,16 @@ client-type registry (``clients.registry``), filled by connector apps such as ``
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from lib.crypto import EncryptedTextField, SecretsMixin
+from lib.relations import Dependent, dependents_of
 
 __all__ = ["AuthEvent", "HttpClient", "OAuthGrant", "QuotaState", "RequestLog"]
 
@@ -97,25 +96,9 @@ class HttpClient(SecretsMixin, models.Model):
                 grant.save(update_fields=["access_token", "refresh_token", "expires_at", "issued_at", "version"])
         self.status, self.status_message = self.Status.NOT_GRANTED, message
 
-    def dependents(self) -> list[tuple[str, Any]]:
-        """Objects of other apps that point at this client (connections...), found through Django's relations.
-
-        The platform does not import those apps: any model with a foreign key to ``HttpClient`` shows up.
-        """
-        own = {OAuthGrant, AuthEvent, RequestLog, QuotaState}
-        found: list[tuple[str, Any]] = []
-        for rel in self._meta.related_objects:
-            model = rel.related_model
-            if model in own:
-                continue
-            label = str(model._meta.verbose_name).capitalize()
-            accessor = rel.get_accessor_name()
-            if rel.one_to_one:
-                with contextlib.suppress(ObjectDoesNotExist):
-                    found.append((label, getattr(self, accessor)))
-                continue
-            found.extend((label, obj) for obj in getattr(self, accessor).all()[:50])
-        return found
+    def dependents(self) -> list[Dependent]:
+        """Objects of other apps that use this client (connections...); its own logs and grant aside."""
+        return dependents_of(self, ignore={OAuthGrant, AuthEvent, RequestLog, QuotaState, ErrorBudget})
 
 
 class OAuthGrant(models.Model):

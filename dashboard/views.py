@@ -5,10 +5,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import Group
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .access import admin_required, viewer_required
+from .access import admin_required, get_for_user, viewer_required
 from .forms import UserCreateForm, UserRoleForm
 from .health import cached_check, public_view
 from .overview import build_overview
@@ -55,7 +55,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 @admin_required
 @require_POST
 def user_set_role(request: HttpRequest, pk: int) -> HttpResponse:
-    user = get_object_or_404(get_user_model(), pk=pk)
+    user = get_for_user(request, get_user_model(), pk, write=True)
     form = UserRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a valid role.")

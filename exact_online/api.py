@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from .error_budget import ErrorBudget, endpoint_of
+from .error_budget import ErrorBudgetGuard, endpoint_of
 from .errors import (
     BadResponse,
     ExactError,
@@ -41,7 +41,7 @@ from .oauth import GrantStore
 from .quota import QuotaStore, wait_after_429
 from .transport import RequestLogger, Transport
 
-__all__ = ["ApiResponse", "ExactApi", "Page", "error_message", "is_validation_text"]
+__all__ = ["ApiPage", "ApiResponse", "ExactApi", "error_message", "is_validation_text"]
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,11 @@ log = logging.getLogger(__name__)
 # Exact's error budget (401s count, FIELD-NOTES B5) on a refusal that is not going away within the request.
 MAX_401_BLIPS = 1
 
-# A 500 whose text reads like a validation message is the caller's fault, not Exact's (FIELD-NOTES H2).
+# A 500 whose text reads like a validation message (English or Dutch) is the caller's fault, not Exact's
+# (FIELD-NOTES H2).
 _VALIDATION_500 = re.compile(
-    r"(invalid|ongeldig|mandatory|verplicht|already (used|exists)|bestaat al|required|not allowed|niet toegestaan)",
+    r"ongeldig|verplicht|bestaat al|niet toegestaan|invalid|mandatory|required|already exists|already used|"
+    r"not allowed|unknown:|is not valid|must be",
     re.IGNORECASE,
 )
 
@@ -67,7 +69,9 @@ class ApiResponse:
 
 
 @dataclass
-class Page:
+class ApiPage:
+    """One page of an OData list as Exact sent it (the platform's ``connections.subscribers.Page`` is built from it)."""
+
     results: list[dict[str, Any]]
     next_url: str | None
     response: ApiResponse = field(repr=False)
@@ -116,7 +120,7 @@ class ExactApi:
         backoff: float = 10.0,
         secret_values: Callable[[], list[str]] | None = None,
         transport: Transport | None = None,
-        error_budget: ErrorBudget | None = None,
+        error_budget: ErrorBudgetGuard | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.grant_store = grant_store
@@ -131,7 +135,7 @@ class ExactApi:
         )
         self.calls = 0
         # The error-budget guard (FIELD-NOTES B5): in memory unless the caller shares one (api_for does).
-        self.error_budget = error_budget if error_budget is not None else ErrorBudget(clock=clock)
+        self.error_budget = error_budget if error_budget is not None else ErrorBudgetGuard(clock=clock)
 
     # --- URLs ---------------------------------------------------------------------------------
     def url_for(self, path: str, division: int | None) -> str:
@@ -328,7 +332,7 @@ class ExactApi:
 
     def iter_pages(
         self, path: str, *, division: int | None, params: Mapping[str, str] | None = None, max_pages: int = 100_000
-    ) -> Iterator[Page]:
+    ) -> Iterator[ApiPage]:
         url: str | None = path
         query = params
         for _ in range(max_pages):
@@ -344,7 +348,7 @@ class ExactApi:
                 results, next_url = [d], None
             else:
                 raise BadResponse("Exact Online's answer has no 'd' envelope.", status=response.status)
-            yield Page(results=results, next_url=next_url, response=response)
+            yield ApiPage(results=results, next_url=next_url, response=response)
             if not next_url:
                 return
             url, query = next_url, None

@@ -21,8 +21,7 @@ from clients.models import AuthEvent, ErrorBudget, HttpClient, OAuthGrant, Quota
 from clients.registry import ClientType, GrantError, TestResult
 
 from .api import ExactApi
-from .error_budget import ErrorBudget as ErrorBudgetGuard
-from .error_budget import ErrorBudgetPolicy, open_circuits
+from .error_budget import ErrorBudgetGuard, ErrorBudgetPolicy, open_circuits
 from .errors import ExactError, NeedsReconnect
 from .forms import ExactOnlineClientConfig, ExactOnlineClientForm
 from .oauth import ExactOAuth

@@ -32,7 +32,7 @@ from .errors import CircuitOpen, ExactError, NeedsReconnect, ValidationError
 __all__ = [
     "WINDOW",
     "BudgetState",
-    "ErrorBudget",
+    "ErrorBudgetGuard",
     "ErrorBudgetPolicy",
     "ErrorBudgetStore",
     "InMemoryErrorBudgetStore",
@@ -178,7 +178,7 @@ def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%H:%M:%S UTC")
 
 
-class ErrorBudget:
+class ErrorBudgetGuard:
     """The guard ``ExactApi`` consults before each call and informs after it."""
 
     def __init__(self, store: ErrorBudgetStore | None = None, policy: ErrorBudgetPolicy | None = None,

@@ -9,33 +9,23 @@ throttling and outages are transient and left to the route's retry policy; other
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
 from connections.publishers import Publisher, PublishError, PublishJob, PublishResult, register_publisher
 
 from . import errors
+from .api import is_validation_text
 from .catalog import Entity, catalog
 
-__all__ = ["ExactOnlinePublisher", "looks_like_validation", "reference_field_candidates"]
+__all__ = ["ExactOnlinePublisher", "reference_field_candidates"]
 
 METHOD_FOR_ACTION = {"create": "POST", "update": "PUT", "delete": "DELETE", "upsert": "POST", "get": "GET"}
 # Fields that can carry our idempotency reference, best first (short, writable, filterable text).
 REFERENCE_FIELD_PREFERENCE = (
     "YourRef", "Reference", "SearchCode", "YourReference", "ExternalReference", "Remarks", "Description", "Notes",
 )
-# Exact's validation texts, in English and Dutch (FIELD-NOTES H2): a 500 with these is not transient.
-VALIDATION_PATTERNS = re.compile(
-    r"ongeldig|verplicht|bestaat al|niet toegestaan|invalid|mandatory|required|already exists|already used|"
-    r"not allowed|unknown:|is not valid|must be",
-    re.IGNORECASE,
-)
 STRIP_KEYS = ("__metadata", "__deferred")
-
-
-def looks_like_validation(message: str) -> bool:
-    return bool(VALIDATION_PATTERNS.search(message or ""))
 
 
 def reference_field_candidates(entity: Entity) -> list[str]:
@@ -61,7 +51,7 @@ API_CACHE_SECONDS = 60.0
 
 
 def _api_for(http_client: Any) -> Any:
-    """The HTTP layer for a client (helper C's ``api_for``), reused for a minute within a worker process.
+    """The HTTP layer for a client (``client_type.api_for``), reused for a minute within a worker process.
 
     The grant and quota stores behind it live in the database, so a reused ``ExactApi`` still sees a
     refreshed token; reuse saves building a session per task.
@@ -75,16 +65,6 @@ def _api_for(http_client: Any) -> Any:
     api = api_for(http_client)
     _API_CACHE[http_client.pk] = (now + API_CACHE_SECONDS, http_client.updated_at, api)
     return api
-
-
-def _default_division(http_client: Any) -> int | None:
-    for attr in ("division", "default_division"):
-        value = getattr(http_client, attr, None)
-        if value:
-            return int(value)
-    grant = getattr(http_client, "grant", None)
-    value = getattr(grant, "default_division", None) if grant is not None else None
-    return int(value) if value else None
 
 
 def _error_response(error: errors.ExactError) -> dict[str, Any]:
@@ -246,7 +226,7 @@ class ExactOnlinePublisher(Publisher):
         if problems:
             # Refused before sending: a request Exact would reject costs error budget for nothing.
             raise PublishError("Not sent: " + " ".join(problems), permanent=True)
-        division = job.path.get("division") or job.config.get("division") or _default_division(outgoing.http_client)
+        division = job.path.get("division") or job.config.get("division") or outgoing.http_client.division
         call = _Call(job, entity, _api_for(outgoing.http_client), int(division) if division else None)
         try:
             action = outgoing.action
@@ -268,7 +248,7 @@ class ExactOnlinePublisher(Publisher):
 
     def _as_publish_error(self, call: _Call, error: errors.ExactError) -> PublishError:
         permanent = error.permanent
-        if isinstance(error, errors.Unavailable) and error.status == 500 and looks_like_validation(error.message):
+        if isinstance(error, errors.Unavailable) and error.status == 500 and is_validation_text(error.message):
             permanent = True  # a validation message sent as HTTP 500 (often Dutch): not transient
         if isinstance(error, errors.CircuitOpen):
             permanent = True  # nothing was sent; retries would only meet the same pause (the message says until when)

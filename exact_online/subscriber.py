@@ -194,7 +194,7 @@ class ExactSubscriber(Subscriber):
             err("division_codes", "Path parameter division is missing: give at least one division code.")
         client = data.get("http_client")
         if mode in ("default", "all") and client is not None:
-            grant = getattr(client, "grant_or_none", None)
+            grant = client.grant_or_none
             if grant is None or (mode == "default" and not (grant.default_division or grant.current_division)):
                 err("divisions", "Path parameter division is missing: this HTTP Client has no granted division yet; "
                                  "grant access first or give division codes.")
@@ -250,7 +250,7 @@ class ExactSubscriber(Subscriber):
         if self.config.divisions == "selected":
             return list(self.config.division_codes)
         client = self.incoming.http_client
-        grant = getattr(client, "grant_or_none", None) if client is not None else None
+        grant = client.grant_or_none if client is not None else None
         if self.config.divisions == "all" and grant is not None and grant.divisions:
             return [int(row["code"] if isinstance(row, dict) else row) for row in grant.divisions]
         if grant is not None and (grant.default_division or grant.current_division):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from clients.models import HttpClient
-from dashboard.access import editor_required
+from dashboard.access import editor_required, get_for_user
 
 from .client_type import KIND
 from .errors import ExactError
@@ -18,8 +18,8 @@ __all__ = ["webhooks_delete", "webhooks_refresh", "webhooks_subscribe"]
 
 
 def get_exact_client_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> HttpClient:
-    """The one getter of these views: an Exact Online client (roles are checked by the decorators)."""
-    return get_object_or_404(HttpClient, pk=pk, kind=KIND)
+    """An Exact Online client the user may see (and change, with ``write``)."""
+    return get_for_user(request, HttpClient.objects.filter(kind=KIND), pk, write=write)
 
 
 def _ints(values: list[str]) -> list[int]:

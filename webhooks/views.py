@@ -8,11 +8,11 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from connections.models import RouteRun, Task
-from dashboard.access import can_edit, editor_required, viewer_required
+from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 
 from .forms import WebhookForm
 from .kinds import get_kind
@@ -24,8 +24,7 @@ __all__ = ["delivery_detail", "delivery_replay", "webhook_create", "webhook_dele
 
 
 def get_webhook_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Webhook:
-    """The one getter of webhook views: roles are checked by the decorators, existence here."""
-    return get_object_or_404(Webhook, pk=pk)
+    return get_for_user(request, Webhook, pk, write=write)
 
 
 @viewer_required
@@ -114,7 +113,7 @@ def webhook_deliveries(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def delivery_detail(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResponse:
     webhook = get_webhook_for_user(request, pk)
-    delivery = get_object_or_404(Delivery.objects.select_related("webhook"), webhook=webhook, pk=delivery_pk)
+    delivery = get_for_user(request, Delivery.objects.select_related("webhook").filter(webhook=webhook), delivery_pk)
     route_runs = list(RouteRun.objects.filter(pk__in=delivery.route_runs or []).select_related("route"))
     tasks = (Task.objects.filter(pk__in=(delivery.task_ids or [])[:100]).select_related("run__route_run__route")
              .order_by("pk"))
@@ -128,7 +127,7 @@ def delivery_detail(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResp
 @require_POST
 def delivery_replay(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResponse:
     webhook = get_webhook_for_user(request, pk, write=True)
-    delivery = get_object_or_404(Delivery, webhook=webhook, pk=delivery_pk)
+    delivery = get_for_user(request, Delivery.objects.filter(webhook=webhook), delivery_pk, write=True)
     if replay(delivery):
         messages.success(request, f"Delivery {delivery.pk} queued again with the current configuration.")
     else:

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from dashboard.access import can_edit, editor_required, is_admin, viewer_required
+from lib.htmx import is_htmx
 from lib.naming import free_copy_name
 
 from ..forms import ClientForm, DivisionForm, client_initial
@@ -71,7 +72,7 @@ def _render_form(request: HttpRequest, *, client: HttpClient | None, form: Clien
                  ctype: ClientType | None, status: int = 200) -> HttpResponse:
     context = {"client": client, "form": form, "type_form": type_form, "client_type": ctype,
                "copy_fields": ctype.copy_fields() if ctype else []}
-    if request.headers.get("HX-Request") and request.method == "GET" and "kind" in request.GET:
+    if is_htmx(request) and request.method == "GET" and "kind" in request.GET:
         return render(request, "clients/_type_fields.html", context)  # the kind select swapped the field block
     return render(request, "clients/form.html", context, status=status)
 
@@ -160,7 +161,7 @@ def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
     dependents = client.dependents()
     if request.method == "POST":
         if dependents:
-            names = ", ".join(f"{label} “{obj}”" for label, obj in dependents[:10])
+            names = ", ".join(f"{d.label} “{obj}”" for d in dependents for obj in d.examples)
             messages.error(request, f"“{client.name}” is used by {names}: change or delete those first.")
             return redirect("clients:delete", client.pk)
         name = client.name
@@ -186,7 +187,7 @@ def client_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     except NotImplementedError:
         result = TestResult(ok=False, message="This client type has no connection test.")
     client.refresh_from_db()
-    if request.headers.get("HX-Request"):
+    if is_htmx(request):
         return render(request, "clients/_test_result.html", {"result": result, "client": client})
     (messages.success if result.ok else messages.error)(request, result.message)
     context = _detail_context(request, client, ctype)

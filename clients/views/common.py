@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest
 
+from dashboard.access import get_for_user
+
 from ..models import HttpClient
 from ..registry import ClientType, get_client_type
 
@@ -11,14 +13,7 @@ __all__ = ["client_type_of", "get_client_for_user"]
 
 
 def get_client_for_user(request: HttpRequest, pk: int | str, *, write: bool = False) -> HttpClient:
-    """The client ``pk`` if the user may see it (the role decorators already checked read/write), else 404.
-
-    All roles share all clients today; ownership rules, if they come, go here and nowhere else.
-    """
-    try:
-        return HttpClient.objects.select_related("created_by").get(pk=int(pk))
-    except (HttpClient.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such HTTP client") from None
+    return get_for_user(request, HttpClient.objects.select_related("created_by"), pk, write=write)
 
 
 def client_type_of(client: HttpClient) -> ClientType:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from dashboard.access import admin_required
+from dashboard.access import admin_required, get_for_user
 
 from ..forms import AuthLogFilterForm
 from ..models import AuthEvent, RequestLog
@@ -38,7 +38,7 @@ def auth_log(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 def auth_log_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    event = get_object_or_404(AuthEvent.objects.select_related("client", "user"), pk=pk)
+    event = get_for_user(request, AuthEvent.objects.select_related("client", "user"), pk)
     return render(request, "clients/auth_log_detail.html", {"event": event})
 
 
@@ -71,5 +71,5 @@ def request_log(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 def request_log_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = get_object_or_404(RequestLog.objects.select_related("client"), pk=pk)
+    entry = get_for_user(request, RequestLog.objects.select_related("client"), pk)
     return render(request, "clients/request_log_detail.html", {"entry": entry})

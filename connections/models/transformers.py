@@ -9,6 +9,7 @@ from django.db import models
 
 from connections.transformers import Chain, compile_chain, validate_chain
 from lib.naming import free_copy_name
+from lib.relations import Dependent, dependents_of
 
 __all__ = ["Transformer"]
 
@@ -63,17 +64,6 @@ class Transformer(models.Model):
         copy: Any = Transformer.objects.create(name=name, description=self.description, steps=self.steps)
         return copy
 
-    def dependants(self) -> list[tuple[str, int, bool]]:
-        """(what, how many, blocks deletion) for objects that refer to this transformer (delete confirmation)."""
-        found: list[tuple[str, int, bool]] = []
-        for relation in self._meta.get_fields(include_hidden=True):
-            if not relation.auto_created or relation.concrete:
-                continue
-            if relation.many_to_many and not relation.through._meta.auto_created:  # type: ignore[union-attr]
-                continue  # counted through the explicit through model's foreign key
-            model = relation.related_model
-            count = model._base_manager.filter(**{relation.field.name: self}).count()  # type: ignore[union-attr]
-            if count:
-                protects = relation.on_delete in (models.PROTECT, models.RESTRICT)  # type: ignore[union-attr]
-                found.append((str(model._meta.verbose_name_plural), count, protects))  # type: ignore[union-attr]
-        return found
+    def dependents(self) -> list[Dependent]:
+        """What refers to this transformer (the delete confirmation lists them; protecting ones block it)."""
+        return dependents_of(self)

@@ -10,10 +10,10 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard.access import can_edit, editor_required, viewer_required
+from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 from lib.naming import free_copy_name
 
 from .. import tester_sources
@@ -29,8 +29,7 @@ __all__ = [
 
 
 def get_incoming_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Incoming:
-    """The one getter of Incoming views: roles are checked by the decorators, existence here."""
-    return get_object_or_404(Incoming.objects.select_related("http_client", "transformer"), pk=pk)
+    return get_for_user(request, Incoming.objects.select_related("http_client", "transformer"), pk, write=write)
 
 
 @viewer_required
@@ -174,7 +173,7 @@ def incoming_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **_tester_context(incoming),
         "incoming": incoming, "runs": runs, "cursors": incoming.cursors.all(), "specs": specs,
         "preview_error": preview_error, "can_edit": can_edit(request.user), "active_run": incoming.active_run(),
-        "routes": list(incoming.routes.all()) if hasattr(incoming, "routes") else [],
+        "routes": list(incoming.routes.all()),
     })
 
 
@@ -193,7 +192,7 @@ def _tester_context(incoming: Incoming) -> dict[str, str]:
 @require_POST
 def incoming_delete(request: HttpRequest, pk: int) -> HttpResponse:
     incoming = get_incoming_for_user(request, pk, write=True)
-    routes = list(incoming.routes.all()) if hasattr(incoming, "routes") else []
+    routes = list(incoming.routes.all())
     if routes:
         messages.error(request, f"Incoming {incoming.name} is used by route(s) {', '.join(map(str, routes))}; "
                                 "remove it from them first.")

@@ -7,11 +7,11 @@ import json
 from django.contrib import messages
 from django.db.models import Count, ProtectedError, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard.access import can_edit, editor_required, viewer_required
+from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 from lib.naming import free_copy_name
 
 from .. import tester_sources
@@ -26,8 +26,7 @@ __all__ = [
 
 
 def get_outgoing_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Outgoing:
-    """The one getter of Outgoing views: roles are checked by the decorators, existence here."""
-    return get_object_or_404(Outgoing.objects.select_related("http_client", "transformer"), pk=pk)
+    return get_for_user(request, Outgoing.objects.select_related("http_client", "transformer"), pk, write=write)
 
 
 @viewer_required

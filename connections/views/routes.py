@@ -8,12 +8,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import QuotaState
-from dashboard.access import can_edit, editor_required, viewer_required
+from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 
 from .. import tester_sources
 from ..flow import routing
@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 
 def get_route_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Route:
-    """The one getter of Route views: roles are checked by the decorators, existence here."""
-    return get_object_or_404(Route.objects.select_related("incoming", "outgoing", "periodic_task", "webhook"), pk=pk)
+    return get_for_user(request, Route.objects.select_related("incoming", "outgoing", "periodic_task", "webhook"), pk,
+                        write=write)
 
 
 def _status_context(route: Route) -> dict[str, object]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from dashboard.access import can_edit, editor_required, viewer_required
+from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
+from lib.htmx import is_htmx
 
 from ..models import Run, Task
 
@@ -17,8 +18,8 @@ __all__ = ["run_detail", "run_resume", "run_status"]
 
 
 def get_run_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Run:
-    """The one getter of run views: roles are checked by the decorators, existence here."""
-    return get_object_or_404(Run.objects.select_related("incoming", "resumed_from", "created_by"), pk=pk)
+    return get_for_user(request, Run.objects.select_related("incoming", "resumed_from", "created_by"), pk,
+                        write=write)
 
 
 def _status_context(run: Run) -> dict[str, object]:
@@ -60,7 +61,7 @@ def run_status(request: HttpRequest, pk: int) -> HttpResponse:
     When a polled run has ended, the whole page reloads once so that its times, log and tasks show too.
     """
     run = get_run_for_user(request, pk)
-    if getattr(request, "htmx", False) and not run.is_active:
+    if is_htmx(request) and not run.is_active:
         return HttpResponseClientRefresh()
     return render(request, "connections/runs/_status.html", _status_context(run))
 

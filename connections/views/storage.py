@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections.forms.transformers import StorageForm
 from connections.models import Storage, StorageEntry
-from dashboard.access import can_edit, editor_required, viewer_required
+from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
+from lib.htmx import is_htmx
 
 __all__ = [
     "storage_create",
@@ -25,10 +26,7 @@ __all__ = [
 
 
 def get_storage_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Storage:
-    storage = get_object_or_404(Storage, pk=pk)
-    if write and not can_edit(request.user):
-        raise Http404
-    return storage
+    return get_for_user(request, Storage, pk, write=write)
 
 
 @viewer_required
@@ -83,7 +81,7 @@ def storage_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "entry_total": storage.entries.count(),
         "can_edit": can_edit(request.user),
     }
-    if request.htmx and not request.htmx.boosted:
+    if is_htmx(request):
         return render(request, "connections/storage/_entries.html", context)
     return render(request, "connections/storage/detail.html", context)
 
@@ -92,7 +90,7 @@ def storage_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def storage_entry_delete(request: HttpRequest, pk: int, entry_pk: int) -> HttpResponse:
     storage = get_storage_for_user(request, pk, write=True)
-    entry = get_object_or_404(StorageEntry, pk=entry_pk, storage=storage)
+    entry = get_for_user(request, StorageEntry.objects.filter(storage=storage), entry_pk, write=True)
     entry.delete()
     messages.success(request, f"Entry {entry.key} deleted from {storage.name}.")
     return redirect("connections:storage_detail", pk=storage.pk)

@@ -10,13 +10,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard.access import can_edit, editor_required, viewer_required
+from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 from lib.json_input import parse_json
 
 from ..flow.routing import requeue_tasks
@@ -38,8 +38,7 @@ def bulk_counts(by_status: dict[str, int]) -> dict[str, int]:
 
 
 def get_task_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Task:
-    """The one getter of Task views: roles are checked by the decorators, existence here."""
-    return get_object_or_404(Task.objects.select_related("run__route_run__route"), pk=pk)
+    return get_for_user(request, Task.objects.select_related("run__route_run__route"), pk, write=write)
 
 
 def _parse_time(value: str) -> datetime | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from dashboard.access import can_edit, viewer_required
+from dashboard.access import can_edit, get_for_user, viewer_required
+from lib.htmx import is_htmx
 
 from .. import tester_sources
 from ..models import Incoming, Outgoing, Route
@@ -21,19 +22,19 @@ INPUT_TEMPLATE = "connections/transformers/_tester_input.html"
 def _source_for(request: HttpRequest) -> tester_sources.Source:
     query = request.GET
     if query.get("route", "").isdigit():
-        route = get_object_or_404(Route, pk=int(query["route"]))
+        route = get_for_user(request, Route, query["route"])
         return tester_sources.route_last_task_input(route, stage=query.get("stage", "data"))
     if query.get("outgoing", "").isdigit():
-        return tester_sources.outgoing_last_input(get_object_or_404(Outgoing, pk=int(query["outgoing"])))
+        return tester_sources.outgoing_last_input(get_for_user(request, Outgoing, query["outgoing"]))
     if query.get("incoming_request", "").isdigit():
-        incoming = get_object_or_404(Incoming.objects.select_related("http_client", "transformer"),
-                                     pk=int(query["incoming_request"]))
+        incoming = get_for_user(request, Incoming.objects.select_related("http_client", "transformer"),
+                                query["incoming_request"])
         return tester_sources.incoming_request_parameters(incoming)
     if query.get("incoming", "").isdigit():
         if not can_edit(request.user):  # one real API call against the quota: an Editor's decision
             raise PermissionDenied("Fetch sample needs the Editor role (it makes one API call).")
-        incoming = get_object_or_404(Incoming.objects.select_related("http_client", "transformer"),
-                                     pk=int(query["incoming"]))
+        incoming = get_for_user(request, Incoming.objects.select_related("http_client", "transformer"),
+                                query["incoming"])
         return tester_sources.incoming_sample_entity(incoming)
     raise tester_sources.NoSource("Choose a route or an Incoming to load the input from.")
 
@@ -50,12 +51,12 @@ def tester_source(request: HttpRequest) -> HttpResponse:
     try:
         source = _source_for(request)
     except tester_sources.NoSource as missing:
-        if request.htmx:
+        if is_htmx(request):
             response = render(request, MESSAGE_TEMPLATE, {"message": missing.message, "level": "warning"})
             response["HX-Retarget"] = "#tester-source-message"
             response["HX-Reswap"] = "outerHTML"
             return response
         return HttpResponse(missing.message, status=404, content_type="text/plain; charset=utf-8")
-    if request.htmx:
+    if is_htmx(request):
         return render(request, INPUT_TEMPLATE, {"input_text": source.text, "note": source.note, "oob": True})
     return HttpResponse(source.text, content_type="application/json; charset=utf-8")

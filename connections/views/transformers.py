@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import ProtectedError
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections.flow.transform import tester_limits
@@ -27,7 +27,8 @@ from connections.models import Incoming, Route, Transformer
 from connections.storage_service import DatabaseStorage
 from connections.transformers import Context, InMemoryStorage, ServiceError, get_lookup_provider
 from connections.transformers.tester import test_chain
-from dashboard.access import can_edit, editor_required, viewer_required
+from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
+from lib.htmx import is_htmx
 from lib.json_input import parse_json
 
 __all__ = [
@@ -45,11 +46,7 @@ SAMPLE_INPUT = '{\n  "Code": "C0001",\n  "Name": "Jansen B.V.",\n  "Modified": "
 
 
 def get_transformer_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Transformer:
-    """The one access-scoped getter of this module: 404 when missing; writing needs the Editor role."""
-    transformer = get_object_or_404(Transformer, pk=pk)
-    if write and not can_edit(request.user):
-        raise Http404
-    return transformer
+    return get_for_user(request, Transformer, pk, write=write)
 
 
 @viewer_required
@@ -59,7 +56,7 @@ def transformer_list(request: HttpRequest) -> HttpResponse:
     transformers = Transformer.objects.search(query).order_by("name")
     page = Paginator(transformers, 50).get_page(request.GET.get("page"))
     context = {"page": page, "q": query, "total": Transformer.objects.count(), "can_edit": can_edit(request.user)}
-    template = "connections/transformers/_rows.html" if request.htmx and not request.htmx.boosted else None
+    template = "connections/transformers/_rows.html" if is_htmx(request) else None
     return render(request, template or "connections/transformers/list.html", context)
 
 
@@ -202,7 +199,7 @@ def transformer_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def transformer_delete(request: HttpRequest, pk: int) -> HttpResponse:
     transformer = get_transformer_for_user(request, pk, write=True)
-    dependants = transformer.dependants()
+    dependents = transformer.dependents()
     if request.method == "POST":
         name = transformer.name
         try:
@@ -214,7 +211,7 @@ def transformer_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("connections:transformer_list")
     context = {
         "transformer": transformer,
-        "blocking": [d for d in dependants if d[2]],
-        "detached": [d for d in dependants if not d[2]],
+        "blocking": [d for d in dependents if d.protects],
+        "detached": [d for d in dependents if not d.protects],
     }
     return render(request, "connections/transformers/delete.html", context)

@@ -12,7 +12,7 @@ from exact_online import errors
 from exact_online.api import ExactApi
 from exact_online.error_budget import (
     WINDOW,
-    ErrorBudget,
+    ErrorBudgetGuard,
     ErrorBudgetPolicy,
     InMemoryErrorBudgetStore,
     endpoint_of,
@@ -68,7 +68,7 @@ class Clock:
 def make(answers: dict[str, int], *, store: InMemoryErrorBudgetStore | None = None, start: float = HOUR + 60,
          **policy: Any) -> tuple[ExactApi, Fake, Clock]:
     clock, fake = Clock(start), Fake(answers)
-    budget = ErrorBudget(store or InMemoryErrorBudgetStore(), ErrorBudgetPolicy(**policy), clock=clock)
+    budget = ErrorBudgetGuard(store or InMemoryErrorBudgetStore(), ErrorBudgetPolicy(**policy), clock=clock)
     api = ExactApi(base_url="https://start.exactonline.nl", grant_store=Grants(), transport=fake, clock=clock,
                    sleep=lambda s: None, error_budget=budget)
     return api, fake, clock

@@ -11,7 +11,8 @@ import pytest
 from connections.publishers import PublishError, PublishJob
 from exact_online import errors
 from exact_online import publisher as publisher_module
-from exact_online.publisher import ExactOnlinePublisher, looks_like_validation
+from exact_online.api import is_validation_text
+from exact_online.publisher import ExactOnlinePublisher
 
 NEW_ID = "11111111-2222-3333-4444-555555555555"
 
@@ -104,7 +105,7 @@ def test_validation_errors_are_permanent_with_exacts_message(monkeypatch):
 
 def test_a_dutch_validation_500_is_permanent_even_if_the_layer_called_it_unavailable(monkeypatch):
     message = "Ongeldige referentie: Leveren aan"
-    assert looks_like_validation(message)
+    assert is_validation_text(message)
     api = FakeApi({"POST": [errors.Unavailable(message, status=500)], "GET": [{"d": {"results": []}}]})
     with pytest.raises(PublishError) as caught:
         ExactOnlinePublisher().publish(make_job(api, monkeypatch))

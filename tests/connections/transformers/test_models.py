@@ -1,4 +1,4 @@
-"""Transformer validation on save, duplication, dependants; the database storage service with TTL."""
+"""Transformer validation on save, duplication, dependents; the database storage service with TTL."""
 
 from __future__ import annotations
 
@@ -77,11 +77,11 @@ def test_deferred_hashes_are_remembered_only_when_the_platform_commits_them():
     assert run_chain(chain, {"ID": 7}, Context(storage=DatabaseStorage())).skipped_reason
 
 
-def test_dependants_name_what_refers_to_a_transformer():
+def test_dependents_name_what_refers_to_a_transformer():
     from connections.models import Incoming
 
     transformer = Transformer.objects.create(name="Params")
-    assert transformer.dependants() == []
+    assert transformer.dependents() == []
     Incoming.objects.create(name="Accounts in", subscriber="exact_online", transformer=transformer)
-    [(what, count, blocks)] = transformer.dependants()
-    assert count == 1 and not blocks and "incoming" in what.lower()
+    [dependent] = transformer.dependents()
+    assert dependent.count == 1 and not dependent.protects and "incoming" in dependent.label.lower()
