@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -41,13 +42,14 @@ from .oauth import GrantStore
 from .quota import QuotaStore, wait_after_429
 from .transport import RequestLogger, Transport
 
-__all__ = ["ApiPage", "ApiResponse", "ExactApi", "error_message", "is_validation_text"]
+__all__ = ["ApiPage", "ApiResponse", "ExactApi", "error_message", "is_validation_text", "same_origin"]
 
 log = logging.getLogger(__name__)
 
 # A 401 on a token fresh from a refresh is retried this often per request after a backoff; more would spend
 # Exact's error budget (401s count, FIELD-NOTES B5) on a refusal that is not going away within the request.
 MAX_401_BLIPS = 1
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # A 500 whose text reads like a validation message (English or Dutch) is the caller's fault, not Exact's
 # (FIELD-NOTES H2).
@@ -91,10 +93,25 @@ def error_message(body: Any, text: str) -> str:
                 return str(err["code"])
         elif isinstance(err, str):
             return f"{err}: {body.get('error_description', '')}".rstrip(": ")
+    # Anything else is not echoed (a page, the auth log): it may be an internal answer the caller must not read.
     stripped = (text or "").strip()
     if stripped.startswith("<"):
         return "an HTML page instead of JSON"
-    return stripped[:300]
+    if not stripped:
+        return ""
+    kind = "JSON without Exact's error message" if body is not None else "text that is not JSON"
+    return f"{kind} ({len(stripped):,} characters, not shown)"
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether ``url`` has ``base_url``'s scheme, host and port (default ports made explicit)."""
+    a, b = urlsplit(url), urlsplit(base_url)
+    try:
+        ports = (a.port or _DEFAULT_PORTS.get(a.scheme), b.port or _DEFAULT_PORTS.get(b.scheme))
+    except ValueError:  # a port that is not a number
+        return False
+    return bool(a.hostname) and (a.scheme.lower(), (a.hostname or "").lower(), ports[0]) == (
+        b.scheme.lower(), (b.hostname or "").lower(), ports[1])
 
 
 def is_validation_text(message: str) -> bool:
@@ -139,8 +156,13 @@ class ExactApi:
 
     # --- URLs ---------------------------------------------------------------------------------
     def url_for(self, path: str, division: int | None) -> str:
-        """Absolute URLs (``__next`` links) verbatim; otherwise ``/api/v1/[beta/][{division}/]path``."""
-        if path.startswith(("http://", "https://")):
+        """Absolute URLs (``__next`` links) verbatim, only on the Base URI's own scheme, host and port (the
+        bearer token goes nowhere else); otherwise ``/api/v1/[beta/][{division}/]path``."""
+        if "://" in path[:12]:
+            if not same_origin(path, self.base_url):
+                host = urlsplit(path).netloc[:100] or "?"
+                raise BadResponse(f"Exact Online's next-page link points at another address ({host}) than the "
+                                  "Base URI: not followed, and the access token was not sent.", permanent=True)
             return path
         if path.startswith("/api/"):
             if "{division}" in path:
@@ -193,7 +215,7 @@ class ExactApi:
     ) -> ApiResponse:
         method = method.upper()
         url = self.url_for(path, division)
-        if path.startswith(("http://", "https://")):
+        if "://" in path[:12]:
             params = None  # a __next link already carries the whole query
         send_headers = {"Accept": "application/json", **dict(headers or {})}
         if method == "POST":

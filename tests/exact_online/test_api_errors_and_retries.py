@@ -213,3 +213,37 @@ def test_pages_follow_next_until_it_is_absent():
     pages = list(client.iter_pages("crm/Accounts", division=1, params={"$select": "ID"}))
     assert [r["ID"] for p in pages for r in p.results] == [1, 2]
     assert script.sent[1][1] == "https://start.exactonline.nl/api/v1/1/x?$skiptoken=2"
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://evil.example/api/v1/1/x?$skiptoken=2",  # another host
+        "http://start.exactonline.nl/api/v1/1/x?$skiptoken=2",  # plain http on the same host
+        "https://start.exactonline.nl:8443/api/v1/1/x",  # another port
+        "https://start.exactonline.nl@169.254.169.254/latest/meta-data/",  # credentials trick
+        "https://start.exactonline.nl.evil.example/api/v1/1/x",  # a look-alike host
+    ],
+)
+def test_next_links_off_the_base_uri_are_refused_before_anything_is_sent(link):
+    first = response(200, {"d": {"results": [{"ID": 1}], "__next": link}})
+    client, script, *_ = api([first])
+    pages = client.iter_pages("crm/Accounts", division=1)
+    next(pages)
+    with pytest.raises(errors.BadResponse) as caught:
+        next(pages)
+    assert caught.value.permanent and len(script.sent) == 1
+
+
+def test_next_links_with_the_default_port_spelled_out_are_followed():
+    first = response(200, {"d": {"results": [{"ID": 1}], "__next": "HTTPS://Start.ExactOnline.nl:443/api/v1/1/x"}})
+    client, script, *_ = api([first, response(200, {"d": {"results": [{"ID": 2}]}})])
+    assert len(list(client.iter_pages("crm/Accounts", division=1))) == 2 and len(script.sent) == 2
+
+
+def test_error_messages_quote_exacts_message_but_no_other_body():
+    client, *_ = api([response(400, text="root:x:0:0:root:/root:/bin/bash", headers={"Content-Type": "text/plain"})])
+    with pytest.raises(errors.ValidationError) as caught:
+        client.get("crm/Accounts", division=1)
+    assert "root:x" not in caught.value.message and "text that is not JSON (31 characters, not shown)" in str(
+        caught.value)
