@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from cryptography.fernet import Fernet
@@ -309,6 +310,14 @@ SANDBOX_CONTROL_TOKEN = (
     else _dev_secret("SANDBOX_CONTROL_TOKEN", env_secret("SANDBOX_CONTROL_TOKEN"), lambda: secrets.token_urlsafe(32))
 )
 SANDBOX_GENERATE_MAX = env_int("SANDBOX_GENERATE_MAX", 1_000_000)
+
+# Hosts (host or host:port) an Exact Online Base URI may name besides Exact's region hosts: the sandbox, a
+# proxy. Only these may be reached over plain http or at private/loopback addresses. Empty in production
+# unless set; outside production the loopback names and the sandbox's host.
+EXACT_ALLOWED_HOSTS = env_list(
+    "DASH_EXACT_ALLOWED_HOSTS",
+    [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", urlsplit(SANDBOX_URL).netloc or "127.0.0.1"],
+)
 
 # OAuth codes and tokens in query strings never reach a log line (runserver's access log included; gunicorn
 # gets the same through --logger-class config.access_log.GunicornLogger).

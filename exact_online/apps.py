@@ -1,4 +1,20 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.core import checks
+
+
+def check_allowed_hosts(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Fail loud at start-up on a DASH_EXACT_ALLOWED_HOSTS entry that is not a host or host:port."""
+    from django.conf import settings
+
+    from .hosts import HostPolicy
+
+    try:
+        HostPolicy.parse(list(settings.EXACT_ALLOWED_HOSTS))
+    except ValueError as exc:
+        return [checks.Error(str(exc), id="exact_online.E001")]
+    return []
 
 
 class ExactOnlineConfig(AppConfig):
@@ -6,6 +22,7 @@ class ExactOnlineConfig(AppConfig):
     verbose_name = "Exact Online connector"
 
     def ready(self) -> None:
+        checks.register(check_allowed_hosts)
         from clients.registry import register_client_type
         from dashboard.bootstrap import register_seed
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AddressRefused",
     "BadResponse",
     "CircuitOpen",
     "ExactError",
@@ -40,6 +41,10 @@ class ExactError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class AddressRefused(ExactError):
+    """The address is not Exact Online's nor on the allow-list, or resolves to a private one: nothing was sent."""
 
 
 class Unauthorized(ExactError):

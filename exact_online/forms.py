@@ -8,24 +8,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.conf import settings
 from pydantic import BaseModel, ConfigDict, field_validator
+
+from .errors import AddressRefused
+from .hosts import REGIONS, HostPolicy
 
 __all__ = ["REGIONS", "ExactOnlineClientConfig", "ExactOnlineClientForm", "normalise_base_url"]
 
-# API.md §1: accounts are region-bound; the base URI serves auth, token and REST.
-REGIONS = [
-    ("https://start.exactonline.nl", "Netherlands — start.exactonline.nl"),
-    ("https://start.exactonline.be", "Belgium — start.exactonline.be"),
-    ("https://start.exactonline.de", "Germany — start.exactonline.de"),
-    ("https://start.exactonline.fr", "France — start.exactonline.fr"),
-    ("https://start.exactonline.es", "Spain — start.exactonline.es"),
-    ("https://start.exactonline.co.uk", "United Kingdom — start.exactonline.co.uk"),
-    ("https://start.exactonline.com", "USA / international — start.exactonline.com"),
-]
 CUSTOM = "custom"
 _SCOPES = re.compile(r"^[A-Za-z0-9 ._:,/-]*$")
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 def normalise_base_url(value: str) -> str:
@@ -38,16 +29,16 @@ def normalise_base_url(value: str) -> str:
         raise ValueError("Enter a full URL such as https://start.exactonline.nl.")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError("The Base URI is a bare address: no query, fragment or credentials.")
-    if parts.scheme == "http" and not _plain_http_allowed(parts.hostname):
-        raise ValueError("Use https:// (plain http is only accepted for the local sandbox).")
+    policy = HostPolicy.current()
+    if parts.scheme == "http" and not policy.plain_http_allowed(text):
+        raise ValueError("Use https:// (plain http only for hosts on the allow-list, such as the local sandbox).")
+    try:
+        policy.check_url(text)
+    except AddressRefused as exc:
+        raise ValueError(f"Not accepted as Base URI: {exc.message}") from None
     if text.endswith("/api"):
         text = text[: -len("/api")]
     return text
-
-
-def _plain_http_allowed(host: str) -> bool:
-    sandbox_host = urlsplit(getattr(settings, "SANDBOX_URL", "")).hostname
-    return host in _LOOPBACK or host == sandbox_host or bool(settings.DEBUG)
 
 
 class ExactOnlineClientConfig(BaseModel):

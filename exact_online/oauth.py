@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -27,6 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 from requests_oauthlib import OAuth2Session
 
 from .errors import BadResponse, ExactError, NeedsReconnect, Unavailable
+from .hosts import HostPolicy
 from .transport import Transport
 
 __all__ = [
@@ -122,25 +122,30 @@ def plan(token: Token, now: float) -> tuple[Literal["use", "refresh"], float]:
     return "refresh", opens - now
 
 
-def _allow_http(url: str) -> None:
-    """oauthlib refuses plain HTTP; the sandbox (http://127.0.0.1) is the one place we use it."""
-    if urlsplit(url).scheme == "http":
-        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+def _https_twin(base_url: str) -> str:
+    """``base_url`` as oauthlib may see it: oauthlib refuses plain http, which only allow-listed hosts (the
+    sandbox) may use. Their ``http://`` is shown to oauthlib as ``https://`` and mapped back per request
+    (``_plain``), instead of switching oauthlib's check off for the whole process."""
+    if urlsplit(base_url).scheme == "http" and HostPolicy.current().plain_http_allowed(base_url):
+        return "https://" + base_url[len("http://"):]
+    return base_url
 
 
 class _TransportSession(OAuth2Session):
     """An OAuth2Session whose requests go through our Transport (timeouts, redacted logs)."""
 
-    def __init__(self, transport: Transport, secrets: list[str], **kwargs: Any) -> None:
+    def __init__(self, transport: Transport, secrets: list[str], plain: Callable[[str], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._transport = transport
         self._secrets = secrets
+        self._plain = plain
         self.last_sent: Any = None
 
     def request(  # type: ignore[override]
         self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
     ) -> requests.Response:
-        sent = self._transport.send(method, url, kind="auth", data=data, headers=headers, log_secrets=self._secrets)
+        sent = self._transport.send(method, self._plain(url), kind="auth", data=data, headers=headers,
+                                    log_secrets=self._secrets)
         self.last_sent = sent
         return sent.response
 
@@ -215,23 +220,34 @@ class ExactOAuth:
         self.clock = clock
         self.auth_url = f"{self.base_url}/api/oauth2/auth"
         self.token_url = f"{self.base_url}/api/oauth2/token"
-        _allow_http(self.base_url)
+        self._oauthlib_base = _https_twin(self.base_url)  # what oauthlib sees (see _https_twin)
+
+    def _oauthlib_url(self, url: str) -> str:
+        return self._oauthlib_base + url[len(self.base_url):]
+
+    def _plain(self, url: str) -> str:
+        """A URL oauthlib built, back on the real Base URI (``http://`` for an allow-listed host)."""
+        if self._oauthlib_base != self.base_url and url.startswith(self._oauthlib_base + "/"):
+            return self.base_url + url[len(self._oauthlib_base):]
+        return url
 
     def _session(self, secrets: list[str]) -> _TransportSession:
-        return _TransportSession(self.transport, [self.client_secret, *secrets], client_id=self.client_id,
-                                 redirect_uri=self.redirect_uri)
+        return _TransportSession(self.transport, [self.client_secret, *secrets], self._plain,
+                                 client_id=self.client_id, redirect_uri=self.redirect_uri)
 
     def authorization_url(self, *, state: str, force_login: bool = False) -> str:
+        HostPolicy.current().check_url(self.auth_url)  # the browser is sent there: the same rule as requests
         session = self._session([])
-        url, _state = session.authorization_url(self.auth_url, state=state, force_login="1" if force_login else "0")
-        return url
+        url, _state = session.authorization_url(self._oauthlib_url(self.auth_url), state=state,
+                                                force_login="1" if force_login else "0")
+        return self._plain(url)
 
     def exchange_code(self, code: str) -> Token:
         session = self._session([code])
         return self._token_call(
             session,
             "access_token_response",
-            lambda: session.fetch_token(self.token_url, code=code, include_client_id=True,
+            lambda: session.fetch_token(self._oauthlib_url(self.token_url), code=code, include_client_id=True,
                                         client_secret=self.client_secret),
             during="code",
         )
@@ -241,7 +257,8 @@ class ExactOAuth:
         return self._token_call(
             session,
             "refresh_token_response",
-            lambda: session.refresh_token(self.token_url, refresh_token=refresh_token, client_id=self.client_id,
+            lambda: session.refresh_token(self._oauthlib_url(self.token_url), refresh_token=refresh_token,
+                                          client_id=self.client_id,
                                           client_secret=self.client_secret),
             during="refresh",
         )
@@ -249,6 +266,7 @@ class ExactOAuth:
     def _token_call(
         self, session: _TransportSession, hook: str, call: Callable[[], Any], *, during: Literal["code", "refresh"]
     ) -> Token:
+        HostPolicy.current().check_url(self.token_url)  # before oauthlib's own (https-only) check
         validated: dict[str, TokenResponse] = {}
 
         def check(response: requests.Response) -> requests.Response:

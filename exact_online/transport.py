@@ -1,4 +1,5 @@
-"""The connector's one outbound HTTP wrapper: timeout, User-Agent, timing, redacted request logging.
+"""The connector's one outbound HTTP wrapper: timeout, User-Agent, timing, redacted request logging, and
+only to allowed addresses (``hosts.py``: Exact's region hosts and the allow-list, checked again at connect time).
 
 Both the OAuth calls (token endpoint) and the REST calls go through ``Transport.send`` so that every
 request Exact sees is timed, logged (when a logger is given) and scrubbed of tokens, codes and secrets.
@@ -16,7 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from .errors import Unavailable
+from .errors import AddressRefused, Unavailable
+from .hosts import GuardedAdapter, HostPolicy
 
 __all__ = [
     "REDACTED",
@@ -165,6 +167,8 @@ class Transport:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.session = session or requests.Session()
+        for prefix in ("http://", "https://"):  # every connection checks the address it opens
+            self.session.mount(prefix, GuardedAdapter())
         self.timeout = timeout
         self.logger = logger
         self.secret_values = secret_values or (lambda: ())
@@ -188,7 +192,11 @@ class Transport:
         sent_at = self.clock()
         started = time.monotonic()
         try:
+            HostPolicy.current().check_url(prepared.url or url)
             response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
+        except AddressRefused as exc:
+            self._log(kind, prepared, None, started, f"refused: {exc.message}", log_secrets)
+            raise
         except requests.Timeout as exc:
             self._log(kind, prepared, None, started, f"timeout after {self.timeout:g} s", log_secrets)
             raise Unavailable(f"Exact Online did not answer within {self.timeout:g} seconds.") from exc
