@@ -107,10 +107,11 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
     tasks: list[Task] = []
     skipped = failed = 0
     now = timezone.now()
+    namer = run.incoming.task_namer() if run.incoming else None
     for entity in page.entities:
         identifier = identify(entity)[:255]
         common = {"run": run, "incoming_id": run.incoming_id, "identifier": identifier, "division": page.division,
-                  "data": entity, "created_at": now}
+                  "data": entity, "created_at": now, **(namer(entity, identifier) if namer else {})}
         if transform is None:
             tasks.append(Task(**common, log=[Task.log_line(f"Read from {page.endpoint}, page {page.number}")]))
             continue

@@ -51,7 +51,8 @@ class IncomingForm(forms.ModelForm):
 
     class Meta:
         model = Incoming
-        fields = ["name", "http_client", "transformer", "pagination", "page_cap", "incremental", "enabled"]
+        fields = ["name", "http_client", "transformer", "pagination", "page_cap", "incremental", "enabled",
+                  "task_label", "task_key"]
         labels = {"http_client": "HTTP Client", "transformer": "Transformer", "pagination": "Pagination",
                   "page_cap": "Page cap", "incremental": "Incremental"}
         help_texts = {"transformer": "Optional: applied to {path, query, cursor} before each request, e.g. to put "
@@ -99,6 +100,21 @@ class IncomingForm(forms.ModelForm):
         if "entity" not in self.fields:
             return ""
         return str((self.data.get("entity") if self.is_bound else self.initial.get("entity")) or "")
+
+    def _clean_name_template(self, name: str) -> str:
+        from ..task_names import check_name_template
+
+        text = (self.cleaned_data.get(name) or "").strip()
+        problem = check_name_template(text)
+        if problem:
+            raise forms.ValidationError(f"Not a usable template: {problem}.")
+        return text
+
+    def clean_task_label(self) -> str:
+        return self._clean_name_template("task_label")
+
+    def clean_task_key(self) -> str:
+        return self._clean_name_template("task_key")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -28,6 +28,12 @@ class Incoming(models.Model):
     pagination = models.BooleanField(default=True, help_text="Follow the next-page links.")
     page_cap = models.PositiveIntegerField(null=True, blank=True, help_text="Stop after this many pages per division.")
     incremental = models.BooleanField(default=False, help_text="Read only what changed since the last run.")
+    task_label = models.CharField(
+        max_length=200, blank=True,
+        help_text="How its tasks are named, from the entity: e.g. &{Code} – &{Name}. Empty: the identifier.")
+    task_key = models.CharField(
+        max_length=200, blank=True,
+        help_text="What its tasks are found by on the Tasks page, e.g. &{Code}. Empty: the identifier.")
     http_client = models.ForeignKey(
         "clients.HttpClient", null=True, blank=True, on_delete=models.PROTECT, related_name="incomings",
         verbose_name="HTTP Client",
@@ -62,6 +68,12 @@ class Incoming(models.Model):
     def subscriber_label(self) -> str:
         cls = self.subscriber_class
         return cls.label if cls else self.subscriber
+
+    def task_namer(self) -> Any:
+        """Names and search keys for the tasks this Incoming's runs write."""
+        from ..task_names import TaskNamer
+
+        return TaskNamer(self.task_label, self.task_key)
 
     def last_run(self) -> Any:
         return self.runs.order_by("-created_at", "-pk").first()

@@ -274,6 +274,10 @@ class Task(models.Model):
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
     identifier = models.CharField(max_length=255, blank=True, db_index=True)
+    # What people call it and search it by (the Incoming's templates, see connections.task_names).
+    label = models.CharField(max_length=255, blank=True)
+    label_key = models.CharField(max_length=255, blank=True)
+    search_key = models.CharField(max_length=255, blank=True)
     division = models.IntegerField(null=True, blank=True)
     data = models.JSONField(default=dict)
     transformed = models.JSONField(null=True, blank=True)
@@ -300,10 +304,24 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"], name="task_status_created"),
             models.Index(fields=["run", "status"], name="task_run_status"),
+            models.Index(fields=["search_key"], name="task_search_key"),
+            models.Index(fields=["label_key"], name="task_label_key"),
         ]
 
     def __str__(self) -> str:
-        return f"Task {self.pk} ({self.identifier})"
+        return f"Task {self.pk} ({self.label or self.identifier})"
+
+    @staticmethod
+    def search_filter(text: str) -> models.Q | None:
+        """Tasks whose label or key starts with ``text`` (case-insensitive): two index range scans."""
+        from ..task_names import prefix_range
+
+        bounds = prefix_range(text)
+        if bounds is None:
+            return None
+        low, high = bounds
+        return (models.Q(search_key__gte=low, search_key__lt=high)
+                | models.Q(label_key__gte=low, label_key__lt=high))
 
     @staticmethod
     def log_line(message: str, level: str = "info") -> dict[str, str]:

@@ -212,7 +212,7 @@ def incoming_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
         name=name, subscriber=incoming.subscriber, config=incoming.config, path=incoming.path, query=incoming.query,
         pagination=incoming.pagination, page_cap=incoming.page_cap, incremental=incoming.incremental,
         http_client=incoming.http_client, transformer=incoming.transformer, enabled=incoming.enabled,
-        created_by=request.user,
+        task_label=incoming.task_label, task_key=incoming.task_key, created_by=request.user,
     )
     messages.success(request, f"Incoming {incoming.name} duplicated as {copy.name}.")
     return redirect("connections:incoming_edit", copy.pk)

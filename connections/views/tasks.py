@@ -25,7 +25,7 @@ from ..transformers.diff import json_diff
 
 __all__ = ["task_bulk", "task_delete", "task_detail", "task_edit_payload", "task_list", "task_retry", "task_skip"]
 
-FILTER_KEYS = ("route", "run", "status", "since", "until", "identifier", "q")
+FILTER_KEYS = ("find", "route", "run", "status", "since", "until", "identifier", "q")
 
 
 def bulk_counts(by_status: dict[str, int]) -> dict[str, int]:
@@ -64,6 +64,9 @@ def filtered_tasks(params: Any) -> QuerySet[Task]:
         tasks = tasks.filter(created_at__lte=until)
     if params.get("identifier", "").strip():
         tasks = tasks.filter(identifier=params["identifier"].strip())
+    found = Task.search_filter(params.get("find", ""))
+    if found is not None:
+        tasks = tasks.filter(found)
     text = params.get("q", "").strip()
     if text:
         tasks = tasks.filter(Q(identifier__icontains=text) | Q(external_key__icontains=text)
