@@ -262,6 +262,8 @@ DASH_ERROR_BUDGET_STATUSES = [int(s) for s in env_list("DASH_ERROR_BUDGET_STATUS
 # Routes: tasks older than this many days are pruned; a task Processing longer than this many seconds
 # lost its worker and is queued again.
 TASK_RETENTION_DAYS = env_int("DASH_TASK_RETENTION_DAYS", 30)
+# Tasks of an Incoming run outside a route (a preview) are deleted this many hours after they were read.
+PREVIEW_TASK_HOURS = env_int("DASH_PREVIEW_TASK_HOURS", 24)
 TASK_STUCK_AFTER = env_int("DASH_TASK_STUCK_AFTER", 900)
 # Inbound webhooks: the largest body a hook stores (bigger ones get 413), when a delivery still Received is
 # queued again (its broker message was lost), how long deliveries are kept.

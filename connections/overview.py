@@ -57,7 +57,7 @@ def task_chart_context(today: date | None = None) -> dict[str, Any]:
     start = datetime.combine(first, time.min, tzinfo=timezone.get_current_timezone())
     counts: dict[tuple[date, str], int] = {}
     rows = (
-        Task.objects.filter(created_at__gte=start)
+        Task.objects.filter(Task.in_routes(), created_at__gte=start)
         .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values_list("day", "status")
         .annotate(n=Count("id"))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from .navigation import navigation_for
@@ -17,4 +18,5 @@ def shell(request: HttpRequest) -> dict[str, Any]:
         "user_can_edit": role >= Role.EDITOR,
         "user_is_admin": role >= Role.ADMINISTRATOR,
         "navigation": navigation_for(role, request.path) if role > Role.NONE else [],
+        "preview_task_hours": settings.PREVIEW_TASK_HOURS,  # pages that explain Incoming previews say how long
     }

@@ -253,6 +253,17 @@ def prune_old_tasks(*, days: int | None = None, chunk: int = 2000) -> int:
             break
         deleted += Task.objects.filter(pk__in=ids).delete()[0]
     RouteRun.objects.filter(status__in=RouteRun.TERMINAL, finished_at__lt=cutoff, run__tasks__isnull=True).delete()
+    return deleted + prune_preview_tasks(chunk=chunk)
+
+
+def prune_preview_tasks(*, hours: int | None = None, chunk: int = 2000) -> int:
+    """Delete the tasks of Incoming runs outside a route (previews) once they are older than the setting."""
+    hours = hours if hours is not None else settings.PREVIEW_TASK_HOURS
+    cutoff = timezone.now() - timedelta(hours=hours)
+    deleted = 0
+    previews = Task.objects.exclude(Task.in_routes()).filter(created_at__lt=cutoff)
+    while ids := list(previews.values_list("pk", flat=True)[:chunk]):
+        deleted += Task.objects.filter(pk__in=ids).delete()[0]
     return deleted
 
 

@@ -312,6 +312,19 @@ class Task(models.Model):
         return f"Task {self.pk} ({self.label or self.identifier})"
 
     @staticmethod
+    def in_routes() -> models.Q:
+        """Tasks of route runs: what the Tasks page and every total count.
+
+        A run of an Incoming on its own (Run now on the Incoming, ``run_incoming``) is a preview: its tasks
+        are never published, are not counted, and are pruned after ``DASH_PREVIEW_TASK_HOURS``.
+        """
+        return models.Q(run__route_run__isnull=False)
+
+    @property
+    def is_preview(self) -> bool:
+        return self.run_id is None or not hasattr(self.run, "route_run")
+
+    @staticmethod
     def search_filter(text: str) -> models.Q | None:
         """Tasks whose label or key starts with ``text`` (case-insensitive): two index range scans."""
         from ..task_names import prefix_range

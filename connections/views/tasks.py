@@ -25,7 +25,7 @@ from ..transformers.diff import json_diff
 
 __all__ = ["task_bulk", "task_delete", "task_detail", "task_edit_payload", "task_list", "task_retry", "task_skip"]
 
-FILTER_KEYS = ("find", "route", "run", "status", "since", "until", "identifier", "q")
+FILTER_KEYS = ("find", "scope", "route", "run", "status", "since", "until", "identifier", "q")
 
 
 def bulk_counts(by_status: dict[str, int]) -> dict[str, int]:
@@ -51,6 +51,12 @@ def _parse_time(value: str) -> datetime | None:
 def filtered_tasks(params: Any) -> QuerySet[Task]:
     """Tasks matching the filter bar (the same filter for the list and for bulk actions)."""
     tasks = Task.objects.all()
+    # Previews (an Incoming run outside a route) only when asked for, or when their run is named.
+    scope = params.get("scope", "")
+    if scope == "previews":
+        tasks = tasks.exclude(Task.in_routes())
+    elif scope != "all" and not params.get("run", "").isdigit():
+        tasks = tasks.filter(Task.in_routes())
     if params.get("route", "").isdigit():
         tasks = tasks.filter(run__route_run__route_id=int(params["route"]))
     if params.get("run", "").isdigit():

@@ -5,18 +5,37 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connections.models import Run, Task
+from clients.models import HttpClient
+from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task
 from connections.overview import task_chart_context
+
+
+def _route_run(status: str = Run.Status.SUCCEEDED, **run_fields) -> Run:
+    """A run of a route (the chart counts route tasks; an Incoming's own runs are previews)."""
+    client = HttpClient.objects.create(name=f"c{Run.objects.count()}", kind="exact_online", config={})
+    incoming = Incoming.objects.create(name=f"i{Run.objects.count()}", subscriber="exact_online", http_client=client)
+    outgoing = Outgoing.objects.create(name=f"o{Run.objects.count()}", publisher="exact_online", action="create",
+                                       entity="crm/Accounts", http_client=client)
+    route = Route.objects.create(name=f"r{Run.objects.count()}", incoming=incoming, outgoing=outgoing)
+    run = Run.objects.create(incoming=incoming, status=status, **run_fields)
+    RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.FINISHED)
+    return run
+
+
+def _standalone() -> Run:
+    return Run.objects.create(status=Run.Status.SUCCEEDED)
 
 
 @pytest.mark.django_db
 def test_chart_stacks_tasks_per_day_and_status_and_links_to_the_task_list():
     now = timezone.now()
-    Task.objects.bulk_create([Task(status=Task.Status.FINISHED, data={}) for _ in range(6)]
-                             + [Task(status=Task.Status.FAILED, data={}) for _ in range(2)])
-    old = Task.objects.create(status=Task.Status.FINISHED, data={})
+    run = _route_run()
+    Task.objects.bulk_create([Task(status=Task.Status.FINISHED, data={}, run=run) for _ in range(6)]
+                             + [Task(status=Task.Status.FAILED, data={}, run=run) for _ in range(2)])
+    old = Task.objects.create(status=Task.Status.FINISHED, data={}, run=run)
     Task.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=3))
-    Task.objects.create(status=Task.Status.FINISHED, data={})  # ignored below: moved out of the window
+    Task.objects.create(status=Task.Status.FINISHED, data={}, run=_standalone())  # a preview: not counted
+    Task.objects.create(status=Task.Status.FINISHED, data={}, run=run)  # ignored below: moved out of the window
     Task.objects.filter(pk=Task.objects.latest("pk").pk).update(created_at=now - timedelta(days=40))
 
     chart = task_chart_context()
@@ -32,7 +51,7 @@ def test_chart_stacks_tasks_per_day_and_status_and_links_to_the_task_list():
 
 @pytest.mark.django_db
 def test_dashboard_lists_failed_runs_and_the_chart(viewer_client):
-    run = Run.objects.create(status=Run.Status.FAILED, error="Exact said: Ongeldige referentie", api_calls=7)
+    run = _route_run(Run.Status.FAILED, error="Exact said: Ongeldige referentie", api_calls=7)
     Task.objects.create(status=Task.Status.FAILED, data={}, run=run)
     page = viewer_client.get("/").content.decode()
     assert "Runs · last 24 hours" in page

@@ -36,12 +36,13 @@ def test_a_run_names_its_tasks_and_the_tasks_page_finds_them(sandbox, viewer_cli
     assert first.search_key == normalise(first.data["Name"])
 
     # By the start of the key (the Name), case-insensitively; and by the start of the label (the Code).
-    by_key = viewer_client.get(reverse("connections:task_list"), {"find": first.data["Name"][:6].upper()})
+    tasks_url = reverse("connections:task_list")  # scope=all: an Incoming's own run writes previews
+    by_key = viewer_client.get(tasks_url, {"find": first.data["Name"][:6].upper(), "scope": "all"})
     assert first.label in by_key.content.decode()
-    by_label = viewer_client.get(reverse("connections:task_list"), {"find": first.data["Code"].strip()})
+    by_label = viewer_client.get(tasks_url, {"find": first.data["Code"].strip(), "scope": "all"})
     page = by_label.content.decode()
     assert first.label in page and page.count('data-testid="task-label"') >= 1
-    nothing = viewer_client.get(reverse("connections:task_list"), {"find": "no such thing"}).content.decode()
+    nothing = viewer_client.get(tasks_url, {"find": "no such thing", "scope": "all"}).content.decode()
     assert first.label not in nothing
     detail = viewer_client.get(reverse("connections:task_detail", args=[first.pk])).content.decode()
     assert f'<span data-testid="task-label">{first.label}</span>' in detail
