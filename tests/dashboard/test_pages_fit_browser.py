@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from connections.models import Route, Task
+from connections.models import Route, Task, Transformer
 from tests.connections.routes.sandbox_support import copy_route, granted_client, run_inline
 from tests.fixtures.browser import screenshot
 
@@ -24,6 +24,9 @@ def _pages(route: Route) -> list[tuple[str, str]]:
     task = Task.objects.filter(run_id=run.run_id).order_by("pk").first() if run else None
     incoming, outgoing, client = route.incoming, route.outgoing, route.incoming.http_client
     transformer = route.ordered_transformers()[0]
+    nested = Transformer.objects.create(name="Big orders", steps=[{"type": "conditional", "params": {
+        "condition": "Amount > `1000`", "then": [{"type": "set_value", "params": {"path": "Big", "value": True}}],
+        "else": []}}])
     pages = [
         ("dashboard", "/"),
         ("clients", "/clients/"),
@@ -34,6 +37,8 @@ def _pages(route: Route) -> list[tuple[str, str]]:
         ("incoming", f"/connections/incoming/{incoming.pk}/"),
         ("transformers", "/connections/transformers/"),
         ("transformer", f"/connections/transformers/{transformer.pk}/"),
+        ("transformer-nested", f"/connections/transformers/{nested.pk}/"),
+        ("dry-run", f"/connections/routes/{route.pk}/dry-run/?limit=5"),
         ("outgoing-list", "/connections/outgoing/"),
         ("outgoing-create", "/connections/outgoing/create/"),
         ("outgoing", f"/connections/outgoing/{outgoing.pk}/"),
@@ -41,6 +46,7 @@ def _pages(route: Route) -> list[tuple[str, str]]:
         ("route-create", "/connections/routes/create/"),
         ("route", f"/connections/routes/{route.pk}/"),
         ("tasks", "/connections/tasks/"),
+        ("task-previews", "/connections/tasks/?scope=previews"),
         ("auth-log", "/clients/logs/auth/"),
         ("request-log", "/clients/logs/requests/"),
         ("users", "/users/"),

@@ -19,9 +19,9 @@ __all__ = ["ConditionalStep", "ExpressionStep", "FilterStep", "MergeStep", "Spli
 
 class ConditionalParams(StepParams):
     condition: str = Field(description="A JMESPath expression, e.g. Status == `12` or length(Lines) > `0`.")
-    then: list[dict[str, Any]] = Field(default_factory=list, description="Steps to run when it holds (JSON).")
+    then: list[dict[str, Any]] = Field(default_factory=list, description="Steps to run when it holds.")
     else_: list[dict[str, Any]] = Field(
-        default_factory=list, alias="else", description="Steps to run otherwise (JSON)."
+        default_factory=list, alias="else", description="Steps to run otherwise."
     )
 
 
