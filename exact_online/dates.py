@@ -1,59 +1,46 @@
-"""Exact Online's date formats at the boundary: ``/Date(ms)/`` in, OData ``datetime'...'`` literals out.
+"""Exact Online's dates at the connector's boundary: ``/Date(ms)/`` in, OData ``datetime'...'`` literals out.
 
-Every value that leaves this module is an aware datetime in UTC (FIELD-NOTES E1-E3). Values without an
-offset are read in ``assume_tz`` (UTC unless the caller knows better, e.g. Europe/Amsterdam wall clock).
+``/Date(ms)/`` is Exact's wall-clock time in the administration's zone (API.md §4.4: CET/CEST, not UTC), so
+it is read by the one implementation in ``connections.transformers.dates`` (the transformer engine's, which
+the Incoming page and the subscriber cursor use too) and returned here as an aware datetime in UTC.
+Filter literals are written in the same wall clock. ``from_epoch_ms`` is for real UTC epochs only (the
+``X-RateLimit-*-Reset`` headers), never for ``/Date(ms)/``.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["from_epoch_ms", "parse_exact_datetime", "to_exact_filter_literal"]
+from connections.transformers.dates import parse_date, wall_clock, wall_clock_ms
 
-_DOTNET = re.compile(r"^/Date\((-?\d+)(?:([+-])(\d{2})(\d{2}))?\)/$")
-_FRACTION = re.compile(r"\.(\d+)")
+__all__ = ["EXACT_TIME_ZONE", "from_epoch_ms", "parse_exact_datetime", "to_exact_filter_literal"]
+
+EXACT_TIME_ZONE = "Europe/Amsterdam"  # the zone of Exact's wall clock for Dutch (and Belgian) divisions
 
 
 def from_epoch_ms(ms: int | float | str) -> datetime:
-    """UTC datetime from epoch milliseconds (Exact's X-RateLimit-*-Reset headers, .NET dates)."""
+    """UTC datetime from real epoch milliseconds (Exact's X-RateLimit-*-Reset headers)."""
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(float(ms)))
 
 
-def parse_exact_datetime(value: str | datetime, *, assume_tz: tzinfo = UTC) -> datetime:
-    """Parse ``/Date(ms)/``, ``/Date(ms+hhmm)/`` or ISO 8601 (with or without offset) into aware UTC.
+def parse_exact_datetime(value: str | datetime, *, tz_name: str = EXACT_TIME_ZONE) -> datetime:
+    """Parse ``/Date(ms)/``, ``/Date(ms+hhmm)/`` or ISO 8601 into an aware datetime in UTC.
 
-    In the .NET wire format the number is UTC milliseconds; the optional offset only says which local
-    time the value was meant in, so it does not shift the instant. Raises ``ValueError`` on anything else.
+    ``/Date(ms)/`` and ISO text without an offset are wall-clock times in ``tz_name``; an explicit offset
+    is honoured. Raises ``ValueError`` on anything else.
     """
     if isinstance(value, datetime):
-        dt = value
+        moment = value if value.tzinfo else parse_date(value.isoformat(), tz_name)
     else:
-        text = str(value).strip()
-        match = _DOTNET.match(text)
-        if match:
-            return from_epoch_ms(match.group(1))
-        if not text:
-            raise ValueError("empty date")
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        # Python < 3.11 and odd producers: pad fractions to 6 digits (".07" -> ".070000"), cut extra digits.
-        text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise ValueError(f"not an Exact Online date: {value!r}") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=assume_tz)
-    return dt.astimezone(UTC)
+        moment = parse_date(str(value), tz_name)
+    return moment.astimezone(UTC)
 
 
-def to_exact_filter_literal(dt: datetime, *, tz: tzinfo = UTC) -> str:
+def to_exact_filter_literal(dt: datetime, *, tz_name: str = EXACT_TIME_ZONE) -> str:
     """An OData v2 literal for ``$filter``: ``datetime'2024-01-31T12:00:00.000'`` (always with a time part).
 
-    Naive datetimes are taken as UTC; the literal is written in ``tz`` without an offset, as Exact expects.
+    Exact reads the literal as wall-clock time in its zone: an aware ``dt`` is converted to it, a naive one
+    is taken as that wall clock already.
     """
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    local = dt.astimezone(tz)
+    local = wall_clock(wall_clock_ms(dt, tz_name))
     return "datetime'" + local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}'"

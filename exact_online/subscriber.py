@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
@@ -36,8 +34,10 @@ from connections.subscribers import (
     Subscriber,
     SubscriberConfig,
 )
+from connections.transformers.dates import exact_ms, wall_clock
 
 from .catalog import Entity, catalog
+from .dates import EXACT_TIME_ZONE, to_exact_filter_literal
 from .errors import ExactError
 from .odata_filter import FilterError, validate_filter
 
@@ -58,7 +58,6 @@ DIVISION_CHOICES = [
     ("all", "All divisions of the grant"),
 ]
 MAX_SEEN = 10_000  # keys kept at a Modified cursor's boundary value
-_DATE_MS = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
 
 
 class ExactSubscriberConfig(SubscriberConfig):
@@ -76,25 +75,13 @@ def _split_select(value: str | list[str] | None) -> list[str]:
 
 
 def date_ms(value: Any) -> int | None:
-    """Epoch milliseconds of an Exact ``/Date(ms)/`` value (or an ISO string), compared as Exact sent it."""
-    if value is None:
-        return None
-    match = _DATE_MS.fullmatch(str(value).strip())
-    if match:
-        return int(match.group(1))
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    """Wall-clock milliseconds of an Exact ``/Date(ms)/`` value (or ISO text), compared as Exact sent it."""
+    return exact_ms(value, EXACT_TIME_ZONE)
 
 
 def ms_literal(ms: int) -> str:
     """The ``datetime'…'`` literal for a value Exact serialised as ``/Date(ms)/`` (the same wall clock)."""
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-    return "datetime'" + moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}'"
+    return to_exact_filter_literal(wall_clock(ms))
 
 
 def cursor_view(cursor: dict[str, Any] | None) -> dict[str, Any] | None:

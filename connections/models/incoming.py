@@ -9,6 +9,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from ..transformers.dates import exact_ms, wall_clock
+
 __all__ = ["Incoming", "IncomingCursor"]
 
 
@@ -113,3 +115,22 @@ class IncomingCursor(models.Model):
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "value": self.value, "seen_keys": list(self.seen_keys or []),
                 "endpoint": self.endpoint}
+
+    @staticmethod
+    def modified_value(text: str) -> str | None:
+        """A Modified cursor's stored value for a typed date and time; None when it is not one.
+
+        The value is ``/Date(ms)/`` milliseconds, the source's wall clock: a time without an offset (or a
+        pasted ``/Date(ms)/``) is taken as that wall clock; one with an offset (or ``Z``) is converted to it,
+        in ``DASH_TIME_ZONE``.
+        """
+        ms = exact_ms(text, settings.TIME_ZONE)
+        return None if ms is None else str(ms)
+
+    @property
+    def wall_clock(self) -> str:
+        """A Modified cursor as the wall-clock time it means ("2024-10-27 02:30:00"); empty for other kinds."""
+        if self.kind != self.Kind.MODIFIED or not self.value.lstrip("-").isdigit():
+            return ""
+        moment = wall_clock(int(self.value))
+        return moment.isoformat(sep=" ", timespec="milliseconds" if moment.microsecond else "seconds")

@@ -1,4 +1,4 @@
-"""Dates between Exact's ``/Date(ms)/`` and ISO 8601 with a timezone.
+"""Dates between Exact's ``/Date(ms)/`` and ISO 8601 with a timezone: the one reading of ``/Date(ms)/``.
 
 Exact writes ``Edm.DateTime`` as milliseconds since the epoch of the *wall-clock* time in the
 administration's zone (CET/CEST for Dutch divisions), not of the UTC instant. So ``/Date(ms)/`` is read as
@@ -6,6 +6,10 @@ a naive wall-clock time and placed in the zone (Europe/Amsterdam by default); wr
 wall-clock time in that zone. ``exact_wallclock=False`` treats the milliseconds as a real UTC instant.
 Around the autumn change an hour of wall-clock time happens twice; the milliseconds cannot tell which, so
 the first (summer-time) one is taken. A wall-clock time in the spring gap is moved forward by the gap.
+
+Every other module that meets ``/Date(ms)/`` (the Exact connector's subscriber cursor and filter literals,
+the Incoming page's cursor) uses the functions here: ``parse_date``, ``to_exact``, ``wall_clock``,
+``wall_clock_ms`` and ``exact_ms``. Pure Python, so the engine and the connector may both import it.
 """
 
 from __future__ import annotations
@@ -15,9 +19,19 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["check_zone", "format_date", "parse_date", "to_exact", "zone"]
+__all__ = [
+    "EXACT_DATE",
+    "check_zone",
+    "exact_ms",
+    "format_date",
+    "parse_date",
+    "to_exact",
+    "wall_clock",
+    "wall_clock_ms",
+    "zone",
+]
 
-_EXACT = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+EXACT_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _EPOCH = datetime(1970, 1, 1)  # naive: Exact's milliseconds count wall-clock time
 
 
@@ -52,7 +66,7 @@ def parse_date(value: object, tz_name: str, *, exact_wallclock: bool = True, epo
     if not isinstance(value, str):
         raise ValueError("not a date: a date must be text or a number")
     text = value.strip()
-    match = _EXACT.match(text)
+    match = EXACT_DATE.match(text)
     if match:
         ms = int(match.group(1))
         if match.group(2) or not exact_wallclock:
@@ -60,7 +74,7 @@ def parse_date(value: object, tz_name: str, *, exact_wallclock: bool = True, epo
             return datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
         wall = _EPOCH + timedelta(milliseconds=ms)
         return _normalise(wall.replace(tzinfo=tz, fold=0))
-    if text.endswith("Z"):
+    if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
@@ -74,10 +88,38 @@ def parse_date(value: object, tz_name: str, *, exact_wallclock: bool = True, epo
 def to_exact(moment: datetime, tz_name: str, *, exact_wallclock: bool = True) -> str:
     if not exact_wallclock:
         return f"/Date({round(moment.timestamp() * 1000)})/"
-    wall = moment.astimezone(zone(tz_name)).replace(tzinfo=None)
+    return f"/Date({wall_clock_ms(moment, tz_name)})/"
+
+
+def wall_clock(ms: int) -> datetime:
+    """The naive wall-clock time Exact means by ``/Date(ms)/`` (no zone needed: it is the clock's face)."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def wall_clock_ms(moment: datetime, tz_name: str) -> int:
+    """The ``/Date(ms)/`` milliseconds of ``moment``: its wall clock in ``tz_name`` (naive means: already one)."""
+    wall = moment.astimezone(zone(tz_name)).replace(tzinfo=None) if moment.tzinfo else moment
     delta = wall - _EPOCH
-    ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-    return f"/Date({ms})/"
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def exact_ms(value: object, tz_name: str) -> int | None:
+    """Wall-clock milliseconds of a ``/Date(ms)/`` value or ISO text, for comparing and cursors; None if neither.
+
+    ``/Date(ms)/`` is already wall clock. ISO text without an offset is a wall-clock time in ``tz_name``;
+    with an offset (or ``Z``) it is an instant, turned into ``tz_name``'s wall clock.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    match = EXACT_DATE.match(text)
+    if match and not match.group(2):
+        return int(match.group(1))
+    try:
+        moment = parse_date(text, tz_name)
+    except ValueError:
+        return None
+    return wall_clock_ms(moment, tz_name)
 
 
 def format_date(moment: datetime, fmt: str) -> str:

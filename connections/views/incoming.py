@@ -3,7 +3,6 @@ cursor reset and rewind."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from django.contrib import messages
@@ -254,14 +253,11 @@ def incoming_cursor_reset(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, "A Timestamp cursor is a whole number.")
             return redirect(incoming)
         if cursor.kind == IncomingCursor.Kind.MODIFIED:
-            from django.utils.dateparse import parse_datetime
-
-            moment = parse_datetime(value)
-            if moment is None:
+            stored = IncomingCursor.modified_value(value)
+            if stored is None:
                 messages.error(request, "Give the Modified cursor as a date and time, e.g. 2024-01-31T12:00:00.")
                 return redirect(incoming)
-            # Exact's /Date(ms)/ values are wall-clock times written as if UTC: keep the wall clock as given.
-            value = str(int(moment.replace(tzinfo=UTC).timestamp() * 1000))
+            value = stored
         IncomingCursor.objects.filter(pk=cursor.pk).update(value=value, seen_keys=[])
         messages.success(request, f"Cursor of division {cursor.division} rewound; the next run starts there.")
     else:

@@ -84,3 +84,19 @@ def test_the_cursor_is_shown_and_can_be_rewound(exact_client, editor_client, vie
                        {"division": 101001, "value": "2024-01-01T00:00:00"})
     modified.refresh_from_db()
     assert (modified.value, modified.seen_keys) == ("1704067200000", [])
+
+
+def test_a_modified_cursor_is_rewound_and_shown_in_exacts_wall_clock_across_dst(exact_client, editor_client,
+                                                                                 viewer_client, settings):
+    from connections.models import IncomingCursor
+
+    settings.TIME_ZONE = "Europe/Amsterdam"
+    incoming = make_incoming(exact_client, name="dst")
+    cursor = IncomingCursor.objects.create(incoming=incoming, division=101001, kind="modified", value="1")
+    url = reverse("connections:incoming_cursor_reset", args=[incoming.pk])
+    # 01:30 UTC on 27 October 2024 is the second 02:30 in Amsterdam (CET, after the clocks went back).
+    editor_client.post(url, {"division": 101001, "value": "2024-10-27T01:30:00Z"})
+    cursor.refresh_from_db()
+    assert cursor.value == "1729996200000"  # /Date(ms)/ of the wall clock 2024-10-27 02:30:00
+    page = viewer_client.get(incoming.get_absolute_url()).content.decode()
+    assert 'data-testid="cursor-value">2024-10-27 02:30:00' in page
