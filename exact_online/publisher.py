@@ -21,7 +21,9 @@ from .catalog import Entity, catalog
 __all__ = ["ExactOnlinePublisher", "reference_field_candidates"]
 
 METHOD_FOR_ACTION = {"create": "POST", "update": "PUT", "delete": "DELETE", "upsert": "POST", "get": "GET"}
-# Fields that can carry our idempotency reference, best first (short, writable, filterable text).
+# Fields that can carry our idempotency reference, best first (short, writable, filterable text). None is
+# free: every one of them is a field people use, so writing the reference there is an explicit choice
+# ("reference_overwrite"), never a default; by default the reference stays on our side (the task).
 REFERENCE_FIELD_PREFERENCE = (
     "YourRef", "Reference", "SearchCode", "YourReference", "ExternalReference", "Remarks", "Description", "Notes",
 )
@@ -154,9 +156,13 @@ class ExactOnlinePublisher(Publisher):
         return [(p.name, p.name) for p in found.properties if p.is_scalar] if found else []
 
     def default_reference_field(self, entity: str) -> str:
-        found = catalog().get(entity)
-        candidates = reference_field_candidates(found) if found else []
-        return candidates[0] if candidates else ""
+        """None: the reference is kept on our side unless someone chooses a field and confirms the overwrite."""
+        return ""
+
+    @staticmethod
+    def overwrite_warning(field: str) -> str:
+        return (f"Every record this Outgoing creates gets a generated reference in {field}, replacing what "
+                f"people keep there. Tick \"Overwrite {field}\" to confirm, or keep the reference on our side.")
 
     def validate(self, *, action: str, entity: str, path: dict[str, Any], query: dict[str, Any],
                  payload: dict[str, Any], config: dict[str, Any]) -> dict[str, list[str]]:
@@ -176,6 +182,13 @@ class ExactOnlinePublisher(Publisher):
             name = config.get(key)
             if name and not found.has_property(name):
                 problems.setdefault(key, []).append(f"{found.endpoint} has no property {name!r}.")
+        reference = config.get("reference_field") or ""
+        if reference and action in ("create", "upsert") and not config.get("reference_overwrite"):
+            problems.setdefault("reference_overwrite", []).append(self.overwrite_warning(reference))
+        if action == "upsert" and not config.get("upsert_key"):
+            problems.setdefault("upsert_key", []).append(
+                "Upsert needs an upsert key: the property that finds the existing record (e.g. Code). Without "
+                "it every task would create a new record.")
         return problems
 
     def check_payload(self, entity: Entity, action: str, payload: dict[str, Any], *,
@@ -271,10 +284,8 @@ class ExactOnlinePublisher(Publisher):
         return str(key) if key else None
 
     def _reference_field(self, call: _Call) -> str:
-        field = call.job.config.get("reference_field", None)
-        if field is None:
-            field = self.default_reference_field(call.entity.endpoint)
-        return field or ""
+        """The field chosen for the reference, or "" (kept on our side; no field is ever picked silently)."""
+        return str(call.job.config.get("reference_field") or "")
 
     def _create(self, call: _Call, payload: dict[str, Any]) -> None:
         job = call.job

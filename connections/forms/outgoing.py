@@ -55,8 +55,14 @@ class OutgoingForm(forms.ModelForm):
     payload = JSONObjectField(label="Payload", help_text="Static payload; each task's payload is merged over it.")
     reference_field = forms.ChoiceField(
         label="Reference field", required=False,
-        help_text="Creates write an idempotency reference here, so a lost answer is looked up instead of "
-                  "creating a duplicate. Leave empty to turn the look-up off (not recommended).",
+        help_text="Where creates write their idempotency reference, so a lost answer is looked up instead of "
+                  "sent again. By default it stays on our side and nothing in the record is touched; an Upsert "
+                  "finds its record by the upsert key. A field chosen here is overwritten in every created record.",
+    )
+    reference_overwrite = forms.BooleanField(
+        label="Overwrite the reference field", required=False,
+        help_text="I understand that the field above gets a generated reference in every record this Outgoing "
+                  "creates, replacing what people keep there.",
     )
     payload_from_tasks = forms.BooleanField(
         label="Tasks supply the payload", required=False, initial=True,
@@ -85,11 +91,12 @@ class OutgoingForm(forms.ModelForm):
         entities = publisher.entity_choices(action) if publisher else []
         self.fields["entity"].choices = [("", "— choose an entity —"), *entities]
         refs = publisher.reference_field_choices(entity) if publisher and entity else []
-        self.fields["reference_field"].choices = [("", "— none —"), *refs]
+        self.fields["reference_field"].choices = [("", "— keep it on our side (nothing written) —"), *refs]
         keys = publisher.key_field_choices(entity) if publisher and entity else []
         self.fields["upsert_key"].choices = [("", "— none —"), *keys]
         if self.instance.pk:
             self.initial.setdefault("reference_field", self.instance.config.get("reference_field", ""))
+            self.initial.setdefault("reference_overwrite", bool(self.instance.config.get("reference_overwrite")))
             self.initial.setdefault("upsert_key", self.instance.config.get("upsert_key", ""))
             self.initial.setdefault("payload_from_tasks", self.instance.config.get("payload_from_tasks", True))
         elif publisher and entity and "reference_field" not in self.data:
@@ -115,7 +122,8 @@ class OutgoingForm(forms.ModelForm):
             self.add_error("publisher", "Unknown publisher.")
             return data
         config = {"reference_field": data.get("reference_field") or "", "upsert_key": data.get("upsert_key") or "",
-                  "payload_from_tasks": bool(data.get("payload_from_tasks"))}
+                  "payload_from_tasks": bool(data.get("payload_from_tasks")),
+                  "reference_overwrite": bool(data.get("reference_field") and data.get("reference_overwrite"))}
         problems = publisher.validate(
             action=data["action"], entity=data["entity"], path=data.get("path") or {},
             query=data.get("query") or {}, payload=data.get("payload") or {}, config=config,

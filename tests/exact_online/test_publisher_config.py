@@ -44,8 +44,20 @@ def test_validation_refuses_an_action_the_entity_does_not_support():
     assert "entity" in problems
 
 
-def test_a_reference_field_is_chosen_from_the_entity():
+def test_no_reference_field_is_chosen_by_default_and_writing_one_needs_a_confirmed_overwrite():
     publisher = get_publisher("exact_online")
-    field = publisher.default_reference_field("crm/Accounts")
-    assert field in {name for name, _ in publisher.reference_field_choices("crm/Accounts")}
-    assert catalog().get("crm/Accounts").has_property(field)
+    assert publisher.default_reference_field("crm/Accounts") == ""  # kept on our side
+    choices = {name for name, _ in publisher.reference_field_choices("crm/Accounts")}
+    assert "SearchCode" in choices and all(catalog().get("crm/Accounts").has_property(name) for name in choices)
+    common = {"action": "create", "entity": "crm/Accounts", "path": {}, "query": {}, "payload": {}}
+    unconfirmed = publisher.validate(**common, config={"reference_field": "SearchCode"})
+    assert "replacing what people keep there" in unconfirmed["reference_overwrite"][0]
+    assert not publisher.validate(**common, config={"reference_field": "SearchCode", "reference_overwrite": True})
+    assert not publisher.validate(**common, config={})
+
+
+def test_an_upsert_needs_its_key():
+    publisher = get_publisher("exact_online")
+    common = {"action": "upsert", "entity": "crm/Accounts", "path": {}, "query": {}, "payload": {}}
+    assert "Upsert needs an upsert key" in publisher.validate(**common, config={})["upsert_key"][0]
+    assert not publisher.validate(**common, config={"upsert_key": "Code"})

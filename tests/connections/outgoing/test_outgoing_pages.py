@@ -12,7 +12,8 @@ from connections.models import Incoming, Outgoing, Route
 def form_data(http_client, **overrides):
     data = {"name": "Accounts into B", "publisher": "exact_online", "action": "create", "entity": "crm/Accounts",
             "path": '{"division": 101002}', "query": "", "payload": '{"Status": "C"}', "reference_field": "SearchCode",
-            "upsert_key": "", "transformer": "", "http_client": http_client.pk, "payload_from_tasks": "on"}
+            "reference_overwrite": "on", "upsert_key": "", "transformer": "", "http_client": http_client.pk,
+            "payload_from_tasks": "on"}
     data.update(overrides)
     return data
 
@@ -115,3 +116,28 @@ def test_deep_nesting_and_nan_in_the_payload_are_refused_with_a_form_message(edi
         assert response.status_code == 400, reason
         assert reason in response.content.decode()
     assert not Outgoing.objects.exists()
+
+
+def test_the_reference_stays_on_our_side_unless_an_overwrite_is_confirmed(editor_client, http_client):
+    page = editor_client.get(reverse("connections:outgoing_create"), {"entity": "crm/Accounts"}).content.decode()
+    assert '<option value="" selected>— keep it on our side (nothing written) —</option>' in page
+    refused = editor_client.post(reverse("connections:outgoing_create"),
+                                 form_data(http_client, reference_overwrite=""))
+    assert refused.status_code == 400 and not Outgoing.objects.exists()
+    assert "Overwrite SearchCode" in refused.content.decode()
+    kept = editor_client.post(reverse("connections:outgoing_create"),
+                              form_data(http_client, reference_field="", reference_overwrite=""))
+    assert kept.status_code == 302
+    outgoing = Outgoing.objects.get()
+    assert outgoing.reference_field == "" and not outgoing.config["reference_overwrite"]
+    assert "kept on our side" in editor_client.get(outgoing.get_absolute_url()).content.decode()
+
+
+def test_an_upsert_without_an_upsert_key_does_not_save(editor_client, http_client):
+    response = editor_client.post(reverse("connections:outgoing_create"),
+                                  form_data(http_client, action="upsert", reference_field="", upsert_key=""))
+    assert response.status_code == 400 and not Outgoing.objects.exists()
+    assert "Upsert needs an upsert key" in response.content.decode()
+    saved = editor_client.post(reverse("connections:outgoing_create"),
+                               form_data(http_client, action="upsert", reference_field="", upsert_key="Code"))
+    assert saved.status_code == 302 and Outgoing.objects.get().upsert_key == "Code"

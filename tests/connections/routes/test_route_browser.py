@@ -38,7 +38,9 @@ def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, edi
         page.goto(f"{live_server.url}/connections/outgoing/create/")
         page.fill("#id_name", "Accounts into B")
         page.select_option("#id_entity", "crm/Accounts")
-        page.wait_for_function("(document.querySelector('#id_reference_field') || {}).value === 'SearchCode'")
+        # The reference stays on our side unless someone picks a field and confirms the overwrite.
+        page.wait_for_selector("#id_reference_field option[value=SearchCode]", state="attached")
+        assert page.input_value("#id_reference_field") == ""
         page.fill("#id_path", f'{{"division": {target}}}')
         page.click("[data-testid=payload-template]")
         page.wait_for_function("((document.querySelector('#id_payload') || {}).value || '').includes('\"Name\"')")
