@@ -248,7 +248,8 @@ def fetch_changes(webhook_id: int, *, now: Any = None, limit: int = 200) -> dict
     counts: dict[str, int] = {}
     if changes:
         client = client_of(webhook)
-        api = api_for(client) if client is not None else None
+        # A short wait at most: an exhausted quota sends the change back to Pending (the database waits).
+        api = api_for(client, max_wait=5.0) if client is not None else None
         routes = [r for r in webhook.fed_routes() if _topic_of(r.incoming)]
         ready: list[tuple[ExactChange, dict[str, Any], list[Route]]] = []
         for change in changes:
