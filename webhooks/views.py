@@ -16,11 +16,11 @@ from dashboard.access import can_edit, editor_required, get_for_user, viewer_req
 
 from .forms import WebhookForm
 from .kinds import get_kind
-from .models import Delivery, Rejection, Webhook
+from .models import Delivery, Rejection, Webhook, new_token
 from .processing import accept, replay
 
 __all__ = ["delivery_detail", "delivery_replay", "webhook_create", "webhook_delete", "webhook_deliveries",
-           "webhook_detail", "webhook_edit", "webhook_list", "webhook_send_test"]
+           "webhook_detail", "webhook_edit", "webhook_list", "webhook_new_url", "webhook_send_test"]
 
 
 def get_webhook_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Webhook:
@@ -152,6 +152,19 @@ def webhook_send_test(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Test sent: HTTP {answer.status}, stored as delivery {answer.delivery.pk}.")
     else:
         messages.error(request, f"Test refused: HTTP {answer.status} ({answer.body.get('error', '')}).")
+    return redirect(webhook)
+
+
+@editor_required
+@require_POST
+def webhook_new_url(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new random URL (the old one leaked, or a sender must be cut off): the old one answers 404 at once."""
+    webhook = get_webhook_for_user(request, pk, write=True)
+    webhook.token = new_token()
+    webhook.save(update_fields=["token", "updated_at"])
+    note = " Subscriptions at the remote system still point at the old URL: subscribe again." \
+        if webhook.kind != "generic" else " Give the new URL to the sending system."
+    messages.success(request, f"Webhook {webhook.name} has a new URL; the old one answers 404 from now on.{note}")
     return redirect(webhook)
 
 

@@ -125,3 +125,18 @@ def test_the_list_has_an_empty_state_and_counts(viewer_client, make_webhook):
     make_webhook()
     page = viewer_client.get(reverse("webhooks:list")).content.decode()
     assert "shop orders" in page
+
+
+def test_a_new_url_cuts_off_the_old_one(editor_client, make_webhook):
+    from django.test import Client
+
+    from .conftest import post
+
+    hook = make_webhook()
+    old_path = hook.hook_path
+    response = editor_client.post(reverse("webhooks:new_url", args=[hook.pk]), follow=True)
+    assert "has a new URL" in response.content.decode()
+    hook.refresh_from_db()
+    assert hook.hook_path != old_path
+    assert Client().post(old_path, b"{}", content_type="application/json").status_code == 404
+    assert post(Client(), hook, {"orders": []}).status_code == 202
