@@ -54,3 +54,37 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") document.querySelectorAll("dialog[open]").forEach((d) => d.close());
 });
+// A value-mapper table can be imported from a CSV file: its text goes into the table's textarea.
+document.addEventListener("change", (event) => {
+  const input = event.target.closest("input[data-csv-into]");
+  if (!input || !input.files.length) return;
+  input.files[0].text().then((text) => { document.getElementById(input.dataset.csvInto).value = text; });
+});
+// Clicking a property in the entity panel adds it to $select (or removes it).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-select-property]");
+  if (!button) return;
+  event.preventDefault();
+  const input = document.getElementById("id_select");
+  const names = input.value.split(",").map((s) => s.trim()).filter(Boolean);
+  const name = button.dataset.selectProperty;
+  const at = names.indexOf(name);
+  if (at >= 0) names.splice(at, 1); else names.push(name);
+  input.value = names.join(",");
+  input.dispatchEvent(new Event("change", { bubbles: true }));
+});
+// The access token's life as a countdown (updates every second; the page works without it).
+document.querySelectorAll("[data-countdown]").forEach((el) => {
+  const end = Date.parse(el.dataset.countdown);
+  if (Number.isNaN(end)) return;
+  const tick = () => {
+    const left = Math.round((end - Date.now()) / 1000);
+    el.textContent = left > 0 ? `in ${Math.floor(left / 60)} min ${left % 60} s` : "expired (refreshed on next use)";
+  };
+  tick(); setInterval(tick, 1000);
+});
+// A message's dismiss button removes the message.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest(".message .dismiss");
+  if (button) button.parentElement.remove();
+});

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from connections.models import Incoming, Run
-from tests.fixtures.browser import login_as, screenshot
+from tests.fixtures.browser import login_as, screenshot, wait_for_js
 
 from .conftest import grant_client
 
@@ -37,7 +37,7 @@ def test_create_sample_save_run_and_see_counts(browser_page, live_server, editor
     page.click("[data-select-property=Name]")
     page.click("[data-select-property=City]")
     assert page.input_value("#id_select") == "ID,Name,City"
-    page.wait_for_function(
+    wait_for_js(page,
         "document.querySelector('[data-testid=request-url]')?.innerText.includes('City')", timeout=10_000)
     url = page.inner_text("[data-testid=request-url]")
     assert "/api/v1/101001/bulk/CRM/Accounts?" in url and "select=ID,Name,City" in url.replace("%24", "$")
@@ -56,7 +56,7 @@ def test_create_sample_save_run_and_see_counts(browser_page, live_server, editor
 
     page.click("[data-testid=run-now]")
     page.wait_for_selector("[data-testid=entities-read]")
-    page.wait_for_function("document.querySelector('[data-testid=run-status]').innerText.includes('Succeeded')",
+    wait_for_js(page, "document.querySelector('[data-testid=run-status]').innerText.includes('Succeeded')",
                            timeout=30_000)
     run = Run.objects.get(incoming=incoming)
     assert run.status == Run.Status.SUCCEEDED and run.entities_read >= 10_000

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from connections.models import Incoming, Storage, Task, Transformer
-from tests.fixtures.browser import login_as, screenshot
+from tests.fixtures.browser import login_as, screenshot, wait_for_js
 
 from .sandbox_support import granted_client
 
@@ -43,7 +43,7 @@ def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, edi
         assert page.input_value("#id_reference_field") == ""
         page.fill("#id_path", f'{{"division": {target}}}')
         page.click("[data-testid=payload-template]")
-        page.wait_for_function("((document.querySelector('#id_payload') || {}).value || '').includes('\"Name\"')")
+        wait_for_js(page, "((document.querySelector('#id_payload') || {}).value || '').includes('\"Name\"')")
         page.fill("#id_payload", "{}")
         page.select_option("#id_http_client", str(client.pk))
         page.click("button[type=submit].primary")
@@ -61,10 +61,10 @@ def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, edi
         # --- Run now and watch the counters ---------------------------------------------------------
         page.click("[data-testid=run-now]")
         page.wait_for_selector("text=started")
-        page.wait_for_function(
+        wait_for_js(page,
             "(document.querySelector('[data-testid=count-finished]') || {}).textContent?.trim() === '4'",
             timeout=45_000)
-        page.wait_for_function(
+        wait_for_js(page,
             "(document.querySelector('[data-testid=count-failed]') || {}).textContent?.trim() === '1'", timeout=15_000)
         page.wait_for_selector("#route-status:not([hx-trigger])", timeout=15_000)  # polling stopped
         assert page.inner_text("#route-runs tbody tr:first-child td:nth-child(2)").strip() == "Finished"  # out of band

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from connections.models import Transformer
-from tests.fixtures.browser import login_as, screenshot
+from tests.fixtures.browser import login_as, screenshot, wait_for_js
 
 SAMPLE = {"Naam": "Bakkerij Zoë", "Modified": "/Date(1774755000000)/", "Internal": "x"}
 
@@ -16,7 +16,7 @@ def _add_step(page, step_type: str) -> None:
     before = page.locator("#chain li.tf-step").count()
     page.select_option("#add-step-type", step_type)
     page.click("[data-testid=add-step]")
-    page.wait_for_function(f"document.querySelectorAll('#chain li.tf-step').length === {before + 1}")
+    wait_for_js(page, f"document.querySelectorAll('#chain li.tf-step').length === {before + 1}")
 
 
 @pytest.mark.browser

@@ -8,7 +8,7 @@ import pytest
 
 from clients.models import HttpClient
 from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task, Transformer
-from tests.fixtures.browser import login_as, screenshot
+from tests.fixtures.browser import login_as, screenshot, wait_for_js
 
 
 @pytest.mark.browser
@@ -34,12 +34,12 @@ def test_load_a_routes_last_task_into_the_tester_and_run_it(browser_page, live_s
     page.select_option("#tester-source-stage", "transformed")
     page.click("[data-testid=load-route-task]")
     note = page.locator("#tester-source-message")
-    page.wait_for_function("document.querySelector('#tester-source-message').textContent.includes('no transformed')")
+    wait_for_js(page, "document.querySelector('#tester-source-message').textContent.includes('no transformed')")
     assert json.loads(page.input_value("#tester-input")) == {"typed": True}  # nothing loaded: input kept
 
     page.select_option("#tester-source-stage", "data")
     page.click("[data-testid=load-route-task]")
-    page.wait_for_function("document.querySelector('#tester-input').value.includes('Bakkerij')")
+    wait_for_js(page, "document.querySelector('#tester-input').value.includes('Bakkerij')")
     assert json.loads(page.input_value("#tester-input")) == task.data
     assert f"Task #{task.pk}" in note.inner_text()
 
