@@ -81,13 +81,16 @@ def request_hook_for(incoming: Incoming) -> RequestHook | None:
     """The Incoming's request transformer as a hook over ``{"path", "query", "cursor"}``, or None."""
     if incoming.transformer_id is None:
         return None
-    from connections.transformers import TransformError
+    from connections.transformers import Budget, TransformError
+
+    from .transform import task_limits
 
     chain = incoming.transformer.compiled()
+    limits = task_limits()
 
     def hook(request: dict[str, Any]) -> dict[str, Any]:
         try:
-            result = chain.run(request)
+            result = chain.run(request, budget=Budget(limits))
         except TransformError as exc:
             raise ReadError(f"Request transformer {incoming.transformer}: {exc}", permanent=True) from exc
         if not result.entities or not isinstance(result.entities[0], dict):

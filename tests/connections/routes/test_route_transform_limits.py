@@ -1,12 +1,14 @@
 """The transformer limits protect route runs: an entity whose chain makes too much fails its own task with
-the reason; the other entities of the page become tasks as usual."""
+the reason; the other entities of the page become tasks as usual. The request transformer is capped too."""
 
 from __future__ import annotations
 
+import pytest
+
 from connections.flow import routing
-from connections.flow.read import _save_page, subscriber_for
+from connections.flow.read import _save_page, request_hook_for, subscriber_for
 from connections.models import Run, Task, Transformer
-from connections.subscribers import Page
+from connections.subscribers import Page, ReadError
 
 SPLIT_WITH_PARENT = [{"type": "split", "params": {"path": "Lines.*", "parent_key": "order"}}]
 
@@ -38,3 +40,14 @@ def test_the_dry_run_shows_the_limit_as_the_reason(make_route, settings):
     rows = routing.dry_run(route, entities=[{"ID": "x", "Lines": [{"i": n} for n in range(11)]}])
     assert rows[0]["status"] == "failed"
     assert "more than 10 entities, the limit per task" in rows[0]["error"]
+
+
+def test_the_incoming_request_transformer_has_the_same_limits(make_route, settings):
+    settings.TRANSFORM_MAX_SECONDS = 0  # any step takes longer than that
+    incoming = make_route().incoming
+    incoming.transformer = Transformer.objects.create(
+        name="request", steps=[{"type": "set_value", "params": {"path": "query.$top", "value": 10}}])
+    incoming.save()
+    hook = request_hook_for(incoming)
+    with pytest.raises(ReadError, match="longer than 0 s, the time limit per task"):
+        hook({"path": {}, "query": {}, "cursor": None})
