@@ -110,6 +110,9 @@ class Subscriber:
     Config: ClassVar[type[SubscriberConfig]] = SubscriberConfig
     sensitive: ClassVar[tuple[str, ...]] = ()
     form_template: ClassVar[str | None] = None  # renders the subscriber's own fields inside the Incoming form
+    # New Incomings of this kind read incrementally unless unticked: for a source where a full re-read on
+    # every scheduled run costs more calls than the schedule allows.
+    incremental_by_default: ClassVar[bool] = False
     do_not_call_in_templates: ClassVar[bool] = True
 
     @classmethod

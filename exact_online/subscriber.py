@@ -117,6 +117,8 @@ class ExactSubscriber(Subscriber):
     description = "Reads an entity of Exact Online (standard, bulk or sync endpoint), division by division."
     Config = ExactSubscriberConfig
     form_template: ClassVar[str | None] = "exact_online/subscriber_form.html"
+    # A full read of a large division every five minutes costs more API calls than the minutely/daily limits allow.
+    incremental_by_default: ClassVar[bool] = True
 
     config: ExactSubscriberConfig
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 
+from lib.form_defaults import preselect_only_choice
+
 from ..models import Incoming
 from ..subscribers import Subscriber, get_subscriber, subscriber_choices
 
@@ -86,6 +88,10 @@ class IncomingForm(forms.ModelForm):
             self.initial.setdefault("other_query", _key_values_text(query))
             self.initial.setdefault("path_text", _key_values_text(self.instance.path or {}))
         self.fields["http_client"].label = "HTTP Client"
+        if not self.instance.pk and not self.is_bound:
+            if self.subscriber_cls is not None:
+                self.initial.setdefault("incremental", self.subscriber_cls.incremental_by_default)
+            preselect_only_choice(self.fields["http_client"], self.initial, "http_client")
 
     @property
     def subscriber_fields(self) -> list[forms.BoundField]:

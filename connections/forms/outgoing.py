@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from lib.form_defaults import preselect_only_choice
 from lib.json_input import parse_json
 
 from ..models import Outgoing
@@ -105,6 +106,8 @@ class OutgoingForm(forms.ModelForm):
         self.entity_context = publisher.entity_context(entity, action) if publisher and entity else {}
         for name in ("action", "publisher", "entity"):
             self.fields[name].widget.attrs["data-dependent"] = "true"
+        if not self.instance.pk and not self.is_bound:
+            preselect_only_choice(self.fields["http_client"], self.initial, "http_client")
 
     def _current(self, name: str) -> str:
         if self.is_bound:

@@ -33,6 +33,9 @@ def test_create_sample_save_run_and_see_counts(browser_page, live_server, editor
     page.wait_for_selector("[data-testid=entity-details]")
     assert "bulk/CRM/Accounts" in page.inner_text("[data-testid=entity-details]")
     page.select_option("#id_http_client", str(client.pk))
+    # Exact Incomings start incremental (the subscriber's declaration); this one is a full read (bulk endpoint).
+    assert page.is_checked("#id_incremental")
+    page.uncheck("#id_incremental")
     page.click("[data-select-property=ID]")
     page.click("[data-select-property=Name]")
     page.click("[data-select-property=City]")
@@ -45,7 +48,13 @@ def test_create_sample_save_run_and_see_counts(browser_page, live_server, editor
     page.click("[data-testid=fetch-sample]")
     page.wait_for_selector("[data-testid=sample-summary]")
     assert "5 entities" in page.inner_text("[data-testid=sample-summary]")
-    assert re.search(r'"City": ', page.inner_text("#sample"))
+    # A table (one column per property), the JSON behind a toggle.
+    headers = page.locator("#sample [data-testid=sample-table] thead th").all_inner_texts()
+    assert [h.strip() for h in headers][1:4] == ["ID", "Name", "City"]
+    assert page.locator("#sample [data-testid=sample-table] tbody tr").count() == 5
+    assert not page.locator("#sample [data-testid=sample-json] pre").is_visible()
+    page.click("#sample [data-testid=sample-json] summary")
+    assert re.search(r'"City": ', page.inner_text("#sample [data-testid=sample-json] pre"))
     screenshot(page, "incoming-form-sample")
 
     page.click("button[type=submit].primary")
