@@ -63,7 +63,8 @@ def test_create_sample_save_run_and_see_counts(browser_page, live_server, editor
     assert incoming.query["$select"] == "ID,Name,City"
     screenshot(page, "incoming-detail")
 
-    page.click("[data-testid=run-now]")
+    # Eager Celery reads all 10,000+ accounts inside this POST: on a loaded machine that takes more than 15 s.
+    page.click("[data-testid=run-now]", timeout=90_000)
     page.wait_for_selector("[data-testid=entities-read]")
     wait_for_js(page, "document.querySelector('[data-testid=run-status]').innerText.includes('Succeeded')",
                            timeout=30_000)
