@@ -25,6 +25,7 @@ from .error_budget import ErrorBudgetGuard, ErrorBudgetPolicy, open_circuits
 from .errors import ExactError, NeedsReconnect
 from .forms import ExactOnlineClientConfig, ExactOnlineClientForm
 from .oauth import ExactOAuth
+from .quota import parse_rate_limits
 from .stores import (
     DjangoErrorBudgetStore,
     DjangoGrantStore,
@@ -121,6 +122,19 @@ def _division_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"code": code, "description": str(row.get("Description") or ""),
                     "customer": str(row.get("CustomerName") or "")})
     return sorted(out, key=lambda r: r["code"])
+
+
+def _quota_headers_shown(headers: Any) -> dict[str, str]:
+    """Exact's X-RateLimit-* headers as people read them: the resets (epoch ms) as times in the site's zone."""
+    limits = parse_rate_limits(headers)
+    resets = {"x-ratelimit-reset": limits.daily_reset, "x-ratelimit-minutely-reset": limits.minutely_reset}
+    shown: dict[str, str] = {}
+    for name, value in headers.items():
+        if not name.lower().startswith("x-ratelimit"):
+            continue
+        moment = resets.get(name.lower())
+        shown[name] = f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S} ({value})" if moment else str(value)
+    return shown
 
 
 class ExactOnlineClientType(ClientType):
@@ -246,14 +260,15 @@ class ExactOnlineClientType(ClientType):
         except (AttributeError, IndexError, TypeError):
             AuthEvent.record(client, AuthEvent.Event.TEST_FAILED, "current/Me had an unexpected shape.", user=user)
             return TestResult(ok=False, message="Exact Online answered, but current/Me had an unexpected shape.")
-        quota = {k: v for k, v in response.headers.items() if k.lower().startswith("x-ratelimit")}
+        quota = _quota_headers_shown(response.headers)
         name = me.get("FullName") or me.get("UserName") or "an unnamed user"
         message = f"Connected to Exact Online as {name} (current division {me.get('CurrentDivision', '—')})."
         AuthEvent.record(client, AuthEvent.Event.TEST_OK, message, user=user,
                          details={"status": response.status, "elapsed_ms": round(response.elapsed_ms, 1)})
         return TestResult(ok=True, message=message, status=response.status, elapsed_ms=response.elapsed_ms,
                           quota_headers=quota,
-                          details={k: me.get(k) for k in ("FullName", "UserName", "CurrentDivision", "UserID")})
+                          details={"request": f"GET {response.url}",
+                                   **{k: me.get(k) for k in ("FullName", "UserName", "CurrentDivision", "UserID")}})
 
     def divisions(self, client: HttpClient) -> list[tuple[int, str]]:
         grant = client.grant_or_none

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -22,6 +24,10 @@ def test_test_connection_shows_the_live_answer_and_the_quota_headers(editor_clie
     assert response.status_code == 200
     assert "Connected to Exact Online as Demo Gebruiker (current division 101001)." in body
     assert "X-RateLimit-Minutely-Remaining" in body and "X-RateLimit-Limit" in body
+    # The call it made, and the resets as times in the site's zone (Exact sends epoch milliseconds).
+    assert re.search(r'data-testid="test-call">GET http://[^<]+/api/v1/current/Me', body)
+    reset = re.search(r"X-RateLimit-Minutely-Reset</td><td[^>]*>([^<]+)</td>", body)
+    assert reset and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(\d{13}\)", reset.group(1)), body
     assert AuthEvent.objects.filter(client=client, event="test_ok").exists()
     assert QuotaState.objects.filter(client=client, division=0, daily_limit__gt=0).exists()
 
