@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Django 6 wants Python 3.12+: take the newest Python found, falling back to python3 (Django 5.2 LTS).
 PYTHON ?= $(shell bash .ci/find-python)
 
-.PHONY: run test lint install install-dev migrate bootstrap bench clean
+.PHONY: run test lint typecheck install install-dev migrate bootstrap bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,11 @@ lint: install-dev
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run >/dev/null || (echo "Missing migrations: run manage.py makemigrations" && exit 1)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+typecheck: install-dev
+	$(BIN)/mypy
 
 bench: install-dev
 	$(BIN)/python -m bench

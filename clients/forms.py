@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -22,7 +22,7 @@ class ClientForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = client_type_choices()
+        cast(forms.ChoiceField, self.fields["kind"]).choices = client_type_choices()
 
 
 def client_initial(client: HttpClient) -> dict[str, Any]:
@@ -34,7 +34,7 @@ class DivisionForm(forms.Form):
 
     def __init__(self, *args: Any, client_type: ClientType, client: HttpClient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["division"].choices = client_type.divisions(client)
+        cast(forms.ChoiceField, self.fields["division"]).choices = client_type.divisions(client)
 
 
 class AuthLogFilterForm(forms.Form):
@@ -48,4 +48,4 @@ class AuthLogFilterForm(forms.Form):
 
     def __init__(self, *args: Any, events: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["event"].choices = [("", "All events"), *(events or [])]
+        cast(forms.ChoiceField, self.fields["event"]).choices = [("", "All events"), *(events or [])]

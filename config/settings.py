@@ -7,6 +7,7 @@ settings that ``manage.py check --deploy`` asks for are on.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ PRODUCTION = ENVIRONMENT == "production"
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 
 
-def _dev_secret(name: str, value: str, make: callable) -> str:  # type: ignore[valid-type]
+def _dev_secret(name: str, value: str, make: Callable[[], str]) -> str:
     """Return ``value``; in development, fall back to one generated once into ``var/``."""
     if value:
         return value

@@ -71,7 +71,7 @@ def task_chart_context(today: date | None = None) -> dict[str, Any]:
     bars = []
     for index, day in enumerate(days):
         x = index * (BAR_WIDTH + BAR_GAP)
-        y = CHART_HEIGHT
+        y = float(CHART_HEIGHT)
         since, until = _day_bounds(day)
         segments = []
         for status, colour in STACK:

@@ -7,6 +7,7 @@ Pure functions over the route's schedule fields. Next times follow Celery beat's
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery.schedules import crontab
@@ -40,8 +41,9 @@ def next_cron_times(cron: str, zone_name: str, *, after: datetime, count: int = 
     """The next ``count`` fires of a five-field cron line after ``after``, as aware datetimes in the route's zone."""
     try:
         minute, hour, day_of_month, month_of_year, day_of_week = cron.split()
-        spec = crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
-                       day_of_week=day_of_week)
+        # The expanded sets of numbers crontab keeps (celery-types does not declare them).
+        spec: Any = crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
+                            day_of_week=day_of_week)
     except ValueError:
         return []
     zone = _zone(zone_name)

@@ -11,14 +11,21 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 
 from .roles import Role, role_of
 
-__all__ = ["admin_required", "can_edit", "editor_required", "get_for_user", "is_admin", "require_role",
-           "viewer_required"]
+__all__ = ["AuthedRequest", "admin_required", "can_edit", "editor_required", "get_for_user", "is_admin",
+           "require_role", "viewer_required"]
+
+
+class AuthedRequest(HttpRequest):
+    """The request of a view behind a role decorator: its user is signed in (a ``User``, never anonymous)."""
+
+    user: User
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 M = TypeVar("M", bound=models.Model)

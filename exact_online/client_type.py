@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -187,7 +188,7 @@ class ExactOnlineClientType(ClientType):
         with transaction.atomic():  # persist the new chain before anything else (FIELD-NOTES A4, A6)
             grant, _ = OAuthGrant.objects.select_for_update().get_or_create(client=client)
             save_token(grant, replace(token, version=grant.version + 1), refreshed=False)
-            grant.granted_by = user if getattr(user, "is_authenticated", False) else None
+            grant.granted_by = user if isinstance(user, User) else None
             grant.granted_at = now
             grant.refresh_used_at = now
             grant.save(update_fields=["granted_by", "granted_at", "refresh_used_at"])

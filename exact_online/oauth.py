@@ -264,7 +264,8 @@ class ExactOAuth:
         )
 
     def _token_call(
-        self, session: _TransportSession, hook: str, call: Callable[[], Any], *, during: Literal["code", "refresh"]
+        self, session: _TransportSession, hook: Literal["access_token_response", "refresh_token_response"],
+        call: Callable[[], Any], *, during: Literal["code", "refresh"],
     ) -> Token:
         HostPolicy.current().check_url(self.token_url)  # before oauthlib's own (https-only) check
         validated: dict[str, TokenResponse] = {}

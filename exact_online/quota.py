@@ -11,7 +11,7 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -120,13 +120,13 @@ class _Bucket:
 class InMemoryQuotaStore(QuotaStore):
     """The limiter for one process."""
 
-    def __init__(self, clock: object = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._buckets: dict[int | None, _Bucket] = {}
         self._lock = threading.Lock()
 
     def _now(self) -> float:
-        return self._clock()  # type: ignore[operator, no-any-return]
+        return self._clock()
 
     def acquire(self, division: int | None) -> float:
         now = self._now()

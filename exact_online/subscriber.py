@@ -471,20 +471,20 @@ class ExactSubscriber(Subscriber):
             return {"kind": "timestamp", "value": str(best), "seen_keys": [], "endpoint": plan.entity.endpoint} \
                 if best else candidate
         if plan.cursor_kind == "modified":
-            best = int((candidate or {}).get("value") or 0) or None
+            latest = int((candidate or {}).get("value") or 0) or None
             seen = set((candidate or {}).get("seen_keys") or [])
             for row in rows:
                 ms = date_ms(row.get("Modified"))
                 if ms is None:
                     continue
                 key = str(row.get(plan.key or "") or "")
-                if best is None or ms > best:
-                    best, seen = ms, {key}
-                elif ms == best:
+                if latest is None or ms > latest:
+                    latest, seen = ms, {key}
+                elif ms == latest:
                     seen.add(key)
-            if best is None:
+            if latest is None:
                 return candidate
             # Bounded: beyond MAX_SEEN rows in one millisecond, the rest are read once more next time (never lost).
-            return {"kind": "modified", "value": str(best), "seen_keys": sorted(seen)[:MAX_SEEN],
+            return {"kind": "modified", "value": str(latest), "seen_keys": sorted(seen)[:MAX_SEEN],
                     "endpoint": plan.entity.endpoint}
         return None

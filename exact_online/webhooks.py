@@ -71,7 +71,8 @@ def topic_choices() -> list[str]:
 
 
 def client_of(webhook: Webhook) -> HttpClient | None:
-    return HttpClient.objects.filter(pk=(webhook.config or {}).get("http_client")).first()
+    client_id = (webhook.config or {}).get("http_client")
+    return HttpClient.objects.filter(pk=client_id).first() if client_id else None
 
 
 def webhook_for(client: HttpClient, *, create: bool = False) -> Webhook | None:

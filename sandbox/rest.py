@@ -116,7 +116,7 @@ def _me(request: Request, grant: Grant) -> Response:
     }
     select = parse_select(request, Columns(ep))
     names = select or [n for n, p in ep.properties.items() if not p.is_navigation]
-    row = {"__metadata": {"uri": f"{request.host_url}/api/v1/current/Me(guid'{user.get('UserID')}')",
+    row: dict[str, Any] = {"__metadata": {"uri": f"{request.host_url}/api/v1/current/Me(guid'{user.get('UserID')}')",
                           "type": "Exact.Web.Api.Models.System.Me"}}
     row |= {name: record.get(name) for name in names}
     return json_response({"d": {"results": [row]}})

@@ -21,7 +21,7 @@ from .values import exact_now_ms
 
 __all__ = ["DIVISIONS", "check_generate_count", "generate", "reset_sandbox", "seed_demo"]
 
-DIVISIONS = [
+DIVISIONS: list[dict[str, Any]] = [
     {"Code": 101001, "Description": "Demo Handel B.V.", "City": "Delft", "Country": "NL", "Currency": "EUR",
      "VATNumber": "NL001234567B01", "ChamberOfCommerceNumber": "12345678", "IsMainDivision": True},
     {"Code": 101002, "Description": "Demo Services B.V.", "City": "Gent", "Country": "BE", "Currency": "EUR",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -76,7 +76,8 @@ class WebhookForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["routes"].queryset = Route.objects.select_related("outgoing").order_by("name")
+        routes = cast(forms.ModelMultipleChoiceField, self.fields["routes"])
+        routes.queryset = Route.objects.select_related("outgoing").order_by("name")
         webhook = self.instance
         if not webhook.pk:
             return
@@ -136,7 +137,8 @@ class WebhookForm(forms.ModelForm):
         return entries
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not self.is_generic:
             return data
         stored = self.instance.get_secrets() if self.instance.pk else {}

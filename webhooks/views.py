@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from connections.models import RouteRun, Task
-from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
+from dashboard.access import AuthedRequest, can_edit, editor_required, get_for_user, viewer_required
 
 from .forms import WebhookForm
 from .kinds import get_kind
@@ -46,12 +46,12 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
 
 
 @editor_required
-def webhook_create(request: HttpRequest) -> HttpResponse:
+def webhook_create(request: AuthedRequest) -> HttpResponse:
     form = WebhookForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
             webhook = form.save(commit=False)
-            webhook.created_by = request.user  # type: ignore[assignment]
+            webhook.created_by = request.user
             webhook.save()
             form.save_routes(webhook)
             messages.success(request, f"Webhook {webhook.name} created. Give its URL to the sending system.")

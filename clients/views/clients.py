@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from dashboard.access import can_edit, editor_required, is_admin, viewer_required
+from dashboard.access import AuthedRequest, can_edit, editor_required, is_admin, viewer_required
 from lib.htmx import is_htmx
 from lib.naming import free_copy_name
 
@@ -77,7 +77,7 @@ def _render_form(request: HttpRequest, *, client: HttpClient | None, form: Clien
     return render(request, "clients/form.html", context, status=status)
 
 
-def _save_form(request: HttpRequest, client: HttpClient | None) -> HttpResponse:
+def _save_form(request: AuthedRequest, client: HttpClient | None) -> HttpResponse:
     editing = client is not None
     initial = client_initial(client) if client else {}
     if request.method != "POST":
@@ -106,12 +106,12 @@ def _save_form(request: HttpRequest, client: HttpClient | None) -> HttpResponse:
 
 
 @editor_required
-def client_create(request: HttpRequest) -> HttpResponse:
+def client_create(request: AuthedRequest) -> HttpResponse:
     return _save_form(request, None)
 
 
 @editor_required
-def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def client_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     return _save_form(request, get_client_for_user(request, pk, write=True))
 
 
@@ -143,12 +143,12 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def client_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+def client_duplicate(request: AuthedRequest, pk: int) -> HttpResponse:
     source = get_client_for_user(request, pk, write=True)
     # The copy gets the settings, not the secrets: whoever edits it enters them (and cannot aim a copied
     # secret at an address of their own).
     copy = HttpClient.objects.create(
-        name=free_copy_name(HttpClient.objects, source.name, max_length=200), kind=source.kind,
+        name=free_copy_name(HttpClient.objects.all(), source.name), kind=source.kind,
         config=dict(source.config or {}), log_requests=source.log_requests, created_by=request.user,
     )
     messages.success(request, f"Duplicated as “{copy.name}”. Enter its secrets, then grant access to use it.")
@@ -179,7 +179,7 @@ def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def client_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
+def client_test_connection(request: AuthedRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk, write=True)
     ctype = client_type_of(client)
     try:
@@ -197,7 +197,7 @@ def client_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def client_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def client_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk, write=True)
     message = client_type_of(client).revoke(client, user=request.user)
     messages.success(request, message)

@@ -60,7 +60,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             or role_of(request.user) < Role.EDITOR:
         raise PermissionDenied("Only the signed-in editor who started the grant can complete it.")
     # 2. The client, through the scoped getter.
-    client = get_client_for_user(request, pending.get("client"), write=True)
+    client = get_client_for_user(request, pending.get("client", ""), write=True)
     ctype = client_type_of(client)
     # 3. State must match what this session sent, before anything else is read from the answer: a forged or
     #    crossed callback (even one that only says error=...) neither cancels nor completes the pending grant.

@@ -79,13 +79,14 @@ def subscriber_for(incoming: Incoming) -> Subscriber:
 
 def request_hook_for(incoming: Incoming) -> RequestHook | None:
     """The Incoming's request transformer as a hook over ``{"path", "query", "cursor"}``, or None."""
-    if incoming.transformer_id is None:
+    transformer = incoming.transformer
+    if transformer is None:
         return None
     from connections.transformers import Budget, TransformError
 
     from .transform import task_limits
 
-    chain = incoming.transformer.compiled()
+    chain = transformer.compiled()
     limits = task_limits()
 
     def hook(request: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +158,7 @@ def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: Transfor
         )
         if done and page.cursor and not run.dry_run:
             IncomingCursor.objects.update_or_create(
-                incoming_id=run.incoming_id, division=int(key),
+                incoming_id=subscriber.incoming.pk, division=int(key),
                 defaults={"kind": page.cursor["kind"], "value": str(page.cursor["value"]),
                           "seen_keys": page.cursor.get("seen_keys") or [], "endpoint": page.cursor.get("endpoint", ""),
                           "run": run, "updated_at": timezone.now()},
@@ -176,7 +177,7 @@ def _read_division(run: Run, subscriber: Subscriber, division: int | None, *, re
     resume = None
     if state.get("next_url"):
         resume = ResumePoint(next_url=state["next_url"], page=int(state.get("page") or 0), cursor=state.get("cursor"))
-    stored = IncomingCursor.objects.filter(incoming_id=run.incoming_id, division=int(key)).first()
+    stored = IncomingCursor.objects.filter(incoming_id=subscriber.incoming.pk, division=int(key)).first()
     cursor = stored.as_dict() if stored else None
     records = 0
     for page in subscriber.read(division, resume=resume, cursor=cursor, request_hook=request_hook):

@@ -140,7 +140,7 @@ def queue_open_tasks(route_run: RouteRun, *, only_new: bool = False) -> int:
     """
     if route_run.run_id is None:
         return 0
-    tasks = Task.objects.filter(run_id=route_run.run_id)
+    tasks = route_run.tasks()
     tasks = tasks.filter(status=Task.Status.NEW, queued_at__isnull=True) if only_new else tasks.claimable()
     ids = list(tasks.order_by("pk").values_list("pk", flat=True))
     return queue_publishing(route_run.pk, ids, batch_size=route_run.route.batch_size)
@@ -169,7 +169,7 @@ def requeue_tasks(tasks: list[Task], *, message: str) -> tuple[int, int]:
 
 def counters(route_run: RouteRun) -> dict[str, int]:
     """Tasks per status of a run (for the live counters), plus the total."""
-    rows = Task.objects.filter(run_id=route_run.run_id).values("status").annotate(n=Count("pk"))
+    rows = route_run.tasks().values("status").annotate(n=Count("pk"))
     result = {status: 0 for status, _ in Task.Status.choices}
     for row in rows:
         result[row["status"]] = row["n"]
@@ -275,7 +275,7 @@ def run_inline(route: Route, *, user: Any = None) -> RouteRun:
     route_run = start_route_run(route, trigger=TriggerSource.MANUAL, user=user, enqueue=False)
     read_route_run(route_run)
     route_run.refresh_from_db()
-    ids = list(Task.objects.filter(run_id=route_run.run_id).claimable().values_list("pk", flat=True))
+    ids = list(route_run.tasks().claimable().values_list("pk", flat=True))
     size = max(1, route.batch_size)
     for start in range(0, len(ids), size):
         publish_batch(route_run, ids[start:start + size])
@@ -289,6 +289,8 @@ def run_inline(route: Route, *, user: Any = None) -> RouteRun:
 def dry_run(route: Route, *, entities: list[Any] | None = None, limit: int = 10) -> list[dict[str, Any]]:
     """What the route would publish for a sample of the Incoming, without writing anything to the other side."""
     if entities is None:
+        if route.incoming is None:
+            raise LookupError("The route has no Incoming to sample: its webhook feeds it.")
         entities = sample_entities(route.incoming, limit=limit)
     hook = route_chain(route, dry=True)
     publisher = get_publisher(route.outgoing.publisher)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -63,7 +63,7 @@ class IncomingForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = subscriber_choices()
-        self.fields["subscriber"].choices = choices
+        cast(forms.ChoiceField, self.fields["subscriber"]).choices = choices
         self.fields["subscriber"].widget.attrs.update({"data-role": "subscriber"})
         kind = (self.data.get("subscriber") if self.is_bound else None) or self.initial.get("subscriber") \
             or self.instance.subscriber or (choices[0][0] if choices else "")
@@ -123,7 +123,8 @@ class IncomingForm(forms.ModelForm):
         return self._clean_name_template("task_key")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.subscriber_cls is None:
             self.add_error("subscriber", "Choose a subscriber.")
             return cleaned

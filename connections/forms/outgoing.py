@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -32,7 +32,7 @@ class JSONObjectField(forms.CharField):
             return json.dumps(value, indent=2, ensure_ascii=False)
         return value
 
-    def to_python(self, value: Any) -> dict[str, Any]:
+    def to_python(self, value: Any) -> dict[str, Any]:  # type: ignore[override]  # a JSON object, not text
         if isinstance(value, dict):
             return value
         text = (value or "").strip()
@@ -81,7 +81,7 @@ class OutgoingForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["publisher"].choices = publisher_choices()
+        cast(forms.ChoiceField, self.fields["publisher"]).choices = publisher_choices()
         action = self._current("action") or Outgoing.Action.CREATE
         entity = self._current("entity") or ""
         kind = self._current("publisher") or "exact_online"
@@ -90,11 +90,12 @@ class OutgoingForm(forms.ModelForm):
         except LookupError:
             publisher = None
         entities = publisher.entity_choices(action) if publisher else []
-        self.fields["entity"].choices = [("", "— choose an entity —"), *entities]
+        cast(forms.ChoiceField, self.fields["entity"]).choices = [("", "— choose an entity —"), *entities]
         refs = publisher.reference_field_choices(entity) if publisher and entity else []
-        self.fields["reference_field"].choices = [("", "— keep it on our side (nothing written) —"), *refs]
+        cast(forms.ChoiceField, self.fields["reference_field"]).choices = [
+            ("", "— keep it on our side (nothing written) —"), *refs]
         keys = publisher.key_field_choices(entity) if publisher and entity else []
-        self.fields["upsert_key"].choices = [("", "— none —"), *keys]
+        cast(forms.ChoiceField, self.fields["upsert_key"]).choices = [("", "— none —"), *keys]
         if self.instance.pk:
             self.initial.setdefault("reference_field", self.instance.config.get("reference_field", ""))
             self.initial.setdefault("reference_overwrite", bool(self.instance.config.get("reference_overwrite")))
@@ -116,7 +117,8 @@ class OutgoingForm(forms.ModelForm):
         return str(value or "")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         try:

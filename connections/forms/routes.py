@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from celery.schedules import crontab
 from django import forms
@@ -36,7 +36,7 @@ class RouteForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = _timezones()
+        cast(forms.ChoiceField, self.fields["timezone"]).choices = _timezones()
         current = self.instance.ordered_transformers() if self.instance.pk else []
         for slot in range(TRANSFORMER_SLOTS):
             name = f"transformer_{slot + 1}"
@@ -66,7 +66,8 @@ class RouteForm(forms.ModelForm):
         return text
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("schedule_kind")
         if kind == Route.ScheduleKind.INTERVAL and not data.get("interval_seconds"):
             self.add_error("interval_seconds", "Give the number of seconds between runs.")

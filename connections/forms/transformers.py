@@ -286,7 +286,8 @@ class _Rendering:
         self.shown.add(location)
         step_type = str(step.get("type", ""))
         cls = STEP_TYPES.get(step_type)
-        params = step.get("params") if isinstance(step.get("params"), dict) else {}
+        raw_params = step.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
         texts = params_to_form(step_type, params)
         texts.update({k: v or "" for k, v in step.get("_raw", {}).items()})
         field_errors: dict[str, list[str]] = {}

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .runs import Task, TriggerSource
+from .runs import Task, TaskQuerySet, TriggerSource
 
 __all__ = ["Route", "RouteRun", "RouteTransformer"]
 
@@ -282,8 +282,14 @@ class RouteRun(models.Model):
         end = self.finished_at or timezone.now()
         return end - self.created_at
 
-    def open_tasks(self) -> models.QuerySet[Task]:
-        return Task.objects.filter(run_id=self.run_id, status__in=Task.OPEN)
+    def tasks(self) -> TaskQuerySet:
+        """The tasks of this run (none before it has a Run)."""
+        if self.run_id is None:
+            return Task.objects.none()
+        return Task.objects.filter(run_id=self.run_id)
+
+    def open_tasks(self) -> TaskQuerySet:
+        return self.tasks().filter(status__in=Task.OPEN)
 
     def touch(self, *, api_calls: int = 0, at: datetime | None = None) -> None:
         """Record progress: a heartbeat (the repair job leaves moving runs alone) and the calls made."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.validators import RegexValidator
 from django.db import models
@@ -32,7 +32,7 @@ class Storage(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def expiry_from_now(self, ttl: int | None = None) -> timezone.datetime | None:
+    def expiry_from_now(self, ttl: int | None = None) -> datetime | None:
         seconds = ttl or self.ttl_seconds
         return timezone.now() + timedelta(seconds=seconds) if seconds else None
 

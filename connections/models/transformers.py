@@ -60,7 +60,7 @@ class Transformer(models.Model):
 
     def duplicate(self) -> Transformer:
         """A copy under a free name ("Copy of X", "Copy of X (2)", ...)."""
-        name = free_copy_name(Transformer.objects, self.name, max_length=self._meta.get_field("name").max_length)
+        name = free_copy_name(Transformer.objects.all(), self.name)
         copy: Any = Transformer.objects.create(name=name, description=self.description, steps=self.steps)
         return copy
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import types
 import typing
 from collections.abc import Callable
@@ -45,7 +46,7 @@ class Step:
     label: ClassVar[str]
     help: ClassVar[str] = ""
     category: ClassVar[str] = "Shape"
-    Params: ClassVar[type[StepParams]]
+    Params: ClassVar[builtins.type[StepParams]]  # builtins: ``type`` above is the step's name
     widgets: ClassVar[dict[str, str]] = {}
     advanced: ClassVar[tuple[str, ...]] = ()  # parameters the editor folds under "Options"
     nested: ClassVar[tuple[str, ...]] = ()

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
+from dashboard.access import AuthedRequest, can_edit, editor_required, get_for_user, viewer_required
 from lib.naming import free_copy_name
 
 from .. import tester_sources
@@ -39,7 +39,7 @@ def incoming_list(request: HttpRequest) -> HttpResponse:
     if q:
         incomings = incomings.filter(Q(name__icontains=q) | Q(config__entity__icontains=q))
     page = Paginator(incomings, 50).get_page(request.GET.get("page"))
-    last_runs = {}
+    last_runs: dict[int | None, Run] = {}
     for run in Run.objects.filter(incoming__in=[i.pk for i in page]).order_by("incoming_id", "-created_at", "-pk"):
         last_runs.setdefault(run.incoming_id, run)
     rows = [(incoming, last_runs.get(incoming.pk)) for incoming in page]
@@ -204,9 +204,9 @@ def incoming_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def incoming_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+def incoming_duplicate(request: AuthedRequest, pk: int) -> HttpResponse:
     incoming = get_incoming_for_user(request, pk, write=True)
-    name = free_copy_name(Incoming.objects, incoming.name, max_length=Incoming._meta.get_field("name").max_length)
+    name = free_copy_name(Incoming.objects.all(), incoming.name)
     copy = Incoming.objects.create(
         name=name, subscriber=incoming.subscriber, config=incoming.config, path=incoming.path, query=incoming.query,
         pagination=incoming.pagination, page_cap=incoming.page_cap, incremental=incoming.incremental,

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
+from dashboard.access import AuthedRequest, can_edit, editor_required, get_for_user, viewer_required
 from lib.naming import free_copy_name
 
 from .. import tester_sources
@@ -47,7 +47,7 @@ def _render_form(request: HttpRequest, form: OutgoingForm, outgoing: Outgoing | 
 
 
 @editor_required
-def outgoing_create(request: HttpRequest) -> HttpResponse:
+def outgoing_create(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         form = OutgoingForm(request.POST)
         if form.is_valid():
@@ -114,9 +114,9 @@ def outgoing_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @editor_required
 @require_POST
-def outgoing_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+def outgoing_duplicate(request: AuthedRequest, pk: int) -> HttpResponse:
     original = get_outgoing_for_user(request, pk, write=True)
-    name = free_copy_name(Outgoing.objects, original.name, max_length=Outgoing._meta.get_field("name").max_length)
+    name = free_copy_name(Outgoing.objects.all(), original.name)
     copy = Outgoing.objects.create(
         name=name, publisher=original.publisher, action=original.action, entity=original.entity, path=original.path,
         query=original.query, payload=original.payload, transformer=original.transformer,

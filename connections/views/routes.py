@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import QuotaState
-from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
+from dashboard.access import AuthedRequest, can_edit, editor_required, get_for_user, viewer_required
 
 from .. import tester_sources
 from ..flow import routing
@@ -52,7 +52,7 @@ def route_list(request: HttpRequest) -> HttpResponse:
 
 
 @editor_required
-def route_create(request: HttpRequest) -> HttpResponse:
+def route_create(request: AuthedRequest) -> HttpResponse:
     form = RouteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         route = form.save(commit=False)

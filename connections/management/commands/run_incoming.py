@@ -29,12 +29,12 @@ class Command(BaseCommand):
             for incoming in Incoming.objects.filter(enabled=True):
                 runs.append(Run.enqueue(incoming, trigger=TriggerSource.MANUAL)[0])
         elif options["incoming_id"]:
-            incoming = Incoming.objects.filter(pk=options["incoming_id"]).first()
-            if incoming is None:
+            found = Incoming.objects.filter(pk=options["incoming_id"]).first()
+            if found is None:
                 raise CommandError(f"No Incoming {options['incoming_id']}.")
-            run, created = Run.enqueue(incoming, trigger=TriggerSource.MANUAL)
+            run, created = Run.enqueue(found, trigger=TriggerSource.MANUAL)
             if not created:
-                raise CommandError(f"Run {run.pk} of {incoming} is already {run.status}; not started twice.")
+                raise CommandError(f"Run {run.pk} of {found} is already {run.status}; not started twice.")
             runs.append(run)
         else:
             raise CommandError("Give an Incoming id, --all or --resume RUN_ID.")
