@@ -41,7 +41,7 @@ django.setup()
 import psutil  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from tests.fixtures.sandbox import Sandbox, start_sandbox  # noqa: E402
+from tests.fixtures.sandbox import Sandbox, grant_client, start_sandbox  # noqa: E402
 
 SELECT = "ID,Code,Name,City,Email,Modified"
 DIVISIONS = {10_000: 101001, 100_000: 101002}
@@ -91,21 +91,6 @@ def measure(box: Sandbox, name: str, size: int, read: Callable[[], int]) -> dict
     calls = api_calls(box)
     return {"name": name, "size": size, "records": records, "calls": calls, "per_call": records / max(calls, 1),
             "per_second": records / seconds, "seconds": seconds, "rss": rss.growth}
-
-
-def grant(box: Sandbox) -> Any:
-    from clients.models import HttpClient
-    from exact_online.client_type import ExactOnlineClientType, redirect_uri
-
-    app = box.register_app("bench", redirect_uri())
-    client = HttpClient.objects.create(name="bench", kind="exact_online",
-                                       config={"base_url": box.url, "client_id": app["client_id"]})
-    client.set_secrets({"client_secret": app["client_secret"]})
-    client.save()
-    code = box.authorize(app["client_id"], redirect_uri(), divisions=list(DIVISIONS.values()))
-    ExactOnlineClientType().complete_grant(client, code=code, user=None)
-    client.refresh_from_db()
-    return client
 
 
 def ours(client: Any, division: int, *, runner: bool = False) -> Callable[[], int]:
@@ -181,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     created: list[Any] = []
     try:
         box.set_limits(minutely=1_000_000, daily=10_000_000)
-        client = grant(box)
+        client = grant_client(box, "bench", divisions=list(DIVISIONS.values()))
         results = []
         created.append(client)
         for size in args.sizes:

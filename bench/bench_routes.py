@@ -33,22 +33,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from tests.fixtures.sandbox import Sandbox, start_sandbox  # noqa: E402
-
-
-def grant(box: Sandbox) -> Any:
-    from clients.models import HttpClient
-    from exact_online.client_type import ExactOnlineClientType, redirect_uri
-
-    app = box.register_app("bench routes", redirect_uri())
-    box.set_limits(apps={app["client_id"]: {"minutely": 10_000_000, "daily": 100_000_000}})
-    client = HttpClient.objects.create(name="bench", kind="exact_online",
-                                       config={"base_url": box.url, "client_id": app["client_id"]})
-    client.set_secrets({"client_secret": app["client_secret"]})
-    client.save()
-    ExactOnlineClientType().complete_grant(client, code=box.authorize(app["client_id"], redirect_uri()), user=None)
-    client.refresh_from_db()
-    return client
+from tests.fixtures.sandbox import grant_client, start_sandbox  # noqa: E402
 
 
 def publish(client: Any, division: int, tasks: int, batch: int, label: str) -> dict[str, Any]:
@@ -95,7 +80,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     box = start_sandbox(WORK / "sandbox", seed=True)
     try:
-        client = grant(box)
+        client = grant_client(box, "bench routes", unlimited=True)
         division = box.divisions[1]
         rows = [publish(client, division, args.tasks, args.batch, "clean")]
         rule = {"path": f"{division}/crm/Accounts$", "method": "POST"}

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from connections.models import Route, Task, Transformer
-from tests.connections.routes.sandbox_support import copy_route, granted_client, run_inline
+from tests.connections.routes.sandbox_support import copy_route, run_inline
 from tests.fixtures.browser import screenshot
+from tests.fixtures.sandbox import grant_client
 
 WIDTHS = (1440, 1024, 390)
 
@@ -91,7 +92,7 @@ def _check_page(page: Any, url: str, name: str, width: int, errors: list[str]) -
 @pytest.mark.django_db(transaction=True)
 def test_first_integration_fits_every_width(chromium, live_server, admin_user, sandbox):
     source, target = sandbox.divisions
-    client = granted_client(sandbox, "Exact Online sandbox")
+    client = grant_client(sandbox, "Exact Online sandbox", unlimited=True)
     route = copy_route(client, source, target, name="first integration")
     run_inline(route)
     pages = _pages(route)

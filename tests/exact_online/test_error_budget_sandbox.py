@@ -13,7 +13,8 @@ from clients.models import ErrorBudget
 from connections.models import Task
 from exact_online import errors
 from exact_online.client_type import api_for, open_error_circuits
-from tests.connections.routes.sandbox_support import copy_route, granted_client, run_inline
+from tests.connections.routes.sandbox_support import copy_route, run_inline
+from tests.fixtures.sandbox import grant_client
 
 
 def calls_to(box, endpoint: str, division: int, method: str | None = None) -> int:
@@ -40,7 +41,7 @@ def hammer(api, path: str, division: int, times: int) -> list[type[Exception] | 
 @pytest.mark.django_db
 def test_an_endpoint_that_always_fails_reaches_exact_at_most_five_times(box):
     division = box.divisions[0]
-    client = granted_client(box, "budget")
+    client = grant_client(box, "budget", unlimited=True)
     box.set_faults({"path": f"/{division}/crm/Contacts", "error_rate": 1, "error_status": 400})
 
     first = hammer(api_for(client), "crm/Contacts", division, 8)
@@ -62,7 +63,7 @@ def test_an_endpoint_that_always_fails_reaches_exact_at_most_five_times(box):
 def test_the_hourly_cap_holds_when_successes_interleave(box):
     """Lookups by key fail, the listing works: the run of errors keeps closing, the hour's five still hold."""
     division = box.divisions[0]
-    client = granted_client(box, "budget-hourly")
+    client = grant_client(box, "budget-hourly", unlimited=True)
     box.set_faults({"path": r"crm/Contacts\(", "error_rate": 1, "error_status": 404})
     api = api_for(client)
     lookups, listings = [], []
@@ -78,7 +79,7 @@ def test_the_hourly_cap_holds_when_successes_interleave(box):
 @pytest.mark.django_db
 def test_a_route_fails_tasks_permanently_once_the_circuit_opens(box):
     source, target = box.divisions
-    client = granted_client(box, "budget-route")
+    client = grant_client(box, "budget-route", unlimited=True)
     box.set_faults({"path": f"/{target}/crm/Accounts", "method": "POST", "error_rate": 1, "error_status": 400})
     route = copy_route(client, source, target, name="budget copy")
     run = run_inline(route, rounds=3)

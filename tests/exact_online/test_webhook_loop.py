@@ -24,7 +24,7 @@ from connections.models import Incoming, Outgoing, RouteRun, Task
 from exact_online.models import ExactChange
 from exact_online.webhooks import change_counts, fetch_changes, webhook_for
 from tests.connections.routes.conftest import SCRIPT, script  # noqa: F401  (the fake target)
-from tests.connections.routes.sandbox_support import granted_client
+from tests.fixtures.sandbox import grant_client
 from webhooks.models import Delivery
 from webhooks.processing import drain
 
@@ -72,7 +72,7 @@ def test_exact_webhooks_end_to_end(sandbox_factory, live_server, settings, edito
     settings.SITE_URL = live_server.url  # the callback Exact (the sandbox) posts to
     box = sandbox_factory()
     division = box.divisions[0]
-    client = granted_client(box, "Exact with webhooks")
+    client = grant_client(box, "Exact with webhooks", unlimited=True)
     incoming = Incoming.objects.create(
         name="Changed accounts", subscriber="exact_online", http_client=client, incremental=True,
         config={"entity": "crm/Accounts", "divisions": "selected", "division_codes": [division]},

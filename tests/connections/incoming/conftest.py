@@ -9,8 +9,7 @@ import pytest
 
 from clients.models import HttpClient
 from connections.models import Incoming
-from exact_online.client_type import ExactOnlineClientType, redirect_uri
-from tests.fixtures.sandbox import Sandbox, start_sandbox
+from tests.fixtures.sandbox import Sandbox, grant_client, start_sandbox
 
 DIVISION = 101001
 ACCOUNTS = 10_000
@@ -27,20 +26,6 @@ def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     box.generate("Accounts", ACCOUNTS, DIVISION)
     yield box
     box.stop()
-
-
-def grant_client(box: Sandbox, name: str = "Exact sandbox") -> HttpClient:
-    """An HttpClient granted through the client type's own code path (authorize in the sandbox, exchange)."""
-    app = box.register_app(name, redirect_uri())
-    client = HttpClient.objects.create(name=name, kind="exact_online",
-                                       config={"base_url": box.url, "client_id": app["client_id"]})
-    client.set_secrets({"client_secret": app["client_secret"]})
-    client.save()
-    code = box.authorize(app["client_id"], redirect_uri())
-    ExactOnlineClientType().complete_grant(client, code=code, user=None)
-    client.refresh_from_db()
-    assert client.grant_or_none is not None and client.grant.default_division
-    return client
 
 
 @pytest.fixture

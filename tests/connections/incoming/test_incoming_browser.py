@@ -8,8 +8,7 @@ import pytest
 
 from connections.models import Incoming, Run
 from tests.fixtures.browser import login_as, screenshot, wait_for_js
-
-from .conftest import grant_client
+from tests.fixtures.sandbox import grant_client
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

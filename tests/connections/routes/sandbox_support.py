@@ -1,4 +1,4 @@
-"""Helpers for route tests against the sandbox: a granted HTTP client, the A→B account copy route."""
+"""Helpers for route tests against the sandbox: the A→B account copy route, read and publish in this process."""
 
 from __future__ import annotations
 
@@ -7,27 +7,9 @@ from typing import Any
 from clients.models import HttpClient
 from connections.flow import publish, routing
 from connections.models import Incoming, Outgoing, Route, RouteRun, Storage, Task, Transformer
-from exact_online.client_type import ExactOnlineClientType, api_for, redirect_uri
+from exact_online.client_type import api_for
 
 COPIED_FIELDS = ["Name", "City", "Email", "Phone", "Postcode", "Country", "Website"]
-
-
-def granted_client(sandbox: Any, name: str = "routes", *, unlimited: bool = True) -> HttpClient:
-    """An Exact Online HTTP Client with a grant on the sandbox (through the real code exchange)."""
-    app = sandbox.register_app(f"{name} app", redirect_uri())
-    if unlimited:
-        # Our own app only: other tests' limits stay as they are.
-        current = sandbox.http.get(f"{sandbox.url}/sandbox/api/limits", headers=sandbox.control_headers,
-                                   timeout=10).json().get("apps", {})
-        sandbox.set_limits(apps={**current, app["client_id"]: {"minutely": 1_000_000, "daily": 10_000_000}})
-    client = HttpClient.objects.create(name=name, kind="exact_online",
-                                       config={"base_url": sandbox.url, "client_id": app["client_id"]})
-    client.set_secrets({"client_secret": app["client_secret"], "webhook_secret": app["webhook_secret"]})
-    client.save()
-    code = sandbox.authorize(app["client_id"], redirect_uri())
-    ExactOnlineClientType().complete_grant(client, code=code, user=None)
-    client.refresh_from_db()
-    return client
 
 
 def accounts(client: HttpClient, division: int, select: str = "ID,Name,City,SearchCode") -> list[dict[str, Any]]:

@@ -8,8 +8,7 @@ import pytest
 
 from connections.models import Incoming, Storage, Task, Transformer
 from tests.fixtures.browser import login_as, screenshot, wait_for_js
-
-from .sandbox_support import granted_client
+from tests.fixtures.sandbox import grant_client
 
 
 @pytest.mark.browser
@@ -18,7 +17,7 @@ from .sandbox_support import granted_client
 def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, editor_user, own_sandbox,
                                                   celery_worker_process):
     source, target = own_sandbox.divisions
-    client = granted_client(own_sandbox, "Exact sandbox")
+    client = grant_client(own_sandbox, "Exact sandbox", unlimited=True)
     Incoming.objects.create(
         name="Five accounts of A", subscriber="exact_online", http_client=client, pagination=False,
         config={"entity": "crm/Accounts", "divisions": "selected", "division_codes": [source], "endpoint": "standard"},

@@ -16,14 +16,15 @@ from django.core.management import call_command
 
 from connections.models import SourceIdMap, Task
 from exact_online.client_type import api_for
+from tests.fixtures.sandbox import grant_client
 
-from .sandbox_support import accounts, copy_route, granted_client, run_inline
+from .sandbox_support import accounts, copy_route, run_inline
 
 
 @pytest.mark.django_db
 def test_route_copies_accounts_once_then_only_changes(own_sandbox):
     source, target = own_sandbox.divisions
-    client = granted_client(own_sandbox, "copy")
+    client = grant_client(own_sandbox, "copy", unlimited=True)
     route = copy_route(client, source, target)
     in_a = accounts(client, source)
     before_b = accounts(client, target)
@@ -67,7 +68,7 @@ def test_route_copies_accounts_once_then_only_changes(own_sandbox):
 @pytest.mark.django_db
 def test_faults_on_creates_never_duplicate(own_sandbox):
     source, target = own_sandbox.divisions
-    client = granted_client(own_sandbox, "faults")
+    client = grant_client(own_sandbox, "faults", unlimited=True)
     own_sandbox.generate("Accounts", 150, source)
     route = copy_route(client, source, target, name="copy with faults")
     in_a = accounts(client, source)

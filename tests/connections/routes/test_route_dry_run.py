@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from connections.models import StorageEntry, Task
 
-from .sandbox_support import copy_route, granted_client
+from .sandbox_support import copy_route
 
 
 def _writes_since(sandbox, since: float) -> int:
@@ -18,10 +18,9 @@ def _writes_since(sandbox, since: float) -> int:
 
 
 @pytest.mark.django_db
-def test_dry_run_shows_payloads_without_writing(sandbox, editor_client):
+def test_dry_run_shows_payloads_without_writing(sandbox, granted_client, editor_client):
     source, target = sandbox.divisions
-    client = granted_client(sandbox, "dry run")
-    route = copy_route(client, source, target, name="dry run copy")
+    route = copy_route(granted_client, source, target, name="dry run copy")
     since = time.time()
     url = reverse("connections:route_dry_run", args=[route.pk])
     posted = editor_client.post(url, {"limit": 3})  # the old form: sent on to the page of its own

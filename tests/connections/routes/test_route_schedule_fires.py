@@ -8,8 +8,7 @@ import pytest
 from django.urls import reverse
 
 from connections.models import Incoming, Outgoing, Route, RouteRun, TriggerSource
-
-from .sandbox_support import granted_client
+from tests.fixtures.sandbox import grant_client
 
 
 @pytest.mark.slow
@@ -17,7 +16,7 @@ from .sandbox_support import granted_client
 def test_schedule_from_the_form_fires_through_beat(sandbox, editor_client, celery_worker_process,
                                                    celery_beat_process):
     division = sandbox.divisions[0]
-    client = granted_client(sandbox, "schedule")
+    client = grant_client(sandbox, "schedule", unlimited=True)
     incoming = Incoming.objects.create(
         name="VAT codes", subscriber="exact_online", http_client=client, query={"$select": "ID,Code,Description"},
         config={"entity": "vat/VATCodes", "divisions": "selected", "division_codes": [division]},

@@ -16,8 +16,7 @@ import pytest
 
 from connections.flow import routing
 from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task
-
-from .sandbox_support import granted_client
+from tests.fixtures.sandbox import grant_client
 
 TASKS = 5000
 
@@ -30,7 +29,7 @@ def _finished(run: Run) -> int:
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_run_every_task_finishes_once(own_sandbox, celery_worker_process):
     target = own_sandbox.divisions[1]
-    client = granted_client(own_sandbox, "kill test")
+    client = grant_client(own_sandbox, "kill test", unlimited=True)
     incoming = Incoming.objects.create(name="kill test source", subscriber="exact_online", http_client=client)
     outgoing = Outgoing.objects.create(name="kill test create", publisher="exact_online", action="create",
                                        entity="crm/Accounts", path={"division": target}, http_client=client,

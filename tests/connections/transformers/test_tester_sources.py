@@ -110,11 +110,10 @@ def test_fetch_sample_is_for_editors(viewer_client, editor_client, route):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fetch_sample_loads_the_first_entity_from_exact(editor_client, sandbox):
-    from tests.connections.incoming.conftest import grant_client, make_incoming
+def test_fetch_sample_loads_the_first_entity_from_exact(editor_client, granted_client):
+    from tests.connections.incoming.conftest import make_incoming
 
-    incoming = make_incoming(grant_client(sandbox, "tester sample"), query={"$select": "ID,Code,Name"},
-                             name="sampled")
+    incoming = make_incoming(granted_client, query={"$select": "ID,Code,Name"}, name="sampled")
     response = editor_client.get(URL, {"incoming": incoming.pk}, **HX)
     entity = loaded(response)
     assert set(entity) >= {"ID", "Name"} and entity["Name"]
