@@ -129,7 +129,8 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "task": task, "route_run": route_run, "route": route_run.route if route_run else None,
         "timeline": [{**line, "when": parse_datetime(str(line.get("at", "")))}
                      for line in (task.log or []) if isinstance(line, dict)],
-        "can_edit": can_edit(request.user), "retryable": task.status in Task.RETRYABLE, **_stages(task),
+        "can_edit": can_edit(request.user), "retryable": task.status in Task.RETRYABLE,
+        "skippable": task.status in Task.SKIPPABLE, **_stages(task),
     })
 
 
