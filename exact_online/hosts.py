@@ -143,7 +143,7 @@ class _AddressCheck:
         name = self._dns_host
         self._dns_host = checked_address(name, self.port)  # connect to the address that was checked
         try:
-            return super()._new_conn()  # type: ignore[misc,no-any-return]
+            return super()._new_conn()  # type: ignore[misc]
         finally:
             self._dns_host = name  # TLS (SNI, certificate) and Host keep the name
 

@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from connections.models import Incoming, Task
 from connections.task_names import TaskNamer, normalise
-
-from .sandbox_support import granted_client
+from tests.fixtures.sandbox import grant_client
 
 
 def test_the_namer_fills_label_and_normalised_keys():
@@ -22,7 +21,7 @@ def test_the_namer_fills_label_and_normalised_keys():
 
 @pytest.mark.django_db
 def test_a_run_names_its_tasks_and_the_tasks_page_finds_them(sandbox, viewer_client, editor_client):
-    client = granted_client(sandbox, "task labels")
+    client = grant_client(sandbox, "task labels", unlimited=True)
     incoming = Incoming.objects.create(
         name="Labelled accounts", subscriber="exact_online", http_client=client, pagination=False,
         config={"entity": "crm/Accounts", "divisions": "selected", "division_codes": [sandbox.divisions[0]],
