@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from django import forms
@@ -9,7 +10,7 @@ from django import forms
 __all__ = ["preselect_only_choice"]
 
 
-def preselect_only_choice(field: forms.Field, initial: dict[str, Any], name: str) -> None:
+def preselect_only_choice(field: forms.Field, initial: MutableMapping[str, Any], name: str) -> None:
     """A model choice with exactly one option (one HTTP client) is chosen already on a new form."""
     queryset = getattr(field, "queryset", None)
     if queryset is None or name in initial:

@@ -60,9 +60,11 @@ def route_create(request: AuthedRequest) -> HttpResponse:
         route.save()
         route.set_transformers(form.ordered_transformers())
         messages.success(request, f"Route {route.name} created.")
-        reader = route.incoming.subscriber_class
-        if route.periodic_task and not route.incoming.incremental and getattr(reader, "incremental_by_default", False):
-            messages.warning(request, f"The Incoming {route.incoming} reads everything on every run: on a schedule "
+        incoming = route.incoming
+        reader = incoming.subscriber_class if incoming else None
+        if (incoming and route.periodic_task and not incoming.incremental
+                and getattr(reader, "incremental_by_default", False)):
+            messages.warning(request, f"The Incoming {incoming} reads everything on every run: on a schedule "
                                       "that costs more API calls than incremental reads. Tick Incremental on it.")
         return redirect(route)
     status = 400 if request.method == "POST" else 200
