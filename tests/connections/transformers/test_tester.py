@@ -65,4 +65,4 @@ def test_the_tester_partial_can_be_included_on_other_pages():
         },
     )
     assert '<input type="hidden" name="transformer" value="5">' in html
-    assert "Load last task" in html and ".tf-io" in html and "&quot;a&quot;: 1" in html
+    assert "Load last task" in html and "css/transformers.css" in html and "&quot;a&quot;: 1" in html
