@@ -1,4 +1,4 @@
-"""HTTP clients (one app registration at an API), their OAuth grant, quota state and logs.
+"""HTTP clients (one app registration at an API), their OAuth grant and logs.
 
 The platform stores a client's ``kind`` plus validated JSON config; what a kind means lives in the
 client-type registry (``clients.registry``), filled by connector apps such as ``exact_online``.
@@ -6,8 +6,7 @@ client-type registry (``clients.registry``), filled by connector apps such as ``
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -17,7 +16,10 @@ from django.utils import timezone
 from lib.crypto import EncryptedTextField, SecretsMixin
 from lib.relations import Dependent, dependents_of
 
-__all__ = ["AuthEvent", "HttpClient", "OAuthGrant", "QuotaState", "RequestLog"]
+if TYPE_CHECKING:
+    from .registry import ClientType, QuotaInfo
+
+__all__ = ["AuthEvent", "HttpClient", "OAuthGrant", "RequestLog"]
 
 
 class HttpClientQuerySet(models.QuerySet["HttpClient"]):
@@ -27,7 +29,9 @@ class HttpClientQuerySet(models.QuerySet["HttpClient"]):
 
 
 class HttpClient(SecretsMixin, models.Model):
-    """One app registration at an API (for Exact Online: region, Client ID/Secret), used by connections."""
+    """One app registration at an API (what it stores is the client type's), used by connections.
+
+    ``config`` is the type's validated plain config; ``secrets`` the JSON of its secret fields, encrypted."""
 
     class Status(models.TextChoices):
         NOT_GRANTED = "not_granted", "Not granted"
@@ -75,13 +79,34 @@ class HttpClient(SecretsMixin, models.Model):
             return None
 
     @property
-    def division(self) -> int | None:
-        """The division chosen on the client page (defaults to the grant's current division)."""
-        grant = self.grant_or_none
-        return grant.default_division if grant else None
+    def client_type(self) -> ClientType | None:
+        """The registered type of this client, or None when its connector is not installed."""
+        from .registry import CLIENT_TYPES
+
+        cls = CLIENT_TYPES.find(self.kind)
+        return cls() if cls is not None else None
+
+    @property
+    def connected_as(self) -> str:
+        ctype = self.client_type
+        return ctype.connected_as(self) if ctype is not None else ""
+
+    @property
+    def default_division(self) -> int | None:
+        ctype = self.client_type
+        return ctype.default_division(self) if ctype is not None else None
+
+    def quotas(self) -> list[QuotaInfo]:
+        ctype = self.client_type
+        return ctype.quotas(self) if ctype is not None else []
+
+    def quota(self, division: int | None) -> QuotaInfo | None:
+        """What the API last said about the allowance of ``division`` (0/None: the client's default)."""
+        wanted = int(division or self.default_division or 0)
+        return next((q for q in self.quotas() if q.division == wanted), None)
 
     def mark_needs_reconnect(self, message: str) -> None:
-        """Exact refused the grant: stop using it until someone grants access again."""
+        """The other side refused the grant: stop using it until someone grants access again."""
         HttpClient.objects.filter(pk=self.pk).update(status=self.Status.NEEDS_RECONNECT, status_message=message[:2000],
                                                      updated_at=timezone.now())
         self.status, self.status_message = self.Status.NEEDS_RECONNECT, message
@@ -97,12 +122,14 @@ class HttpClient(SecretsMixin, models.Model):
         self.status, self.status_message = self.Status.NOT_GRANTED, message
 
     def dependents(self) -> list[Dependent]:
-        """Objects of other apps that use this client (connections...); its own logs and grant aside."""
-        return dependents_of(self, ignore={OAuthGrant, AuthEvent, RequestLog, QuotaState, ErrorBudget})
+        """Objects of other apps that use this client (connections...): its own logs and grant aside, and the
+        rows a connector keeps per client (they go with it: ``on_delete=CASCADE``)."""
+        owned = {rel.related_model for rel in self._meta.related_objects if rel.on_delete is models.CASCADE}
+        return dependents_of(self, ignore={OAuthGrant, AuthEvent, RequestLog, *owned})
 
 
 class OAuthGrant(models.Model):
-    """The client's access at the API: the token pair (encrypted), its timing, who granted it, what it reaches.
+    """The client's access at the API: the token pair (encrypted), its timing and who granted it.
 
     One per client. ``version`` goes up on every refresh; a process that saw version N refreshes only if
     the row still says N once it holds the row lock (single-flight refresh across processes).
@@ -121,12 +148,6 @@ class OAuthGrant(models.Model):
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     granted_at = models.DateTimeField(null=True, blank=True)
-    exact_user_id = models.CharField(max_length=64, blank=True, default="")
-    exact_user_name = models.CharField(max_length=200, blank=True, default="")
-    exact_user_email = models.CharField(max_length=254, blank=True, default="")
-    current_division = models.IntegerField(null=True, blank=True)
-    default_division = models.IntegerField(null=True, blank=True)
-    divisions = models.JSONField(default=list, blank=True, help_text='[{"code": 123, "description": "..."}]')
 
     class Meta:
         verbose_name = "OAuth grant"
@@ -143,16 +164,6 @@ class OAuthGrant(models.Model):
         if self.expires_at is None:
             return None
         return (self.expires_at - timezone.now()).total_seconds()
-
-    def division_label(self, code: int | None) -> str:
-        for row in self.divisions or []:
-            if row.get("code") == code:
-                return f"{code} · {row.get('description') or ''}".strip(" ·")
-        return str(code) if code is not None else "—"
-
-    @property
-    def current_division_label(self) -> str:
-        return self.division_label(self.current_division)
 
     def clear_tokens(self) -> None:
         self.access_token = ""
@@ -232,67 +243,3 @@ class RequestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.url} → {self.status}"
-
-
-class QuotaState(models.Model):
-    """What Exact's ``X-RateLimit-*`` headers last said for one (client, division); division 0 = none."""
-
-    client = models.ForeignKey(HttpClient, on_delete=models.CASCADE, related_name="quota_states")
-    division = models.IntegerField(default=0)
-    daily_limit = models.IntegerField(null=True, blank=True)
-    daily_remaining = models.IntegerField(null=True, blank=True)
-    daily_reset = models.DateTimeField(null=True, blank=True)
-    minutely_limit = models.IntegerField(null=True, blank=True)
-    minutely_remaining = models.IntegerField(null=True, blank=True)
-    minutely_reset = models.DateTimeField(null=True, blank=True)
-    parked_until = models.DateTimeField(null=True, blank=True)
-    throttled_count = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["client", "division"], name="quota_per_client_division")]
-
-    def __str__(self) -> str:
-        return f"quota {self.client_id}/{self.division}"
-
-    @property
-    def daily_used_fraction(self) -> float | None:
-        if not self.daily_limit or self.daily_remaining is None:
-            return None
-        return max(0.0, min(1.0, 1 - self.daily_remaining / self.daily_limit))
-
-    @property
-    def daily_used_percent(self) -> int | None:
-        fraction = self.daily_used_fraction
-        return None if fraction is None else round(fraction * 100)
-
-    def is_parked(self, at: datetime | None = None) -> bool:
-        return bool(self.parked_until and self.parked_until > (at or timezone.now()))
-
-
-
-class ErrorBudget(models.Model):
-    """Client errors per (client, division, endpoint) in the current hour window: the error-budget circuit.
-
-    Exact blocks an API key after 10 errors per endpoint and division in an hour; the connector stops
-    sending to an endpoint well before that and records here until when (``open_until``). Division 0 = none.
-    """
-
-    client = models.ForeignKey(HttpClient, on_delete=models.CASCADE, related_name="error_budgets")
-    division = models.IntegerField(default=0)
-    endpoint = models.CharField(max_length=200)
-    window_start = models.DateTimeField(null=True, blank=True)
-    errors = models.PositiveIntegerField(default=0, help_text="Counted errors in the window starting at window_start.")
-    consecutive = models.PositiveIntegerField(default=0, help_text="Counted errors since the last success.")
-    open_until = models.DateTimeField(null=True, blank=True)
-    last_status = models.IntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["client", "division", "endpoint"], name="error_budget_per_endpoint"),
-        ]
-
-    def __str__(self) -> str:
-        return f"error budget {self.client_id}/{self.division}/{self.endpoint}"

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
-from pydantic import BaseModel
+from django.utils import timezone
+
+from lib.plugins import Plugin, Registry
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -19,8 +22,13 @@ if TYPE_CHECKING:
     from .models import HttpClient
 
 __all__ = [
+    "CLIENT_TYPES",
+    "LOOKUP_PROVIDERS",
     "ClientType",
     "GrantError",
+    "LookupFailed",
+    "LookupProvider",
+    "QuotaInfo",
     "TestResult",
     "client_type_choices",
     "get_client_type",
@@ -33,6 +41,10 @@ class GrantError(Exception):
     """A grant could not be completed; the message is safe to show (no secrets)."""
 
 
+class LookupFailed(Exception):
+    """An HTTP lookup failed; the message is safe to show (no secrets) and says why."""
+
+
 @dataclass
 class TestResult:
     ok: bool
@@ -41,16 +53,40 @@ class TestResult:
     elapsed_ms: float | None = None
     quota_headers: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    preview: str = ""  # the first bytes of the answer, when the type shows them
 
 
-class ClientType:
-    """One kind of HTTP client. Subclasses set the class attributes and implement the hooks they support."""
+@dataclass
+class QuotaInfo:
+    """What a client type knows of its API allowance for one scope (e.g. an Exact division; 0 = none)."""
 
-    kind: ClassVar[str] = ""
-    label: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    config_model: ClassVar[type[BaseModel] | None] = None
-    sensitive: ClassVar[tuple[str, ...]] = ()
+    division: int
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
+    minutely_limit: int | None = None
+    minutely_remaining: int | None = None
+    parked_until: datetime | None = None
+    throttled_count: int = 0
+
+    @property
+    def daily_used_percent(self) -> int | None:
+        if not self.daily_limit or self.daily_remaining is None:
+            return None
+        return round(max(0.0, min(1.0, 1 - self.daily_remaining / self.daily_limit)) * 100)
+
+    @property
+    def is_parked(self) -> bool:
+        return bool(self.parked_until and self.parked_until > timezone.now())
+
+
+class ClientType(Plugin):
+    """One kind of HTTP client. Subclasses set the class attributes and implement the hooks they support.
+
+    Client types are used as instances made without arguments (``get_client_type``); the client is passed
+    to every hook. ``form_class`` may replace the form built from ``form_fields()`` when a type needs
+    cross-field cleaning.
+    """
+
     # Config keys the stored secrets and grant belong to (where they are sent, whose they are): changing one
     # drops the secrets and tokens, so an editor cannot redirect a stored secret to an address of their own.
     bound_to: ClassVar[tuple[str, ...]] = ()
@@ -63,32 +99,35 @@ class ClientType:
 
     # --- configuration ----------------------------------------------------------------------------
     def form(self, data: Mapping[str, Any] | None = None, *, client: HttpClient | None = None) -> forms.Form:
-        """The type's form; ``stored_secrets`` names the sensitive values the client has (never the values)."""
-        assert self.form_class is not None
-        stored = frozenset(name for name in self.sensitive if client is not None and client.get_secret(name))
-        return self.form_class(data=data, initial=self.initial(client) if client else None,  # type: ignore[call-arg]
-                               editing=client is not None and client.pk is not None, stored_secrets=stored)
+        """The type's form; ``stored_secrets`` names the secret values the client has (never the values)."""
+        editing = client is not None and client.pk is not None
+        initial = self.initial(client) if client else None
+        if self.form_class is not None:
+            stored = frozenset(name for name in self.secret_fields if client is not None and client.get_secret(name))
+            return self.form_class(data=data, initial=initial, editing=editing,  # type: ignore[call-arg]
+                                   stored_secrets=stored)
+        form = forms.Form(data=data, initial=initial)
+        form.fields.update(self.secure_form_fields(editing=editing))
+        return form
 
     def initial(self, client: HttpClient) -> dict[str, Any]:
         """Form initial values from the stored config (secrets are never rendered back)."""
-        return {k: v for k, v in client.config.items() if k not in self.sensitive}
+        return {k: v for k, v in client.config.items() if k not in self.secret_fields}
 
     def apply(self, client: HttpClient, form: forms.Form) -> bool:
-        """Store a valid form's values: non-secret ones in ``config``, sensitive ones encrypted.
+        """Store a valid form's values: plain ones validated in ``config``, secret ones encrypted.
 
         Returns whether a ``bound_to`` key changed on a stored client: then only the secrets entered in this
         form are kept (the caller also forgets the grant, see ``HttpClient.forget_grant``).
         """
-        cleaned = self.values_from(form)
-        config = {k: v for k, v in cleaned.items() if k not in self.sensitive}
-        if self.config_model is not None:
-            config = self.config_model.model_validate(config).model_dump(mode="json")
+        plain, secret = self.split_secrets(self.values_from(form))
+        config = self.validate_config(plain)
         before = dict(client.config or {}) if client.pk is not None else {}
         rebound = client.pk is not None and any(before.get(k) != config.get(k) for k in self.bound_to)
         client.config = config
         if rebound:
             client.secrets = ""
-        client.set_secrets({k: str(cleaned.get(k) or "") for k in self.sensitive})
+        client.set_secrets(secret, keep=self.secret_fields)
         return rebound
 
     def copy_fields(self) -> list[tuple[str, str, str]]:
@@ -100,7 +139,9 @@ class ClientType:
 
     def summary(self, client: HttpClient) -> list[tuple[str, str]]:
         """(label, value) pairs shown on the client page; never secrets."""
-        return [(k.replace("_", " ").capitalize(), str(v)) for k, v in client.config.items()]
+        rows = [(k.replace("_", " ").capitalize(), str(v)) for k, v in client.config.items()]
+        return rows + [(name.replace("_", " ").capitalize(),
+                        "stored (hidden)" if client.get_secret(name) else "not set") for name in self.secret_fields]
 
     # --- behaviour hooks ------------------------------------------------------------------------
     def authorization_url(self, client: HttpClient, *, state: str) -> str:
@@ -121,6 +162,22 @@ class ClientType:
         return "not supported"
 
     def divisions(self, client: HttpClient) -> list[tuple[int, str]]:
+        """The scopes a client can default to (Exact: divisions); empty when the type has none."""
+        return []
+
+    def default_division(self, client: HttpClient) -> int | None:
+        return None
+
+    def set_division(self, client: HttpClient, code: int) -> str:
+        """Make ``code`` (one of ``divisions``) the default; returns the message to show."""
+        raise NotImplementedError
+
+    def connected_as(self, client: HttpClient) -> str:
+        """Who or what the grant acts as at the other side (shown in the client list), or ``""``."""
+        return ""
+
+    def quotas(self, client: HttpClient) -> list[QuotaInfo]:
+        """What the API last said about the allowance left, per scope."""
         return []
 
     def health_summary(self, client: HttpClient) -> dict[str, Any]:
@@ -130,27 +187,30 @@ class ClientType:
         return {}
 
 
-_TYPES: dict[str, ClientType] = {}
+class LookupProvider(Plugin):
+    """Answers the *HTTP lookup* transformer step through one kind of client (``kind`` = the client type's)."""
+
+    def lookup(self, client: HttpClient, request: dict[str, Any]) -> Any:
+        """Send ``request`` (method, path, query, body) through ``client``; return the JSON answer.
+
+        Raise ``LookupFailed`` with a clear message when it cannot be answered."""
+        raise NotImplementedError
 
 
-def register_client_type(cls: type[ClientType]) -> type[ClientType]:
-    """Register a client type (usable as a class decorator); re-registering a kind replaces it."""
-    if not cls.kind:
-        raise ValueError(f"{cls.__name__} has no kind")
-    _TYPES[cls.kind] = cls()
-    return cls
+CLIENT_TYPES: Registry[ClientType] = Registry("HTTP client type")
+LOOKUP_PROVIDERS: Registry[LookupProvider] = Registry("lookup provider")
+
+register_client_type = CLIENT_TYPES.register
 
 
 def get_client_type(kind: str) -> ClientType:
-    try:
-        return _TYPES[kind]
-    except KeyError:
-        raise LookupError(f"No HTTP client type {kind!r} is installed") from None
+    """An instance of the client type ``kind``; ``LookupError`` when it is not installed."""
+    return CLIENT_TYPES.get(kind)()
 
 
 def registered_types() -> list[ClientType]:
-    return sorted(_TYPES.values(), key=lambda t: t.label)
+    return [cls() for cls in CLIENT_TYPES.all()]
 
 
 def client_type_choices() -> list[tuple[str, str]]:
-    return [(t.kind, t.label) for t in registered_types()]
+    return CLIENT_TYPES.choices()

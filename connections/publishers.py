@@ -1,7 +1,9 @@
 """The platform's publisher registry: a publisher writes one task's data to an outside system.
 
 A connector registers its publisher class in its ``AppConfig.ready()``; the platform only knows this
-interface, never the connector (``connections`` does not import ``exact_online``).
+interface, never the connector (``connections`` does not import ``exact_online``). A publisher is a plugin
+(``lib.plugins``: ``kind``, ``label``, typed ``Config``, ``secret_fields``, ``form_fields``), used as an
+instance made without arguments; the ``Outgoing`` comes with each job.
 
 A publisher raises :class:`PublishError` with ``permanent`` set: permanent errors fail the task with
 the other side's own message and are never retried; transient ones (throttling, outages, lost
@@ -12,10 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from lib.plugins import Plugin, Registry
 
 __all__ = [
     "ACTIONS",
+    "PUBLISHERS",
     "PublishError",
     "PublishJob",
     "PublishResult",
@@ -95,11 +100,16 @@ class PublishResult:
     calls: int = 0
 
 
-class Publisher:
-    """Base class: one per kind of outside system. Subclasses set ``kind`` and ``label``."""
+class Publisher(Plugin):
+    """Base class: one per kind of outside system. Subclasses set ``kind`` and ``label``.
 
-    kind: str = ""
-    label: str = ""
+    ``form_fields()`` are added to the Outgoing form; their cleaned values (secrets apart, encrypted) are
+    stored in ``Outgoing.config`` and reach ``publish`` as ``job.config``. ``free_entity`` publishers take
+    any text as the entity (e.g. a path) instead of one of ``entity_choices``.
+    """
+
+    free_entity: ClassVar[bool] = False
+    entity_label: ClassVar[str] = "Entity"
 
     def actions(self) -> list[tuple[str, str]]:
         return list(ACTIONS)
@@ -142,23 +152,14 @@ class Publisher:
         raise NotImplementedError
 
 
-_REGISTRY: dict[str, Publisher] = {}
-
-
-def register_publisher(cls: type[Publisher]) -> type[Publisher]:
-    """Register a publisher class (usable as a decorator); re-registering a kind replaces it."""
-    if not cls.kind:
-        raise ValueError(f"{cls.__name__} has no kind")
-    _REGISTRY[cls.kind] = cls()
-    return cls
+PUBLISHERS: Registry[Publisher] = Registry("publisher")
+register_publisher = PUBLISHERS.register
 
 
 def get_publisher(kind: str) -> Publisher:
-    try:
-        return _REGISTRY[kind]
-    except KeyError:
-        raise LookupError(f"No publisher registered for kind {kind!r}") from None
+    """An instance of the publisher ``kind``; ``LookupError`` when it is not installed."""
+    return PUBLISHERS.get(kind)()
 
 
 def publisher_choices() -> list[tuple[str, str]]:
-    return [(kind, publisher.label) for kind, publisher in sorted(_REGISTRY.items())]
+    return PUBLISHERS.choices()

@@ -3,24 +3,24 @@
 A connector registers its subscriber class in its ``AppConfig.ready()``; the platform (forms, runner,
 views) only knows this interface, never the connector (``connections`` does not import ``exact_online``).
 
-A subscriber declares a ``kind``, a ``label``, a typed ``Config`` (pydantic) with its ``sensitive`` field
-names, the extra form fields it needs (``form_fields``), a check of a configuration before any call
-(``clean``), the request it would send (``preview_url``), a one-off ``fetch_sample`` and ``read``, which
-streams :class:`Page` objects so that memory stays flat however many entities a run reads.
+A subscriber is a plugin (``lib.plugins``: ``kind``, ``label``, typed ``Config``, ``secret_fields``,
+``form_fields``) with a check of a configuration before any call (``clean``), the request it would send
+(``preview``), a one-off ``fetch_sample`` and ``read``, which streams :class:`Page` objects so that memory
+stays flat however many entities a run reads. It is instantiated per use with its ``Incoming``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
-if TYPE_CHECKING:
-    from django import forms
+from lib.plugins import EmptyConfig, Plugin, Registry
 
 __all__ = [
+    "SUBSCRIBERS",
     "Page",
     "ReadError",
     "RequestSpec",
@@ -37,7 +37,7 @@ RequestHook = Callable[[dict[str, Any]], dict[str, Any]]
 """Applied to ``{"path", "query", "cursor"}`` before a division's first request (the request transformer)."""
 
 
-class SubscriberConfig(BaseModel):
+class SubscriberConfig(EmptyConfig):
     """Base of every subscriber's typed config: unknown keys are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
@@ -101,19 +101,15 @@ class ResumePoint:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Subscriber:
-    """Base class. ``incoming`` is a ``connections.Incoming``; ``config`` its validated ``Config``."""
+class Subscriber(Plugin):
+    """Base class. ``incoming`` is a ``connections.Incoming``; ``config`` its validated ``Config``
+    (plain config and decrypted secrets together)."""
 
-    kind: ClassVar[str]
-    label: ClassVar[str]
-    description: ClassVar[str] = ""
     Config: ClassVar[type[SubscriberConfig]] = SubscriberConfig
-    sensitive: ClassVar[tuple[str, ...]] = ()
     form_template: ClassVar[str | None] = None  # renders the subscriber's own fields inside the Incoming form
     # New Incomings of this kind read incrementally unless unticked: for a source where a full re-read on
     # every scheduled run costs more calls than the schedule allows.
     incremental_by_default: ClassVar[bool] = False
-    do_not_call_in_templates: ClassVar[bool] = True
 
     @classmethod
     def form_context(cls, form: Any) -> dict[str, Any]:
@@ -122,26 +118,36 @@ class Subscriber:
 
     def __init__(self, incoming: Any) -> None:
         self.incoming = incoming
-        self.config = self.Config.model_validate(incoming.config or {})
+        secrets = incoming.get_secrets() if self.secret_fields and hasattr(incoming, "get_secrets") else {}
+        self.config = self.Config.model_validate({**(incoming.config or {}), **secrets})
 
     # -- configuration -----------------------------------------------------------------------------------
     @classmethod
-    def form_fields(cls) -> dict[str, forms.Field]:
-        """Extra form fields; their cleaned values become ``config`` (after ``clean``)."""
-        return {}
+    def initial(cls, config: dict[str, Any], *, path: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
+        """Form initial values of this subscriber's fields from a stored Incoming (never its secrets).
+
+        ``query`` may be trimmed in place of the keys a field of this subscriber shows, so the platform's
+        *Other query parameters* keeps only the rest."""
+        return {k: v for k, v in config.items() if k not in cls.secret_fields}
 
     @classmethod
     def clean(cls, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
         """Check a whole configuration before any call; ``data`` has the platform fields (path, query,
         pagination, page_cap, incremental, http_client) and this subscriber's form fields.
 
-        Returns ``(config, errors)`` with errors keyed by form field name (``__all__`` for the form).
+        Returns ``({"config", "path", "query"}, errors)`` with errors keyed by form field name (``__all__``
+        for the form). ``config`` includes the secret fields; the platform stores them apart, encrypted.
         """
-        return cls.Config.model_validate({}).model_dump(), {}
+        return {"config": cls.Config.model_validate({}).model_dump(mode="json")}, {}
 
     @classmethod
-    def masked_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        return {k: ("••••••" if k in cls.sensitive and v else v) for k, v in config.items()}
+    def summary(cls, incoming: Any) -> list[tuple[str, str]]:
+        """(label, value) pairs shown on the Incoming page; secrets only as "stored (hidden)"."""
+        rows = [(k.replace("_", " ").capitalize(), str(v)) for k, v in (incoming.config or {}).items()
+                if k not in cls.secret_fields]
+        stored = incoming.get_secrets()
+        return rows + [(k.replace("_", " ").capitalize(), "stored (hidden)" if stored.get(k) else "not set")
+                       for k in cls.secret_fields]
 
     # -- behaviour ---------------------------------------------------------------------------------------
     def divisions(self) -> list[int | None]:
@@ -170,18 +176,14 @@ class Subscriber:
         return str(entity.get("ID") or entity.get("id") or "")
 
 
-_REGISTRY: dict[str, type[Subscriber]] = {}
+SUBSCRIBERS: Registry[Subscriber] = Registry("subscriber")
+register_subscriber = SUBSCRIBERS.register
 
 
-def register_subscriber(cls: type[Subscriber]) -> type[Subscriber]:
-    """Register (or re-register, e.g. on autoreload) a subscriber class under its ``kind``."""
-    _REGISTRY[cls.kind] = cls
-    return cls
-
-
-def get_subscriber(kind: str) -> type[Subscriber] | None:
-    return _REGISTRY.get(kind)
+def get_subscriber(kind: str) -> type[Subscriber]:
+    """The subscriber class ``kind``; ``LookupError`` when it is not installed."""
+    return SUBSCRIBERS.get(kind)
 
 
 def subscriber_choices() -> list[tuple[str, str]]:
-    return [(kind, cls.label) for kind, cls in sorted(_REGISTRY.items(), key=lambda item: item[1].label)]
+    return SUBSCRIBERS.choices()

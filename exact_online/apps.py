@@ -23,20 +23,19 @@ class ExactOnlineConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_allowed_hosts)
-        from clients.registry import register_client_type
+        from clients.registry import LOOKUP_PROVIDERS, register_client_type
+        from connections.subscribers import register_subscriber
         from dashboard.bootstrap import register_seed
 
-        from .client_type import ExactOnlineClientType
+        from .client_type import ExactLookup, ExactOnlineClientType
         from .seed import seed_sandbox_client
-
-        register_client_type(ExactOnlineClientType)
-        register_seed(seed_sandbox_client)
-
-        from connections.subscribers import register_subscriber
-
         from .subscriber import ExactSubscriber
 
+        register_client_type(ExactOnlineClientType)
+        LOOKUP_PROVIDERS.register(ExactLookup)
         register_subscriber(ExactSubscriber)
+        register_seed(seed_sandbox_client)
+
         from webhooks.kinds import register_kind
 
         from . import publisher  # noqa: F401 - registers the Exact Online Publisher

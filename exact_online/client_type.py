@@ -18,13 +18,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.models import AuthEvent, ErrorBudget, HttpClient, OAuthGrant, QuotaState
-from clients.registry import ClientType, GrantError, TestResult
+from clients.models import AuthEvent, HttpClient, OAuthGrant
+from clients.registry import ClientType, GrantError, LookupFailed, LookupProvider, QuotaInfo, TestResult
 
 from .api import ExactApi
 from .error_budget import ErrorBudgetGuard, ErrorBudgetPolicy, open_circuits
 from .errors import ExactError, NeedsReconnect
 from .forms import ExactOnlineClientConfig, ExactOnlineClientForm
+from .models import ErrorBudget, ExactAccess, QuotaState, access_of
 from .oauth import ExactOAuth
 from .quota import parse_rate_limits
 from .stores import (
@@ -142,8 +143,8 @@ class ExactOnlineClientType(ClientType):
     kind = KIND
     label = "Exact Online HTTP Client"
     description = "OAuth 2 access to one Exact Online app registration on one region."
-    config_model = ExactOnlineClientConfig
-    sensitive = ("client_secret", "webhook_secret")
+    Config = ExactOnlineClientConfig
+    secret_fields = ("client_secret", "webhook_secret")
     bound_to = ("base_url", "client_id")  # the secret is posted to the Base URI's token endpoint
     rebound_message = ("The Base URI or Client ID changed: the stored Client Secret, webhook secret and tokens were "
                        "removed. Grant access again.")
@@ -204,24 +205,24 @@ class ExactOnlineClientType(ClientType):
         except (ExactError, KeyError, ValueError, TypeError) as exc:
             me, current, rows = {}, None, []
             warning = f" but the Exact user and divisions could not be read ({exc})"
-        grant.refresh_from_db()
+        access, _ = ExactAccess.objects.get_or_create(client=client)
         if me:
-            grant.exact_user_id = str(me.get("UserID") or "")
-            grant.exact_user_name = str(me.get("FullName") or me.get("UserName") or "")
-            grant.exact_user_email = str(me.get("Email") or "")
-            grant.current_division = current
-            grant.divisions = rows
+            access.exact_user_id = str(me.get("UserID") or "")
+            access.exact_user_name = str(me.get("FullName") or me.get("UserName") or "")
+            access.exact_user_email = str(me.get("Email") or "")
+            access.current_division = current
+            access.divisions = rows
             codes = {r["code"] for r in rows}
-            if grant.default_division not in codes:
-                grant.default_division = current if current in codes or not rows else rows[0]["code"]
-            grant.save(update_fields=["exact_user_id", "exact_user_name", "exact_user_email", "current_division",
-                                      "divisions", "default_division"])
-        who = f" as Exact user {grant.exact_user_name}" if grant.exact_user_name else ""
+            if access.default_division not in codes:
+                access.default_division = current if current in codes or not rows else rows[0]["code"]
+            access.save(update_fields=["exact_user_id", "exact_user_name", "exact_user_email", "current_division",
+                                       "divisions", "default_division"])
+        who = f" as Exact user {access.exact_user_name}" if access.exact_user_name else ""
         message = f"Access granted{who}{warning}."
         if rows:
             message = f"Access granted{who}: {len(rows)} division{'s' if len(rows) != 1 else ''} available."
         AuthEvent.record(client, AuthEvent.Event.GRANTED, message, user=user,
-                         details={"exact_user": grant.exact_user_name, "divisions": len(rows)})
+                         details={"exact_user": access.exact_user_name, "divisions": len(rows)})
         return message
 
     def revoke(self, client: HttpClient, *, user: AbstractBaseUser | None) -> str:
@@ -272,21 +273,41 @@ class ExactOnlineClientType(ClientType):
                                    **{k: me.get(k) for k in ("FullName", "UserName", "CurrentDivision", "UserID")}})
 
     def divisions(self, client: HttpClient) -> list[tuple[int, str]]:
-        grant = client.grant_or_none
-        if grant is None:
+        access = access_of(client)
+        if access is None:
             return []
         return [(row["code"], f"{row['code']} · {row.get('description') or ''}".strip(" ·"))
-                for row in grant.divisions or []]
+                for row in access.divisions or []]
+
+    def default_division(self, client: HttpClient) -> int | None:
+        access = access_of(client)
+        return access.division if access is not None else None
+
+    def set_division(self, client: HttpClient, code: int) -> str:
+        access, _ = ExactAccess.objects.get_or_create(client=client)
+        access.default_division = code
+        access.save(update_fields=["default_division"])
+        return f"Division set to {access.division_label(code)}."
+
+    def connected_as(self, client: HttpClient) -> str:
+        access = access_of(client)
+        return access.exact_user_name if access is not None else ""
+
+    def quotas(self, client: HttpClient) -> list[QuotaInfo]:
+        return [QuotaInfo(division=q.division, daily_limit=q.daily_limit, daily_remaining=q.daily_remaining,
+                          minutely_limit=q.minutely_limit, minutely_remaining=q.minutely_remaining,
+                          parked_until=q.parked_until, throttled_count=q.throttled_count)
+                for q in QuotaState.objects.filter(client=client).order_by("division")]
 
     def health_summary(self, client: HttpClient) -> dict[str, Any]:
         grant = client.grant_or_none
-        quotas = list(QuotaState.objects.filter(client=client).order_by("division"))
-        return {"grant": grant, "quotas": quotas, "seconds_left": grant.seconds_left if grant else None}
+        return {"grant": grant, "quotas": self.quotas(client), "seconds_left": grant.seconds_left if grant else None}
 
     def detail_context(self, client: HttpClient) -> dict[str, Any]:
         grant = client.grant_or_none
         return {
             "grant": grant,
+            "access": access_of(client),
             "redirect_uri": redirect_uri(),
             "division_choices": self.divisions(client),
             "quotas": QuotaState.objects.filter(client=client).order_by("division"),
@@ -294,3 +315,23 @@ class ExactOnlineClientType(ClientType):
             "webhook": webhook_for(client),
             "webhook_topics": topic_choices(),
         }
+
+
+class ExactLookup(LookupProvider):
+    """The *HTTP lookup* step through an Exact Online client: a GET (or POST) on the REST API, in the
+    client's default division, e.g. ``crm/Accounts`` with ``{"$filter": "Email eq '&{email}'"}``."""
+
+    kind = KIND
+    label = "Exact Online lookup"
+
+    def lookup(self, client: HttpClient, request: dict[str, Any]) -> Any:
+        access = access_of(client)
+        division = access.division if access is not None else None
+        try:
+            api = api_for(client, max_wait=20.0, max_attempts=2)
+            response = api.request(str(request.get("method") or "GET"), str(request.get("path") or ""),
+                                   division=division, params=request.get("query") or None,
+                                   json=request.get("body"), retry_transient=True)
+        except ExactError as exc:
+            raise LookupFailed(f"{client.name}: {exc.message}") from None
+        return response.body

@@ -17,6 +17,7 @@ from connections.publishers import Publisher, PublishError, PublishJob, PublishR
 from . import errors
 from .api import is_validation_text
 from .catalog import Entity, catalog
+from .models import access_of
 
 __all__ = ["ExactOnlinePublisher", "reference_field_candidates"]
 
@@ -67,6 +68,11 @@ def _api_for(http_client: Any) -> Any:
     api = api_for(http_client)
     _API_CACHE[http_client.pk] = (now + API_CACHE_SECONDS, http_client.updated_at, api)
     return api
+
+
+def _default_division(http_client: Any) -> int | None:
+    access = access_of(http_client)
+    return int(access.division) if access is not None and access.division else None
 
 
 def _error_response(error: errors.ExactError) -> dict[str, Any]:
@@ -239,7 +245,7 @@ class ExactOnlinePublisher(Publisher):
         if problems:
             # Refused before sending: a request Exact would reject costs error budget for nothing.
             raise PublishError("Not sent: " + " ".join(problems), permanent=True)
-        division = job.path.get("division") or job.config.get("division") or outgoing.http_client.division
+        division = job.path.get("division") or job.config.get("division") or _default_division(outgoing.http_client)
         call = _Call(job, entity, _api_for(outgoing.http_client), int(division) if division else None)
         try:
             action = outgoing.action

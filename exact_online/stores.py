@@ -18,10 +18,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from clients.models import AuthEvent, ErrorBudget, HttpClient, OAuthGrant, QuotaState, RequestLog
+from clients.models import AuthEvent, HttpClient, OAuthGrant, RequestLog
 
 from .error_budget import BudgetState, ErrorBudgetStore
 from .errors import NeedsReconnect
+from .models import ErrorBudget, QuotaState
 from .oauth import ExactOAuth, RefreshingGrantStore, Token
 from .quota import QuotaStore, parse_rate_limits
 from .transport import RequestRecord

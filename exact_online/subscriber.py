@@ -39,6 +39,7 @@ from connections.transformers.dates import exact_ms, wall_clock
 from .catalog import Entity, catalog
 from .dates import EXACT_TIME_ZONE, to_exact_filter_literal
 from .errors import ExactError
+from .models import access_of
 from .odata_filter import FilterError, validate_filter
 
 __all__ = ["ExactSubscriber", "ExactSubscriberConfig", "ReadPlan", "cursor_view", "date_ms", "ms_literal"]
@@ -57,6 +58,8 @@ DIVISION_CHOICES = [
     ("selected", "These divisions"),
     ("all", "All divisions of the grant"),
 ]
+# The OData query options the form shows as fields of their own (the rest go in the query parameters).
+ODATA_FIELDS = {"filter": "$filter", "select": "$select", "orderby": "$orderby", "top": "$top"}
 MAX_SEEN = 10_000  # keys kept at a Modified cursor's boundary value
 
 
@@ -136,6 +139,13 @@ class ExactSubscriber(Subscriber):
                 label="Division codes", required=False, help_text="Comma-separated, for \u201cThese divisions\u201d."
             ),
             "endpoint": forms.ChoiceField(label="Endpoint", choices=ENDPOINT_CHOICES, initial="auto"),
+            "filter": forms.CharField(label="$filter", required=False, widget=forms.TextInput(
+                attrs={"placeholder": "e.g. Blocked eq false and Modified ge datetime'2024-01-01T00:00:00'"})),
+            "select": forms.CharField(label="$select", required=False,
+                                      help_text="Comma-separated properties; empty = all properties of the endpoint "
+                                                "called (never *)."),
+            "orderby": forms.CharField(label="$orderby", required=False),
+            "top": forms.IntegerField(label="$top", required=False, min_value=1),
         }
 
     @classmethod
@@ -147,10 +157,12 @@ class ExactSubscriber(Subscriber):
                                               entity.sync_counterpart) if c] if entity else []}
 
     @classmethod
-    def initial(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def initial(cls, config: dict[str, Any], *, path: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
         parsed = ExactSubscriberConfig.model_validate(config or {})
+        odata = {field: query.pop(key) for field, key in ODATA_FIELDS.items() if key in query}
         return {"entity": parsed.entity, "divisions": parsed.divisions,
-                "division_codes": ", ".join(str(c) for c in parsed.division_codes), "endpoint": parsed.endpoint}
+                "division_codes": ", ".join(str(c) for c in parsed.division_codes), "endpoint": parsed.endpoint,
+                **odata}
 
     @classmethod
     def clean(cls, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -183,12 +195,16 @@ class ExactSubscriber(Subscriber):
             err("division_codes", "Path parameter division is missing: give at least one division code.")
         client = data.get("http_client")
         if mode in ("default", "all") and client is not None:
-            grant = client.grant_or_none
-            if grant is None or (mode == "default" and not (grant.default_division or grant.current_division)):
+            access = access_of(client)
+            if access is None or (mode == "default" and not access.division):
                 err("divisions", "Path parameter division is missing: this HTTP Client has no granted division yet; "
                                  "grant access first or give division codes.")
         endpoint_mode = data.get("endpoint") or "auto"
         query = dict(data.get("query") or {})
+        for field_name, key in ODATA_FIELDS.items():
+            value = data.get(field_name)
+            if value not in (None, ""):
+                query[key] = str(value).strip()
         if entity is not None:
             target = entity if endpoint_mode == "auto" else cls._counterpart(entity, endpoint_mode)
             if target is None:
@@ -219,6 +235,13 @@ class ExactSubscriber(Subscriber):
                   "division_codes": codes, "endpoint": endpoint_mode}
         return {"config": config, "path": path, "query": query}, errors
 
+    @classmethod
+    def summary(cls, incoming: Any) -> list[tuple[str, str]]:
+        config = ExactSubscriberConfig.model_validate(incoming.config or {})
+        divisions = config.divisions + (": " + ", ".join(str(c) for c in config.division_codes)
+                                        if config.division_codes else "")
+        return [("Entity", config.entity), ("Divisions", divisions), ("Endpoint", config.endpoint)]
+
     @staticmethod
     def _counterpart(entity: Entity, kind: str) -> Entity | None:
         return {"standard": entity.standard_counterpart, "bulk": entity.bulk_counterpart,
@@ -239,11 +262,11 @@ class ExactSubscriber(Subscriber):
         if self.config.divisions == "selected":
             return list(self.config.division_codes)
         client = self.incoming.http_client
-        grant = client.grant_or_none if client is not None else None
-        if self.config.divisions == "all" and grant is not None and grant.divisions:
-            return [int(row["code"] if isinstance(row, dict) else row) for row in grant.divisions]
-        if grant is not None and (grant.default_division or grant.current_division):
-            return [int(grant.default_division or grant.current_division)]
+        access = access_of(client)
+        if self.config.divisions == "all" and access is not None and access.divisions:
+            return access.division_codes()
+        if access is not None and access.division:
+            return [int(access.division)]
         raise ReadError("No division to read: grant the HTTP Client access or give division codes.", permanent=True)
 
     def target(self) -> tuple[Entity, str]:

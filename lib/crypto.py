@@ -7,6 +7,7 @@ Rotating a key: prepend a new key (``NEW,OLD``: the first encrypts, all decrypt)
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -128,8 +129,13 @@ class SecretsMixin:
     def get_secret(self, name: str) -> str:
         return self.get_secrets().get(name, "")
 
-    def set_secrets(self, values: dict[str, str]) -> None:
-        """Merge ``values`` into the stored secrets; an empty value keeps what was stored."""
+    def set_secrets(self, values: Mapping[str, str], *, keep: tuple[str, ...] | None = None) -> None:
+        """Merge ``values`` into the stored secrets; an empty value keeps what was stored.
+
+        ``keep`` (when given) drops stored secrets whose name is not in it (a plugin's kind changed).
+        """
         current = self.get_secrets()
+        if keep is not None:
+            current = {k: v for k, v in current.items() if k in keep}
         current.update({k: v for k, v in values.items() if v})
         self.secrets = json.dumps(current)

@@ -126,9 +126,8 @@ def _detail_context(request: HttpRequest, client: HttpClient, ctype: ClientType)
         "type_context": ctype.detail_context(client),
     }
     if ctype.divisions(client):
-        grant = client.grant_or_none
         context["division_form"] = DivisionForm(client_type=ctype, client=client,
-                                                initial={"division": grant.default_division if grant else None})
+                                                initial={"division": ctype.default_division(client)})
     if context["is_admin"]:
         context["auth_events"] = AuthEvent.objects.filter(client=client).select_related("user")[:8]
     return context
@@ -209,12 +208,9 @@ def client_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
 def client_set_division(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk, write=True)
     ctype = client_type_of(client)
-    grant = client.grant_or_none
     form = DivisionForm(request.POST, client_type=ctype, client=client)
-    if grant is None or not form.is_valid():
+    if not form.is_valid():
         messages.error(request, "Choose one of the divisions this grant can reach.")
         return redirect("clients:detail", client.pk)
-    grant.default_division = form.cleaned_data["division"]
-    grant.save(update_fields=["default_division"])
-    messages.success(request, f"Division set to {grant.division_label(grant.default_division)}.")
+    messages.success(request, ctype.set_division(client, form.cleaned_data["division"]))
     return redirect("clients:detail", client.pk)

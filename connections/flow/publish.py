@@ -75,7 +75,7 @@ def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = g
     job = PublishJob(
         outgoing=outgoing, path=path, query=query, payload=payload, source_id=task.identifier or "",
         reference=outgoing.idempotency_reference(task.identifier or "", task.pk), attempt=task.attempts,
-        maybe_published=maybe_published, config=dict(outgoing.config or {}),
+        maybe_published=maybe_published, config={**(outgoing.config or {}), **outgoing.get_secrets()},
         lookup_target=lambda source: SourceIdMap.lookup(outgoing.pk, source),
     )
     attempt_note = f"Attempt {task.attempts}" + (" (may have been published before: looking first)"
@@ -92,7 +92,7 @@ def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = g
             task.fail(f"Failed ({why}): {exc.message}", error=exc.message, request=exc.request,
                       response=exc.response)
         else:
-            delay = backoff_seconds(route, task.attempts)
+            delay = max(backoff_seconds(route, task.attempts), exc.retry_after or 0.0)  # the other side's Retry-After
             task.retry_later(timezone.now() + timedelta(seconds=delay), f"Will retry in {delay:.0f} s: {exc.message}",
                              error=exc.message, request=exc.request, response=exc.response)
         return task.status

@@ -9,11 +9,9 @@ from django import forms
 from lib.form_defaults import preselect_only_choice
 
 from ..models import Incoming
-from ..subscribers import Subscriber, get_subscriber, subscriber_choices
+from ..subscribers import SUBSCRIBERS, Subscriber
 
 __all__ = ["IncomingForm", "parse_key_values"]
-
-QUERY_FIELDS = {"filter": "$filter", "select": "$select", "orderby": "$orderby", "top": "$top"}
 
 
 def parse_key_values(text: str) -> dict[str, str]:
@@ -40,15 +38,9 @@ class IncomingForm(forms.ModelForm):
     subscriber = forms.ChoiceField(label="Subscriber", choices=())
     path_text = forms.CharField(
         label="Path", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Path parameters, one key=value per line (e.g. division=123). Empty: the divisions above.",
+        help_text="Path parameters, one key=value per line.",
     )
-    filter = forms.CharField(label="$filter", required=False, widget=forms.TextInput(
-        attrs={"placeholder": "e.g. Blocked eq false and Modified ge datetime'2024-01-01T00:00:00'"}))
-    select = forms.CharField(label="$select", required=False, help_text="Comma-separated properties; empty = all "
-                             "properties of the endpoint called (never *).")
-    orderby = forms.CharField(label="$orderby", required=False)
-    top = forms.IntegerField(label="$top", required=False, min_value=1)
-    other_query = forms.CharField(label="Other query parameters", required=False,
+    other_query = forms.CharField(label="Query parameters", required=False,
                                   widget=forms.Textarea(attrs={"rows": 2}), help_text="One key=value per line.")
 
     class Meta:
@@ -58,33 +50,30 @@ class IncomingForm(forms.ModelForm):
         labels = {"http_client": "HTTP Client", "transformer": "Transformer", "pagination": "Pagination",
                   "page_cap": "Page cap", "incremental": "Incremental"}
         help_texts = {"transformer": "Optional: applied to {path, query, cursor} before each request, e.g. to put "
-                                     "\u201cmodified since the last run\u201d into $filter."}
+                                     "\u201cmodified since the last run\u201d into a filter."}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = subscriber_choices()
+        choices = SUBSCRIBERS.choices()
         cast(forms.ChoiceField, self.fields["subscriber"]).choices = choices
         self.fields["subscriber"].widget.attrs.update({"data-role": "subscriber"})
         kind = (self.data.get("subscriber") if self.is_bound else None) or self.initial.get("subscriber") \
             or self.instance.subscriber or (choices[0][0] if choices else "")
-        self.subscriber_cls: type[Subscriber] | None = get_subscriber(kind)
+        self.subscriber_cls: type[Subscriber] | None = SUBSCRIBERS.find(kind)
         if not self.is_bound:
             self.initial["subscriber"] = kind
         self.subscriber_field_names: list[str] = []
+        editing = self.instance.pk is not None and self.instance.subscriber == kind
         if self.subscriber_cls is not None:
-            for name, field in self.subscriber_cls.form_fields().items():
+            for name, field in self.subscriber_cls.secure_form_fields(editing=editing).items():
                 self.fields[name] = field
                 self.subscriber_field_names.append(name)
-            if self.instance.pk and not self.is_bound:
-                initial = getattr(self.subscriber_cls, "initial", None)
-                if callable(initial):
-                    for key, value in initial(self.instance.config).items():
-                        self.initial.setdefault(key, value)
         if self.instance.pk and not self.is_bound:
             query = dict(self.instance.query or {})
-            for field_name, key in QUERY_FIELDS.items():
-                if key in query:
-                    self.initial.setdefault(field_name, query.pop(key))
+            if self.subscriber_cls is not None:
+                for key, value in self.subscriber_cls.initial(self.instance.config or {}, path=self.instance.path or {},
+                                                              query=query).items():
+                    self.initial.setdefault(key, value)
             self.initial.setdefault("other_query", _key_values_text(query))
             self.initial.setdefault("path_text", _key_values_text(self.instance.path or {}))
         self.fields["http_client"].label = "HTTP Client"
@@ -138,11 +127,11 @@ class IncomingForm(forms.ModelForm):
         except ValueError as exc:
             self.add_error("other_query", f"Query: {exc}.")
             query = {}
-        for field_name, key in QUERY_FIELDS.items():
-            value = cleaned.get(field_name)
-            if value not in (None, ""):
-                query[key] = str(value).strip()
-        data = {**{name: cleaned.get(name) for name in self.subscriber_field_names}, "path": path, "query": query,
+        own = {name: cleaned.get(name) for name in self.subscriber_field_names}
+        if self.instance.pk and self.instance.subscriber == self.subscriber_cls.kind:
+            stored = self.instance.get_secrets()  # a secret left empty on edit keeps the stored value
+            own.update({k: stored[k] for k in self.subscriber_cls.secret_fields if not own.get(k) and stored.get(k)})
+        data = {**own, "path": path, "query": query,
                 "http_client": cleaned.get("http_client"), "incremental": cleaned.get("incremental"),
                 "pagination": cleaned.get("pagination"), "page_cap": cleaned.get("page_cap")}
         result, errors = self.subscriber_cls.clean(data)
@@ -151,8 +140,12 @@ class IncomingForm(forms.ModelForm):
             target = field_map.get(name, name)
             for message in messages:
                 self.add_error(target if target in self.fields else None, message)
+        plain, secrets = self.subscriber_cls.split_secrets(result.get("config", {}))
+        if self.instance.subscriber != self.subscriber_cls.kind:
+            self.instance.secrets = ""
         self.instance.subscriber = self.subscriber_cls.kind
-        self.instance.config = result.get("config", {})
+        self.instance.config = plain
+        self.instance.set_secrets(secrets, keep=self.subscriber_cls.secret_fields)
         self.instance.path = result.get("path", path)
         self.instance.query = result.get("query", query)
         return cleaned

@@ -6,12 +6,13 @@ import json
 from typing import Any, cast
 
 from django import forms
+from pydantic import ValidationError
 
 from lib.form_defaults import preselect_only_choice
 from lib.json_input import parse_json
 
 from ..models import Outgoing
-from ..publishers import get_publisher, publisher_choices
+from ..publishers import PUBLISHERS, Publisher
 
 __all__ = ["JSONObjectField", "OutgoingForm"]
 
@@ -81,27 +82,43 @@ class OutgoingForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["publisher"]).choices = publisher_choices()
+        cast(forms.ChoiceField, self.fields["publisher"]).choices = PUBLISHERS.choices()
         action = self._current("action") or Outgoing.Action.CREATE
         entity = self._current("entity") or ""
-        kind = self._current("publisher") or "exact_online"
-        try:
-            publisher = get_publisher(kind)
-        except LookupError:
-            publisher = None
-        entities = publisher.entity_choices(action) if publisher else []
-        cast(forms.ChoiceField, self.fields["entity"]).choices = [("", "— choose an entity —"), *entities]
+        kind = self._current("publisher") or PUBLISHERS.first_kind()
+        cls = PUBLISHERS.find(kind)
+        publisher: Publisher | None = cls() if cls is not None else None
+        self.publisher = publisher
+        if publisher is not None:
+            cast(forms.ChoiceField, self.fields["action"]).choices = [
+                (value, label) for value, label in publisher.actions() if value in Outgoing.Action.values]
+            self.fields["entity"].label = publisher.entity_label
+        if publisher is not None and publisher.free_entity:
+            self.fields["entity"] = forms.CharField(label=publisher.entity_label, max_length=200,
+                                                    help_text=publisher.description or "")
+        else:
+            entities = publisher.entity_choices(action) if publisher else []
+            cast(forms.ChoiceField, self.fields["entity"]).choices = [("", "— choose an entity —"), *entities]
         refs = publisher.reference_field_choices(entity) if publisher and entity else []
         cast(forms.ChoiceField, self.fields["reference_field"]).choices = [
             ("", "— keep it on our side (nothing written) —"), *refs]
         keys = publisher.key_field_choices(entity) if publisher and entity else []
         cast(forms.ChoiceField, self.fields["upsert_key"]).choices = [("", "— none —"), *keys]
+        if publisher is None or publisher.free_entity:
+            for name in ("reference_field", "reference_overwrite", "upsert_key"):  # catalog publishers' helpers
+                del self.fields[name]
+        self.publisher_field_names: list[str] = []
+        editing = self.instance.pk is not None and self.instance.publisher == kind
+        if publisher is not None:
+            for name, field in publisher.secure_form_fields(editing=editing).items():
+                self.fields[name] = field
+                self.publisher_field_names.append(name)
         if self.instance.pk:
-            self.initial.setdefault("reference_field", self.instance.config.get("reference_field", ""))
+            for name in ("reference_field", "upsert_key", "payload_from_tasks", *self.publisher_field_names):
+                if name in self.instance.config and publisher is not None and name not in publisher.secret_fields:
+                    self.initial.setdefault(name, self.instance.config[name])
             self.initial.setdefault("reference_overwrite", bool(self.instance.config.get("reference_overwrite")))
-            self.initial.setdefault("upsert_key", self.instance.config.get("upsert_key", ""))
-            self.initial.setdefault("payload_from_tasks", self.instance.config.get("payload_from_tasks", True))
-        elif publisher and entity and "reference_field" not in self.data:
+        elif publisher and entity and "reference_field" not in self.data and "reference_field" in self.fields:
             self.initial["reference_field"] = publisher.default_reference_field(entity)
         self.entity_template = publisher.entity_template if publisher else None
         self.entity_context = publisher.entity_context(entity, action) if publisher and entity else {}
@@ -109,6 +126,10 @@ class OutgoingForm(forms.ModelForm):
             self.fields[name].widget.attrs["data-dependent"] = "true"
         if not self.instance.pk and not self.is_bound:
             preselect_only_choice(self.fields["http_client"], self.initial, "http_client")
+
+    @property
+    def publisher_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.publisher_field_names]
 
     def _current(self, name: str) -> str:
         if self.is_bound:
@@ -121,14 +142,24 @@ class OutgoingForm(forms.ModelForm):
         data = self.cleaned_data
         if self.errors:
             return data
-        try:
-            publisher = get_publisher(data["publisher"])
-        except LookupError:
+        publisher = self.publisher
+        if publisher is None or publisher.kind != data["publisher"]:
             self.add_error("publisher", "Unknown publisher.")
+            return data
+        own = {name: data.get(name) for name in self.publisher_field_names}
+        if self.instance.pk and self.instance.publisher == publisher.kind:
+            stored = self.instance.get_secrets()  # a secret left empty on edit keeps the stored value
+            own.update({k: stored[k] for k in publisher.secret_fields if not own.get(k) and stored.get(k)})
+        try:
+            own = publisher.validate_config(own)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = str(error["loc"][0]) if error.get("loc") else ""
+                self.add_error(where if where in self.fields else None, error["msg"])
             return data
         config = {"reference_field": data.get("reference_field") or "", "upsert_key": data.get("upsert_key") or "",
                   "payload_from_tasks": bool(data.get("payload_from_tasks")),
-                  "reference_overwrite": bool(data.get("reference_field") and data.get("reference_overwrite"))}
+                  "reference_overwrite": bool(data.get("reference_field") and data.get("reference_overwrite")), **own}
         problems = publisher.validate(
             action=data["action"], entity=data["entity"], path=data.get("path") or {},
             query=data.get("query") or {}, payload=data.get("payload") or {}, config=config,
@@ -137,12 +168,14 @@ class OutgoingForm(forms.ModelForm):
             target = field if field in self.fields else None
             for message in messages:
                 self.add_error(target, message)
-        self.cleaned_config = config
+        self.cleaned_config, self.cleaned_secrets = publisher.split_secrets(config)
         return data
 
     def save(self, commit: bool = True) -> Outgoing:
         outgoing: Outgoing = super().save(commit=False)
+        keep = self.publisher.secret_fields if self.publisher else ()
         outgoing.config = {**(outgoing.config or {}), **getattr(self, "cleaned_config", {})}
+        outgoing.set_secrets(getattr(self, "cleaned_secrets", {}), keep=keep)
         if commit:
             outgoing.save()
         return outgoing

@@ -9,24 +9,27 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from lib.crypto import EncryptedTextField, SecretsMixin
+
 from ..transformers.dates import exact_ms, wall_clock
 
 __all__ = ["Incoming", "IncomingCursor"]
 
 
-class Incoming(models.Model):
+class Incoming(SecretsMixin, models.Model):
     """Reads entities out of an outside system through a registered subscriber (``connections.subscribers``).
 
     The fields every subscriber shares are columns (request parameters, pagination, client, transformer);
-    what varies by subscriber (for Exact Online: the entity, the divisions, the endpoint pinning) is
-    ``config``, validated by the subscriber's typed config.
+    what varies by subscriber is ``config``, opaque to the platform and validated by the subscriber's typed
+    config; the subscriber's secret fields are kept apart in ``secrets``, encrypted.
     """
 
     name = models.CharField(max_length=200, unique=True)
     subscriber = models.CharField(max_length=50, help_text="The kind of subscriber that reads the data.")
     config = models.JSONField(default=dict, blank=True)
-    path = models.JSONField(default=dict, blank=True, help_text="Path parameters, e.g. division.")
-    query = models.JSONField(default=dict, blank=True, help_text="Query parameters: $filter, $select, $orderby, $top…")
+    secrets = EncryptedTextField(blank=True, default="", help_text="The subscriber's secret settings, encrypted.")
+    path = models.JSONField(default=dict, blank=True, help_text="Path parameters.")
+    query = models.JSONField(default=dict, blank=True, help_text="Query parameters.")
     pagination = models.BooleanField(default=True, help_text="Follow the next-page links.")
     page_cap = models.PositiveIntegerField(null=True, blank=True, help_text="Stop after this many pages per division.")
     incremental = models.BooleanField(default=False, help_text="Read only what changed since the last run.")
@@ -62,14 +65,20 @@ class Incoming(models.Model):
 
     @property
     def subscriber_class(self) -> Any:
-        from connections.subscribers import get_subscriber
+        """The registered subscriber class, or None when its connector is not installed."""
+        from connections.subscribers import SUBSCRIBERS
 
-        return get_subscriber(self.subscriber)
+        return SUBSCRIBERS.find(self.subscriber)
 
     @property
     def subscriber_label(self) -> str:
         cls = self.subscriber_class
         return cls.label if cls else self.subscriber
+
+    @property
+    def config_summary(self) -> list[tuple[str, str]]:
+        cls = self.subscriber_class
+        return cls.summary(self) if cls else []
 
     def task_namer(self) -> Any:
         """Names and search keys for the tasks this Incoming's runs write."""
@@ -87,20 +96,23 @@ class Incoming(models.Model):
 class IncomingCursor(models.Model):
     """Where the next incremental read of one division starts.
 
-    ``kind`` is ``timestamp`` (sync endpoints: ``Timestamp gt N``) or ``modified`` (others: ``Modified ge T``
-    with the keys already read at exactly ``T`` kept in ``seen_keys``, so that rows sharing the boundary
-    timestamp are neither lost nor read twice). A user can reset (delete) or rewind (edit ``value``) it.
+    ``kind`` says how the subscriber reads ``value``: Exact Online's ``timestamp`` (sync endpoints:
+    ``Timestamp gt N``) or ``modified`` (others: ``Modified ge T`` with the keys already read at exactly ``T``
+    kept in ``seen_keys``, so that rows sharing the boundary timestamp are neither lost nor read twice), or
+    ``max`` (the highest value of a field seen so far, sent as a query value). A user can reset (delete) or
+    rewind (edit ``value``) it.
     """
 
     class Kind(models.TextChoices):
         TIMESTAMP = "timestamp", "Timestamp"
         MODIFIED = "modified", "Modified"
+        MAX = "max", "Highest value"
 
     incoming = models.ForeignKey(Incoming, on_delete=models.CASCADE, related_name="cursors")
     division = models.IntegerField(default=0, help_text="0 when the subscriber has no divisions.")
     endpoint = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    value = models.CharField(max_length=64)
+    value = models.CharField(max_length=200)
     seen_keys = models.JSONField(default=list, blank=True)
     run = models.ForeignKey("connections.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)

@@ -11,32 +11,37 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from lib.crypto import EncryptedTextField, SecretsMixin
+
 __all__ = ["Outgoing", "SourceIdMap"]
 
 
-class Outgoing(models.Model):
+class Outgoing(SecretsMixin, models.Model):
     """A configured write to an outside system through a registered publisher.
 
     ``path``, ``query`` and ``payload`` are the static request parts; a task's own ``path``,
     ``query`` and ``payload`` keys are merged over them. ``config`` holds publisher-specific
-    settings (e.g. the idempotency reference field, the upsert key, a target division).
+    settings (e.g. the idempotency reference field, the upsert key), validated by the publisher's typed
+    config; its secret fields are kept apart in ``secrets``, encrypted.
     """
 
     class Action(models.TextChoices):
         CREATE = "create", "Create"
         UPDATE = "update", "Update"
+        PATCH = "patch", "Patch"
         DELETE = "delete", "Delete"
         UPSERT = "upsert", "Upsert"
         GET = "get", "Get"
 
     name = models.CharField(max_length=200, unique=True)
-    publisher = models.CharField(max_length=50, default="exact_online")
+    publisher = models.CharField(max_length=50)
     action = models.CharField(max_length=10, choices=Action.choices, default=Action.CREATE)
-    entity = models.CharField(max_length=200, help_text="Catalog endpoint, e.g. crm/Accounts")
+    entity = models.CharField(max_length=200, help_text="What the publisher writes, e.g. crm/Accounts or a path.")
     path = models.JSONField(default=dict, blank=True)
     query = models.JSONField(default=dict, blank=True)
     payload = models.JSONField(default=dict, blank=True)
     config = models.JSONField(default=dict, blank=True)
+    secrets = EncryptedTextField(blank=True, default="", help_text="The publisher's secret settings, encrypted.")
     transformer = models.ForeignKey(
         "connections.Transformer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

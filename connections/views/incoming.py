@@ -100,9 +100,7 @@ def incoming_fields(request: HttpRequest) -> HttpResponse:
     """htmx: the subscriber's block of the form (entity picker and its details) for the edited values."""
     form = _form_from_request(request)
     template = form.subscriber_cls.form_template if form.subscriber_cls else None
-    if not template:
-        return HttpResponse("")
-    return render(request, template, {"form": form})
+    return render(request, template or "connections/incoming/_subscriber_fields.html", {"form": form})
 
 
 @editor_required
@@ -208,7 +206,8 @@ def incoming_duplicate(request: AuthedRequest, pk: int) -> HttpResponse:
     incoming = get_incoming_for_user(request, pk, write=True)
     name = free_copy_name(Incoming.objects.all(), incoming.name)
     copy = Incoming.objects.create(
-        name=name, subscriber=incoming.subscriber, config=incoming.config, path=incoming.path, query=incoming.query,
+        name=name, subscriber=incoming.subscriber, config=incoming.config, secrets=incoming.secrets, path=incoming.path,
+        query=incoming.query,
         pagination=incoming.pagination, page_cap=incoming.page_cap, incremental=incoming.incremental,
         http_client=incoming.http_client, transformer=incoming.transformer, enabled=incoming.enabled,
         task_label=incoming.task_label, task_key=incoming.task_key, created_by=request.user,

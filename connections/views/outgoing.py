@@ -17,7 +17,7 @@ from lib.naming import free_copy_name
 from .. import tester_sources
 from ..forms.outgoing import OutgoingForm
 from ..models import Outgoing, Task
-from ..publishers import get_publisher
+from ..publishers import PUBLISHERS, get_publisher
 
 __all__ = [
     "outgoing_create", "outgoing_delete", "outgoing_detail", "outgoing_duplicate", "outgoing_edit", "outgoing_list",
@@ -121,6 +121,7 @@ def outgoing_duplicate(request: AuthedRequest, pk: int) -> HttpResponse:
         name=name, publisher=original.publisher, action=original.action, entity=original.entity, path=original.path,
         query=original.query, payload=original.payload, transformer=original.transformer,
         config={k: v for k, v in original.config.items() if k != "reference_salt"},  # a copy gets its own salt
+        secrets=original.secrets,
         http_client=original.http_client, created_by=request.user,
     )
     messages.success(request, f"Duplicated as {copy.name}.")
@@ -131,7 +132,7 @@ def outgoing_duplicate(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_GET
 def outgoing_payload_template(request: HttpRequest) -> HttpResponse:
     """The Payload textarea filled with a template generated from the catalog (htmx swap target)."""
-    kind = request.GET.get("publisher") or "exact_online"
+    kind = request.GET.get("publisher") or PUBLISHERS.first_kind()
     try:
         template = get_publisher(kind).payload_template(action=request.GET.get("action", "create"),
                                                         entity=request.GET.get("entity", ""))

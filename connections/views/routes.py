@@ -12,7 +12,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from clients.models import QuotaState
 from dashboard.access import AuthedRequest, can_edit, editor_required, get_for_user, viewer_required
 
 from .. import tester_sources
@@ -33,9 +32,8 @@ def get_route_for_user(request: HttpRequest, pk: int, *, write: bool = False) ->
 
 def _status_context(route: Route) -> dict[str, object]:
     latest = route.runs.select_related("run").first()
-    # Quota left where the route writes: what Exact's X-RateLimit headers last said for that division.
-    division = (route.outgoing.path or {}).get("division") or route.outgoing.http_client.division
-    quota = QuotaState.objects.filter(client_id=route.outgoing.http_client_id, division=int(division or 0)).first()
+    # Quota left where the route writes: what the API's rate-limit headers last said for that division.
+    quota = route.outgoing.http_client.quota((route.outgoing.path or {}).get("division"))
     return {"route": route, "route_run": latest, "counts": routing.counters(latest) if latest else None,
             "quota": quota}
 

@@ -24,13 +24,8 @@ def get_run_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> R
 
 def _status_context(run: Run) -> dict[str, object]:
     divisions = [{"division": key, **value} for key, value in sorted((run.summary or {}).items())]
-    quotas = {}
-    client_id = run.incoming.http_client_id if run.incoming is not None else None
-    if client_id is not None and divisions:
-        from clients.models import QuotaState
-
-        quotas = {str(q.division): q for q in QuotaState.objects.filter(
-            client_id=client_id, division__in=[int(d["division"]) for d in divisions])}
+    client = run.incoming.http_client if run.incoming is not None else None
+    quotas = {str(q.division): q for q in client.quotas()} if client is not None and divisions else {}
     for row in divisions:
         row["per_call"] = round(row.get("records", 0) / row["calls"], 1) if row.get("calls") else 0
         row["page"] = (run.checkpoint or {}).get(row["division"], {}).get("page")

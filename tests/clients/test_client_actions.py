@@ -7,9 +7,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from clients.models import AuthEvent, HttpClient, QuotaState
+from clients.models import AuthEvent, HttpClient
 from exact_online.client_type import api_for
 from exact_online.errors import NeedsReconnect
+from exact_online.models import QuotaState
 
 from .oauth_helpers import grant, page_messages, sandbox_client
 
@@ -46,10 +47,10 @@ def test_choose_the_division_used_by_default(editor_client, sandbox):
     response = editor_client.post(reverse("clients:division", args=[client.pk]), {"division": "101002"}, follow=True)
     assert page_messages(response) == ["Division set to 101002 · Demo Services B.V.."]
     client.refresh_from_db()
-    assert client.division == 101002
+    assert client.default_division == 101002
     editor_client.post(reverse("clients:division", args=[client.pk]), {"division": "999"})
     client.refresh_from_db()
-    assert client.division == 101002  # a division the grant cannot reach is refused
+    assert client.default_division == 101002  # a division the grant cannot reach is refused
 
 
 def test_revoke_deletes_the_tokens_and_stops_the_client(editor_client, sandbox):

@@ -26,9 +26,10 @@ def test_success_stores_the_grant_and_shows_who_and_the_divisions(editor_client,
     client.refresh_from_db()
     assert client.status == HttpClient.Status.GRANTED
     g = client.grant
-    assert g.granted_by == editor_user and g.exact_user_name == "Demo Gebruiker"
-    assert [d["code"] for d in g.divisions] == sandbox.divisions
-    assert g.default_division == g.current_division == sandbox.divisions[0]
+    access = client.exact_access
+    assert g.granted_by == editor_user and access.exact_user_name == "Demo Gebruiker"
+    assert [d["code"] for d in access.divisions] == sandbox.divisions
+    assert access.default_division == access.current_division == sandbox.divisions[0]
     assert g.access_token and g.refresh_token and g.expires_at and g.version == 1
     body = response.content.decode()
     assert "Access granted" in body and "Demo Handel B.V." in body and "Demo Gebruiker" in body

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.models import ErrorBudget, HttpClient
+from clients.models import HttpClient
+from exact_online.models import ErrorBudget
 
 
 @pytest.mark.django_db

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from clients.models import ErrorBudget
 from connections.models import Task
 from exact_online import errors
 from exact_online.client_type import api_for, open_error_circuits
+from exact_online.models import ErrorBudget
 from tests.connections.routes.sandbox_support import copy_route, run_inline
 from tests.fixtures.sandbox import grant_client
 

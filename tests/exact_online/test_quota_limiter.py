@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from clients.models import QuotaState
 from exact_online.client_type import api_for
+from exact_online.models import QuotaState
 from exact_online.quota import parse_rate_limits, wait_after_429
 from tests.clients.oauth_helpers import grant, sandbox_client
 

@@ -7,6 +7,7 @@ import pytest
 from clients.models import HttpClient, OAuthGrant
 from connections.models import Incoming
 from connections.subscribers import ReadError
+from exact_online.models import ExactAccess
 from exact_online.subscriber import ExactSubscriber, cursor_view, date_ms, ms_literal
 
 pytestmark = pytest.mark.django_db
@@ -16,8 +17,9 @@ pytestmark = pytest.mark.django_db
 def client_with_grant():
     client = HttpClient.objects.create(name="Exact", kind="exact_online",
                                        config={"base_url": "http://sandbox.test", "client_id": "x"})
-    OAuthGrant.objects.create(client=client, default_division=111, current_division=111,
-                              divisions=[{"code": 111}, {"code": 222}])
+    OAuthGrant.objects.create(client=client)
+    ExactAccess.objects.create(client=client, default_division=111, current_division=111,
+                               divisions=[{"code": 111}, {"code": 222}])
     return client
 
 

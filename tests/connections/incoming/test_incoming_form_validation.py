@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from clients.models import HttpClient, OAuthGrant
 from connections.models import Incoming
+from exact_online.models import ExactAccess
 
 pytestmark = pytest.mark.django_db
 
@@ -15,8 +16,9 @@ pytestmark = pytest.mark.django_db
 def http_client():
     client = HttpClient.objects.create(name="Exact", kind="exact_online", status="granted",
                                        config={"base_url": "http://127.0.0.1:9", "client_id": "x"})
-    OAuthGrant.objects.create(client=client, default_division=101001, current_division=101001,
-                              divisions=[{"code": 101001}])
+    OAuthGrant.objects.create(client=client)
+    ExactAccess.objects.create(client=client, default_division=101001, current_division=101001,
+                               divisions=[{"code": 101001}])
     return client
 
 

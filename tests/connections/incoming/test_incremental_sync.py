@@ -108,7 +108,7 @@ def test_fan_out_over_all_divisions_of_the_grant_each_with_its_own_cursor(exact_
     incoming = make_incoming(exact_client, incremental=True, query={"$select": "ID"}, name="all divisions")
     incoming.config = {**incoming.config, "divisions": "all", "division_codes": []}
     incoming.save()
-    divisions = sorted(row["code"] for row in exact_client.grant.divisions)
+    divisions = sorted(row["code"] for row in exact_client.exact_access.divisions)
     assert len(divisions) >= 2
     run = read(incoming)
     assert sorted(int(d) for d in run.summary) == divisions

@@ -88,7 +88,7 @@ def test_the_route_page_offers_the_tester_on_its_last_entity(viewer_client, make
 
 
 def test_the_status_shows_the_quota_left_where_the_route_writes(viewer_client, make_route, make_run):
-    from clients.models import QuotaState
+    from exact_online.models import QuotaState
 
     route = make_route()
     route.outgoing.path = {"division": 101002}

@@ -63,7 +63,10 @@ def test_http_lookup_not_found_and_provider_errors():
     assert run([lenient], {"Code": "none"}, context).skipped_reason
 
 
-def test_http_lookup_uses_the_registered_provider_and_says_when_there_is_none():
+def test_http_lookup_uses_the_registered_provider_and_says_when_there_is_none(monkeypatch):
+    from connections.transformers import services
+
+    monkeypatch.setattr(services, "_lookup_providers", [])  # without the platform's (connections.lookups)
     with pytest.raises(TransformError, match="no lookup provider configured"):
         one([LOOKUP], {"Code": "C1"}, Context())
     fake = FakeExact()
