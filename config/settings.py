@@ -270,6 +270,11 @@ WORKER_HEARTBEAT_STALE_AFTER = env_int("DASH_WORKER_STALE_AFTER", 90)
 # /health runs its checks (one broker connection) at most once per this many seconds per process.
 HEALTH_CACHE_SECONDS = env_float("DASH_HEALTH_CACHE_SECONDS", 5.0)
 OUTBOUND_TIMEOUT = env_float("DASH_OUTBOUND_TIMEOUT", 30.0)
+# Generic HTTP clients: private, loopback and link-local targets are refused unless allowed (on in DEBUG), or the
+# host is on the allow-list (the sandbox's host always is); answers larger than OUTBOUND_MAX_BYTES are refused.
+OUTBOUND_ALLOW_PRIVATE = env_bool("DASH_OUTBOUND_ALLOW_PRIVATE", default=DEBUG)
+OUTBOUND_ALLOWED_HOSTS = env_list("DASH_OUTBOUND_ALLOWED_HOSTS", [])
+OUTBOUND_MAX_BYTES = env_int("DASH_OUTBOUND_MAX_BYTES", 10_000_000)
 # HTTP clients: refresh grants idle this long (Exact's refresh tokens die after 30 unused days); log retention.
 CLIENTS_KEEPALIVE_IDLE_DAYS = env_float("DASH_KEEPALIVE_IDLE_DAYS", 20.0)
 CLIENTS_LOG_RETENTION_DAYS = env_int("DASH_LOG_RETENTION_DAYS", 30)

@@ -8,12 +8,10 @@ secrets, and plugs in the Django grant store (single-flight refresh), the shared
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +32,6 @@ from .stores import (
     DjangoQuotaStore,
     DjangoRequestLogger,
     budget_state,
-    save_token,
 )
 from .transport import Transport
 from .webhooks import topic_choices, webhook_for
@@ -185,17 +182,8 @@ class ExactOnlineClientType(ClientType):
             AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, exc.message, user=user,
                              details={"status": exc.status, "reason": exc.reason})
             raise GrantError(exc.message) from None
-        now = timezone.now()
-        with transaction.atomic():  # persist the new chain before anything else (FIELD-NOTES A4, A6)
-            grant, _ = OAuthGrant.objects.select_for_update().get_or_create(client=client)
-            save_token(grant, replace(token, version=grant.version + 1), refreshed=False)
-            grant.granted_by = user if isinstance(user, User) else None
-            grant.granted_at = now
-            grant.refresh_used_at = now
-            grant.save(update_fields=["granted_by", "granted_at", "refresh_used_at"])
-            HttpClient.objects.filter(pk=client.pk).update(status=HttpClient.Status.GRANTED, status_message="",
-                                                          updated_at=now)
-        client.status, client.status_message = HttpClient.Status.GRANTED, ""
+        # Persist the new chain before anything else (FIELD-NOTES A4, A6).
+        grant_store_for(client).store_new_grant(token, user=user)
         warning = ""
         try:
             api = api_for(client, max_wait=20.0, max_attempts=2, backoff=1.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lib.http import Refused
+
 __all__ = [
     "AddressRefused",
     "BadResponse",
@@ -43,7 +45,7 @@ class ExactError(Exception):
         return self.message
 
 
-class AddressRefused(ExactError):
+class AddressRefused(ExactError, Refused):
     """The address is not Exact Online's nor on the allow-list, or resolves to a private one: nothing was sent."""
 
 

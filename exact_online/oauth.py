@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -24,6 +22,9 @@ import requests
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from requests_oauthlib import OAuth2Session
+
+from clients.tokens import InMemoryTokenStorage, SingleFlightTokenStore
+from clients.tokens import Token as BaseToken
 
 from .errors import BadResponse, ExactError, NeedsReconnect, Unavailable
 from .hosts import HostPolicy
@@ -87,15 +88,8 @@ class TokenError(BaseModel):
 
 
 @dataclass(frozen=True)
-class Token:
-    """A token pair with its timing in epoch seconds; ``version`` counts refreshes of the stored grant."""
-
-    access_token: str
-    refresh_token: str
-    expires_in: float
-    issued_at: float  # when we received it (Exact issued it no later: safe for the refresh floor)
-    expires_at: float  # when we sent the request + expires_in (Exact's expiry is no earlier)
-    version: int = 0
+class Token(BaseToken):
+    """A token pair with Exact's timing rules: when a refresh may be asked for, until when it may be sent."""
 
     @property
     def refresh_opens_at(self) -> float:
@@ -106,7 +100,12 @@ class Token:
         return self.expires_at - max(self.expires_in * IN_FLIGHT_FRACTION, IN_FLIGHT_MIN_SECONDS)
 
 
-def plan(token: Token, now: float) -> tuple[Literal["use", "refresh"], float]:
+def exact_token(token: BaseToken) -> Token:
+    """``token`` with Exact's timing rules (a stored pair comes back as the platform's plain ``Token``)."""
+    return token if isinstance(token, Token) else Token(**vars(token))
+
+
+def plan(token: BaseToken, now: float) -> tuple[Literal["use", "refresh"], float]:
     """What to do with ``token`` at ``now``: use it, or refresh after waiting the returned seconds.
 
     - before the refresh window opens and safely before expiry: use it;
@@ -114,6 +113,7 @@ def plan(token: Token, now: float) -> tuple[Literal["use", "refresh"], float]:
     - too close to expiry to send but the window not open yet: wait for the window, then refresh
       (never send a token known to be expiring, never refresh too early).
     """
+    token = exact_token(token)
     opens = token.refresh_opens_at
     if now < opens and now < token.send_deadline:
         return "use", 0.0
@@ -314,106 +314,42 @@ class GrantStore(ABC):
         """A 401 came back for ``used_token``: refresh once (unless another process already did)."""
 
 
-class RefreshingGrantStore(GrantStore):
-    """Single-flight refresh over a storage lock: lock, re-read, refresh only if still stale, save, unlock.
+class RefreshingGrantStore(SingleFlightTokenStore, GrantStore):
+    """The platform's single-flight refresh (``clients.tokens``) with Exact's rules: refresh only once the
+    window opens (``plan``), through ``ExactOAuth``; a ``NeedsReconnect`` is a refused grant.
 
-    Subclasses provide ``load`` (an unlocked read), ``locked`` (an exclusive section that yields the
-    re-read token and a ``save`` callback whose write commits when the section ends) and the
-    ``on_refreshed`` / ``on_refused`` hooks.
+    Subclasses provide ``load``, ``locked`` and the ``on_refreshed`` / ``on_refused`` hooks.
     """
+
+    refused_errors = (NeedsReconnect,)
 
     def __init__(self, oauth: ExactOAuth, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time) -> None:
+        super().__init__(sleep=sleep, clock=clock)
         self.oauth = oauth
-        self.sleep = sleep
-        self.clock = clock
 
-    @abstractmethod
-    def load(self) -> Token | None: ...
+    def plan(self, token: BaseToken, now: float) -> tuple[Literal["use", "refresh"], float]:
+        return plan(token, now)
 
-    @abstractmethod
-    @contextmanager
-    def locked(self) -> Iterator[tuple[Token | None, Callable[[Token], Token]]]: ...
+    def refresh_wait(self, token: BaseToken) -> float:
+        return exact_token(token).refresh_opens_at - self.clock()
 
-    def on_refreshed(self, old: Token, new: Token) -> None:
-        """Called after a refresh was committed."""
+    def fetch_refreshed(self, token: BaseToken) -> Token:
+        return self.oauth.refresh(token.refresh_token)
 
-    def on_refused(self, error: NeedsReconnect) -> None:
-        """Called (outside the lock) when Exact refused the refresh."""
+    def missing(self) -> NeedsReconnect:
+        return self._missing()
 
     def _missing(self) -> NeedsReconnect:
         return NeedsReconnect("Access to Exact Online has not been granted (or was revoked): grant access first.")
 
-    def access_token(self) -> str:
-        token = self.load()
-        if token is None:
-            raise self._missing()
-        action, wait = plan(token, self.clock())
-        if action == "use":
-            return token.access_token
-        if wait > 0:
-            self.sleep(wait)
-        return self._refresh(seen_version=token.version, force=False).access_token
-
-    def after_unauthorized(self, used_token: str) -> str:
-        token = self.load()
-        if token is None:
-            raise self._missing()
-        if token.access_token != used_token:
-            return token.access_token  # another process refreshed meanwhile
-        return self._refresh(seen_version=token.version, force=True).access_token
-
-    def _refresh(self, *, seen_version: int, force: bool) -> Token:
-        failure: ExactError | None = None
-        old: Token | None = None
-        new: Token | None = None
-        with self.locked() as (current, save):
-            if current is None:
-                raise self._missing()
-            if current.version != seen_version:
-                return current  # refreshed by someone else while we waited for the lock
-            if not force:
-                wait = current.refresh_opens_at - self.clock()
-                if wait > 0:
-                    self.sleep(wait)
-            old = current
-            try:
-                fresh = self.oauth.refresh(current.refresh_token)
-            except ExactError as exc:
-                failure = exc
-            else:
-                new = save(replace(fresh, version=current.version + 1))
-        if failure is not None:
-            if isinstance(failure, NeedsReconnect):
-                self.on_refused(failure)
-            raise failure
-        assert new is not None and old is not None
-        self.on_refreshed(old, new)
-        return new
+    def _refresh(self, *, seen_version: int, force: bool) -> BaseToken:
+        return self.refresh(seen_version=seen_version, force=force)
 
 
-class InMemoryGrantStore(RefreshingGrantStore):
+class InMemoryGrantStore(InMemoryTokenStorage, RefreshingGrantStore):
     """A grant store for one process (shell scripts, tests): a threading lock instead of a row lock."""
 
-    def __init__(self, oauth: ExactOAuth, token: Token | None, **kwargs: Any) -> None:
-        super().__init__(oauth, **kwargs)
-        self.token = token
-        self._lock = threading.Lock()
-        self.refused: NeedsReconnect | None = None
-
-    def load(self) -> Token | None:
-        return self.token
-
-    @contextmanager
-    def locked(self) -> Iterator[tuple[Token | None, Callable[[Token], Token]]]:
-        with self._lock:
-
-            def save(token: Token) -> Token:
-                self.token = token
-                return token
-
-            yield self.token, save
-
-    def on_refused(self, error: NeedsReconnect) -> None:
-        self.refused = error
-        self.token = None
+    def __init__(self, oauth: ExactOAuth, token: BaseToken | None, **kwargs: Any) -> None:
+        RefreshingGrantStore.__init__(self, oauth, **kwargs)
+        self.init_memory(token)

@@ -9,8 +9,7 @@ The new pair is committed before the lock is released and before anyone uses it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from clients.models import AuthEvent, HttpClient, OAuthGrant, RequestLog
+from clients.grants import GrantRowStore, save_token, token_of
+from clients.models import HttpClient, RequestLog
 
 from .error_budget import BudgetState, ErrorBudgetStore
 from .errors import NeedsReconnect
@@ -41,114 +41,22 @@ def _dt(value: float) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
-def token_of(grant: OAuthGrant) -> Token | None:
-    if not grant.refresh_token or grant.issued_at is None or grant.expires_at is None:
-        return None
-    return Token(
-        access_token=grant.access_token,
-        refresh_token=grant.refresh_token,
-        expires_in=grant.expires_in,
-        issued_at=_ts(grant.issued_at),
-        expires_at=_ts(grant.expires_at),
-        version=grant.version,
-    )
+class DjangoGrantStore(GrantRowStore, RefreshingGrantStore):
+    """The grant of one ``HttpClient`` in the database (``clients.grants``) with Exact's refresh rules."""
 
-
-def save_token(grant: OAuthGrant, token: Token, *, refreshed: bool) -> None:
-    """Write ``token`` onto ``grant`` (the caller holds the row lock and commits)."""
-    now = timezone.now()
-    grant.access_token = token.access_token
-    grant.refresh_token = token.refresh_token
-    grant.expires_in = token.expires_in
-    grant.issued_at = _dt(token.issued_at)
-    grant.expires_at = _dt(token.expires_at)
-    grant.version = token.version
-    fields = ["access_token", "refresh_token", "expires_in", "issued_at", "expires_at", "version"]
-    if refreshed:
-        grant.refreshed_at = now
-        grant.refresh_used_at = now
-        grant.refresh_count = (grant.refresh_count or 0) + 1
-        fields += ["refreshed_at", "refresh_used_at", "refresh_count"]
-    grant.save(update_fields=fields)
-
-
-class DjangoGrantStore(RefreshingGrantStore):
-    """The grant of one ``HttpClient`` in the database, shared by web processes and workers."""
+    system = "Exact Online"
+    token_class = Token
 
     def __init__(self, client: HttpClient, oauth: ExactOAuth, **kwargs: Any) -> None:
-        super().__init__(oauth, **kwargs)
+        RefreshingGrantStore.__init__(self, oauth, **kwargs)
         self.client = client
-        self._cached: Token | None = None
+        self._cached: Token | None = None  # type: ignore[assignment]
+
+    def refused_error(self, message: str) -> NeedsReconnect:
+        return NeedsReconnect(message)
 
     def _missing(self) -> NeedsReconnect:
-        status = HttpClient.objects.filter(pk=self.client.pk).values_list("status", "status_message").first()
-        if status and status[0] == HttpClient.Status.NEEDS_RECONNECT:
-            return NeedsReconnect(f"{self.client.name} needs to be reconnected: {status[1] or 'grant access again'}")
-        if status and status[0] == HttpClient.Status.REVOKED:
-            return NeedsReconnect(f"Access for {self.client.name} was revoked: grant access again to use it.")
-        return NeedsReconnect(f"{self.client.name} has no access to Exact Online yet: grant access first.")
-
-    def load(self) -> Token | None:
-        row = (
-            OAuthGrant.objects.filter(client_id=self.client.pk)
-            .values_list("version", "client__status")
-            .first()
-        )
-        if row is None or row[1] != HttpClient.Status.GRANTED:
-            self._cached = None
-            return None
-        if self._cached is not None and self._cached.version == row[0]:
-            return self._cached
-        grant = OAuthGrant.objects.filter(client_id=self.client.pk).first()
-        self._cached = token_of(grant) if grant else None
-        return self._cached
-
-    def current_secrets(self) -> list[str]:
-        token = self._cached
-        return [token.access_token, token.refresh_token] if token else []
-
-    @contextmanager
-    def locked(self) -> Iterator[tuple[Token | None, Callable[[Token], Token]]]:
-        with transaction.atomic():
-            grant = (
-                OAuthGrant.objects.select_for_update(of=("self",))
-                .select_related("client")
-                .filter(client_id=self.client.pk)
-                .first()
-            )
-            usable = grant is not None and grant.client.status == HttpClient.Status.GRANTED
-            token = token_of(grant) if usable and grant is not None else None
-
-            def save(new: Token) -> Token:
-                assert grant is not None
-                save_token(grant, new, refreshed=True)
-                self._cached = new
-                return new
-
-            yield token, save
-
-    def on_refreshed(self, old: Token, new: Token) -> None:
-        AuthEvent.record(self.client, AuthEvent.Event.REFRESHED,
-                         f"Access token refreshed (grant version {new.version}); valid for {new.expires_in:g} s.",
-                         details={"version": new.version, "expires_in": new.expires_in})
-
-    def on_refused(self, error: NeedsReconnect) -> None:
-        with transaction.atomic():
-            OAuthGrant.objects.filter(client_id=self.client.pk).update(access_token="", refresh_token="")
-            self.client.mark_needs_reconnect(error.message)
-        self._cached = None
-        AuthEvent.record(self.client, AuthEvent.Event.REFRESH_REFUSED, error.message,
-                         details={"status": error.status, "reason": error.reason})
-        AuthEvent.record(self.client, AuthEvent.Event.RECONNECT_NEEDED,
-                         f"{self.client.name} needs to be reconnected: grant access to Exact Online again.")
-        log.warning("Exact Online refused the refresh for client %s: %s", self.client.pk, error.message)
-
-    def refresh_now(self) -> Token:
-        """Refresh as soon as Exact allows (keep-alive); waits for the window if it is not open yet."""
-        token = self.load()
-        if token is None:
-            raise self._missing()
-        return self._refresh(seen_version=token.version, force=False)
+        return GrantRowStore.missing(self)  # type: ignore[return-value]
 
 
 class DjangoQuotaStore(QuotaStore):
