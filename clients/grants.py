@@ -1,4 +1,5 @@
-"""The OAuth grant row as the one token store every process shares (``SingleFlightTokenStore`` storage).
+"""The OAuth grant row as the one token store every process shares (``SingleFlightTokenStore`` storage),
+and the request log writer every connector's transport uses.
 
 A refresh happens inside ``transaction.atomic()`` holding ``select_for_update()`` on the grant row
 (PostgreSQL); on SQLite the IMMEDIATE transaction takes the database write lock, which serialises
@@ -16,10 +17,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AuthEvent, HttpClient, OAuthGrant
+from lib.http import RequestRecord
+
+from .models import AuthEvent, HttpClient, OAuthGrant, RequestLog
 from .tokens import SingleFlightTokenStore, Token
 
-__all__ = ["GrantRowStore", "save_token", "token_of"]
+__all__ = ["DjangoRequestLogger", "GrantRowStore", "save_token", "token_of"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ def _dt(value: float) -> datetime:
 
 
 def token_of(grant: OAuthGrant, token_class: type[Token] = Token) -> Token | None:
-    if not grant.refresh_token or grant.issued_at is None or grant.expires_at is None:
+    if not (grant.refresh_token or grant.access_token) or grant.issued_at is None or grant.expires_at is None:
         return None
     return token_class(
         access_token=grant.access_token,
@@ -162,3 +165,25 @@ class GrantRowStore(SingleFlightTokenStore):
         self.client.status, self.client.status_message = HttpClient.Status.GRANTED, ""
         self._cached = None
         return grant
+
+
+class DjangoRequestLogger:
+    """Writes each (already redacted) request of a client with *Log requests* on to ``RequestLog``."""
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    def log(self, record: RequestRecord) -> None:
+        RequestLog.objects.create(
+            client_id=self.client.pk,
+            kind=record.kind,
+            method=record.method,
+            url=record.url,
+            status=record.status,
+            duration_ms=record.duration_ms,
+            request_headers=record.request_headers,
+            request_body=record.request_body,
+            response_headers=record.response_headers,
+            response_body=record.response_body,
+            error=record.error,
+        )

@@ -130,6 +130,10 @@ class ClientType(Plugin):
         client.set_secrets(secret, keep=self.secret_fields)
         return rebound
 
+    def grantable(self, client: HttpClient) -> bool:
+        """Whether *Grant access* applies to this client (a type may support it for some settings only)."""
+        return self.supports_grant
+
     def copy_fields(self) -> list[tuple[str, str, str]]:
         """(label, value, help) shown with a copy button on the client form and page (e.g. a redirect URI)."""
         return []
@@ -144,10 +148,12 @@ class ClientType(Plugin):
                         "stored (hidden)" if client.get_secret(name) else "not set") for name in self.secret_fields]
 
     # --- behaviour hooks ------------------------------------------------------------------------
-    def authorization_url(self, client: HttpClient, *, state: str) -> str:
+    def authorization_url(self, client: HttpClient, *, state: str, code_verifier: str = "") -> str:
+        """Where to send the user to consent; ``code_verifier`` (kept in the session) is for PKCE."""
         raise NotImplementedError
 
-    def complete_grant(self, client: HttpClient, *, code: str, user: AbstractBaseUser | None) -> str:
+    def complete_grant(self, client: HttpClient, *, code: str, user: AbstractBaseUser | None,
+                       code_verifier: str = "") -> str:
         """Exchange ``code``, store the grant, return a success message; raise ``GrantError`` otherwise."""
         raise NotImplementedError
 

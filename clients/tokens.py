@@ -14,9 +14,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["InMemoryTokenStorage", "SingleFlightTokenStore", "Token"]
+import requests
+from requests_oauthlib import OAuth2Session
+
+from lib.http import Transport
+
+__all__ = ["InMemoryTokenStorage", "SingleFlightTokenStore", "Token", "TransportOAuth2Session"]
 
 
 @dataclass(frozen=True)
@@ -154,3 +159,24 @@ class InMemoryTokenStorage:
     def on_refused(self, error: Exception) -> None:
         self.refused = error
         self.token = None
+
+
+class TransportOAuth2Session(OAuth2Session):
+    """An OAuth2Session (requests-oauthlib builds the requests) whose requests go through a ``Transport``
+    (timeouts, destination guard, redacted logs with ``secrets`` scrubbed)."""
+
+    def __init__(self, transport: Transport, secrets: list[str], plain: Callable[[str], str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._transport = transport
+        self._secrets = secrets
+        self._plain = plain or (lambda url: url)  # maps a URL shown to oauthlib back to the real one
+        self.last_sent: Any = None
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
+    ) -> requests.Response:
+        sent = self._transport.send(method, self._plain(url), kind="auth", data=data, headers=headers,
+                                    log_secrets=self._secrets)
+        self.last_sent = sent
+        return sent.response

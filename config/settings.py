@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "connections",
     "webhooks",
     "exact_online",
+    "http_connector",
     "sandbox",
 ]
 

@@ -55,8 +55,10 @@ class PublishError(Exception):
         request: dict[str, Any] | None = None,
         response: dict[str, Any] | None = None,
         log: list[str] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
+        self.retry_after = retry_after  # the other side's Retry-After: the retry waits at least this long
         self.message = message
         self.permanent = permanent
         self.request = request

@@ -169,13 +169,14 @@ class ExactOnlineClientType(ClientType):
         ]
 
     # --- grant ----------------------------------------------------------------------------------
-    def authorization_url(self, client: HttpClient, *, state: str) -> str:
+    def authorization_url(self, client: HttpClient, *, state: str, code_verifier: str = "") -> str:
         try:
             return oauth_for(client).authorization_url(state=state)
         except (ExactError, ValueError) as exc:
             raise GrantError(str(exc)) from None
 
-    def complete_grant(self, client: HttpClient, *, code: str, user: AbstractBaseUser | None) -> str:
+    def complete_grant(self, client: HttpClient, *, code: str, user: AbstractBaseUser | None,
+                       code_verifier: str = "") -> str:
         try:
             token = oauth_for(client).exchange_code(code)
         except ExactError as exc:

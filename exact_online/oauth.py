@@ -21,9 +21,8 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
-from requests_oauthlib import OAuth2Session
 
-from clients.tokens import InMemoryTokenStorage, SingleFlightTokenStore
+from clients.tokens import InMemoryTokenStorage, SingleFlightTokenStore, TransportOAuth2Session
 from clients.tokens import Token as BaseToken
 
 from .errors import BadResponse, ExactError, NeedsReconnect, Unavailable
@@ -131,25 +130,6 @@ def _https_twin(base_url: str) -> str:
     return base_url
 
 
-class _TransportSession(OAuth2Session):
-    """An OAuth2Session whose requests go through our Transport (timeouts, redacted logs)."""
-
-    def __init__(self, transport: Transport, secrets: list[str], plain: Callable[[str], str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._transport = transport
-        self._secrets = secrets
-        self._plain = plain
-        self.last_sent: Any = None
-
-    def request(  # type: ignore[override]
-        self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
-    ) -> requests.Response:
-        sent = self._transport.send(method, self._plain(url), kind="auth", data=data, headers=headers,
-                                    log_secrets=self._secrets)
-        self.last_sent = sent
-        return sent.response
-
-
 REFUSED_REFRESH_HINTS = ("old refresh token", "refresh token expired", "expired at", "chainid", "obsolete")
 
 
@@ -231,9 +211,9 @@ class ExactOAuth:
             return self.base_url + url[len(self._oauthlib_base):]
         return url
 
-    def _session(self, secrets: list[str]) -> _TransportSession:
-        return _TransportSession(self.transport, [self.client_secret, *secrets], self._plain,
-                                 client_id=self.client_id, redirect_uri=self.redirect_uri)
+    def _session(self, secrets: list[str]) -> TransportOAuth2Session:
+        return TransportOAuth2Session(self.transport, [self.client_secret, *secrets], self._plain,
+                                      client_id=self.client_id, redirect_uri=self.redirect_uri)
 
     def authorization_url(self, *, state: str, force_login: bool = False) -> str:
         HostPolicy.current().check_url(self.auth_url)  # the browser is sent there: the same rule as requests
@@ -264,7 +244,7 @@ class ExactOAuth:
         )
 
     def _token_call(
-        self, session: _TransportSession, hook: Literal["access_token_response", "refresh_token_response"],
+        self, session: TransportOAuth2Session, hook: Literal["access_token_response", "refresh_token_response"],
         call: Callable[[], Any], *, during: Literal["code", "refresh"],
     ) -> Token:
         HostPolicy.current().check_url(self.token_url)  # before oauthlib's own (https-only) check

@@ -17,15 +17,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from clients.grants import GrantRowStore, save_token, token_of
-from clients.models import HttpClient, RequestLog
+from clients.grants import DjangoRequestLogger, GrantRowStore, save_token, token_of
+from clients.models import HttpClient
 
 from .error_budget import BudgetState, ErrorBudgetStore
 from .errors import NeedsReconnect
 from .models import ErrorBudget, QuotaState
 from .oauth import ExactOAuth, RefreshingGrantStore, Token
 from .quota import QuotaStore, parse_rate_limits
-from .transport import RequestRecord
 
 __all__ = ["DjangoErrorBudgetStore", "DjangoGrantStore", "DjangoQuotaStore", "DjangoRequestLogger", "budget_state",
            "save_token", "token_of"]
@@ -166,25 +165,3 @@ class DjangoErrorBudgetStore(ErrorBudgetStore):
 
     def clear_consecutive(self, endpoint: str, division: int | None) -> None:
         self._rows(endpoint, division).filter(consecutive__gt=0).update(consecutive=0, updated_at=timezone.now())
-
-
-class DjangoRequestLogger:
-    """Writes each (already redacted) request of a client with *Log requests* on to ``RequestLog``."""
-
-    def __init__(self, client: HttpClient) -> None:
-        self.client = client
-
-    def log(self, record: RequestRecord) -> None:
-        RequestLog.objects.create(
-            client_id=self.client.pk,
-            kind=record.kind,
-            method=record.method,
-            url=record.url,
-            status=record.status,
-            duration_ms=record.duration_ms,
-            request_headers=record.request_headers,
-            request_body=record.request_body,
-            response_headers=record.response_headers,
-            response_body=record.response_body,
-            error=record.error,
-        )

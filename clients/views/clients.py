@@ -124,6 +124,7 @@ def _detail_context(request: HttpRequest, client: HttpClient, ctype: ClientType)
         "can_edit": can_edit(request.user),
         "is_admin": is_admin(request.user),
         "type_context": ctype.detail_context(client),
+        "can_grant": ctype.supports_grant and ctype.grantable(client),
     }
     if ctype.divisions(client):
         context["division_form"] = DivisionForm(client_type=ctype, client=client,

@@ -38,12 +38,14 @@ def client_grant(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This client type has no grant flow.")
         return redirect("clients:detail", client.pk)
     state = secrets.token_urlsafe(32)
+    code_verifier = secrets.token_urlsafe(64)  # PKCE (RFC 7636): 86 characters, used by types that support it
     try:
-        url = ctype.authorization_url(client, state=state)
+        url = ctype.authorization_url(client, state=state, code_verifier=code_verifier)
     except GrantError as exc:
         messages.error(request, f"Cannot start the grant: {exc}")
         return redirect("clients:detail", client.pk)
-    request.session[SESSION_KEY] = {"state": state, "client": client.pk, "user": request.user.pk,
+    request.session[SESSION_KEY] = {"state": state, "code_verifier": code_verifier, "client": client.pk,
+                                    "user": request.user.pk,
                                     "started": time.time()}
     AuthEvent.record(client, AuthEvent.Event.GRANT_STARTED, "Sent to the consent page.", user=request.user)
     return redirect(url)
@@ -94,7 +96,8 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         return redirect("clients:detail", client.pk)
     # 5-7. Exchange and validate (the client type), save, redirect.
     try:
-        message = ctype.complete_grant(client, code=code, user=request.user)
+        message = ctype.complete_grant(client, code=code, user=request.user,
+                                       code_verifier=str(pending.get("code_verifier") or ""))
     except GrantError as exc:
         messages.error(request, str(exc))
         return redirect("clients:detail", client.pk)

@@ -1,0 +1,133 @@
+"""The HTTP Subscriber against a real local server: every paging strategy, the incremental cursor, and the
+bad input a careless configuration or a misbehaving API gives (clear errors, nothing half-saved)."""
+
+from __future__ import annotations
+
+import pytest
+from connections.runner import execute_incoming_run
+
+from connections.models import IncomingCursor, Run, Task
+from connections.subscribers import ReadError
+from http_connector.subscriber import HttpSubscriber, next_link
+
+from .server import ITEMS
+
+pytestmark = pytest.mark.django_db
+
+STRATEGIES = {
+    "page": {"endpoint": "/items/page", "items": "data", "paging": "page", "page_param": "page",
+             "size_param": "limit", "page_size": 5},
+    "offset": {"endpoint": "/items/offset", "items": "results", "paging": "offset", "offset_param": "offset",
+               "size_param": "limit", "page_size": 5},
+    "cursor": {"endpoint": "/items/cursor", "items": "data", "paging": "cursor", "cursor_param": "cursor",
+               "cursor_path": "meta.next", "size_param": "limit", "page_size": 5},
+    "next_url": {"endpoint": "/items/next", "items": "data", "paging": "next_url", "next_url_path": "links.next",
+                 "size_param": "limit", "page_size": 5},
+    "link": {"endpoint": "/items/link", "items": "@", "paging": "link", "size_param": "limit", "page_size": 5},
+}
+
+
+def read_all(incoming):
+    return list(HttpSubscriber(incoming).read(None))
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_every_paging_strategy_reads_every_item_once_in_pages_of_the_page_size(strategy, make_client, make_incoming,
+                                                                               api_server):
+    incoming = make_incoming(make_client(), **STRATEGIES[strategy])
+    pages = read_all(incoming)
+    ids = [item["id"] for page in pages for item in page.entities]
+    assert ids == [item["id"] for item in ITEMS]
+    assert [len(page.entities) for page in pages][:4] == [5, 5, 5, 5]
+    assert pages[-1].next_url is None and all(page.next_url for page in pages[:-1])
+    assert HttpSubscriber(incoming).identifier(pages[0].entities[0]) == "1"
+
+
+def test_the_page_cap_stops_the_read_and_the_run_records_calls(make_client, make_incoming, api_server):
+    incoming = make_incoming(make_client(), page_cap=2, **STRATEGIES["cursor"])
+    run, _ = Run.enqueue(incoming)
+    done = execute_incoming_run(run.pk)
+    assert done.status == Run.Status.SUCCEEDED, done.error
+    assert done.entities_read == 10 and done.api_calls == 2
+    assert Task.objects.filter(run=done).count() == 10
+
+
+def test_incremental_reads_keep_the_highest_value_and_send_it_next_time(make_client, make_incoming, api_server):
+    incoming = make_incoming(make_client(), incremental=True, cursor_field="updated_at",
+                             cursor_query="updated_after", **STRATEGIES["next_url"])
+    first = execute_incoming_run(Run.enqueue(incoming)[0].pk)
+    assert first.entities_read == 23
+    cursor = IncomingCursor.objects.get(incoming=incoming)
+    assert cursor.kind == "max" and cursor.value == ITEMS[-1]["updated_at"]
+    api_server.state.items.append({"id": 24, "name": "New", "updated_at": "2026-01-01T00:01:00Z"})
+    api_server.state.requests.clear()
+    second = execute_incoming_run(Run.enqueue(incoming)[0].pk)
+    assert second.entities_read == 1
+    assert api_server.state.requests[0]["query"]["updated_after"] == ITEMS[-1]["updated_at"]
+    assert IncomingCursor.objects.get(incoming=incoming).value == "2026-01-01T00:01:00Z"
+    # Rewound by hand (as on the Incoming page): the next run starts there.
+    IncomingCursor.objects.filter(incoming=incoming).update(value=ITEMS[19]["updated_at"])
+    third = execute_incoming_run(Run.enqueue(incoming)[0].pk)
+    assert third.entities_read == 4
+
+
+def test_a_paging_loop_stops_with_a_clear_error(make_client, make_incoming):
+    incoming = make_incoming(make_client(), endpoint="/loop", items="data", paging="next_url", next_url_path="next_url")
+    run = execute_incoming_run(Run.enqueue(incoming)[0].pk)
+    assert run.status == Run.Status.FAILED and "Paging loop" in run.error
+
+
+def test_a_next_link_to_another_host_is_refused(make_client, make_incoming):
+    incoming = make_incoming(make_client(), endpoint="/elsewhere", items="data", paging="next_url",
+                             next_url_path="next_url")
+    run = execute_incoming_run(Run.enqueue(incoming)[0].pk)
+    assert run.status == Run.Status.FAILED and "other.invalid" in run.error and "not followed" in run.error
+
+
+def test_html_instead_of_json_and_items_that_find_nothing_are_clear(make_client, make_incoming):
+    client = make_client()
+    with pytest.raises(ReadError, match=r"answered an HTML page .*instead of JSON"):
+        HttpSubscriber(make_incoming(client, endpoint="/html")).fetch_sample()
+    with pytest.raises(ReadError, match=r"Items 'orders' found nothing .*keys data"):
+        HttpSubscriber(make_incoming(client, endpoint="/items/page", items="orders")).fetch_sample()
+
+
+def test_a_ten_megabyte_answer_is_refused_without_holding_it(make_client, make_incoming, settings):
+    settings.OUTBOUND_MAX_BYTES = 10_000_000
+    incoming = make_incoming(make_client(), endpoint="/big", items="data")
+    run = execute_incoming_run(Run.enqueue(incoming)[0].pk)
+    assert run.status == Run.Status.FAILED and "more than 10 MB" in run.error
+    assert not Task.objects.filter(run=run).exists()
+
+
+def test_a_wrong_api_key_and_an_unreachable_host_say_so(make_client, make_incoming, api_server):
+    api_server.state.auth = {"mode": "api_key_header", "name": "X-API-Key", "key": "right"}
+    wrong = make_client(auth="api_key", api_key_name="X-API-Key", api_key="wrong")
+    with pytest.raises(ReadError, match=r"refused \(HTTP 401\): check the client's credentials") as info:
+        HttpSubscriber(make_incoming(wrong, endpoint="/items/page", items="data")).fetch_sample()
+    assert info.value.permanent and "wrong" not in info.value.message
+    gone = make_client(name="Gone", base_url="http://127.0.0.1:9", timeout=2)
+    with pytest.raises(ReadError, match="could not be reached") as info:
+        HttpSubscriber(make_incoming(gone, endpoint="/items")).fetch_sample()
+    assert not info.value.permanent
+
+
+def test_throttling_is_waited_out_with_retry_after(make_client, make_incoming, api_server, monkeypatch):
+    waits = []
+    monkeypatch.setattr("http_connector.api.time.sleep", waits.append)
+    api_server.state.script = [(429, {"Retry-After": "2"}, {"error": "slow down"})]
+    pages = read_all(make_incoming(make_client(), **STRATEGIES["page"]))
+    assert sum(len(page.entities) for page in pages) == 23 and 2.0 in waits
+
+
+def test_path_placeholders_come_from_the_path_parameters(make_client, make_incoming):
+    incoming = make_incoming(make_client(), path={"style": "offset"}, endpoint="/items/{style}", items="results",
+                             paging="offset", page_size=5, size_param="limit")
+    spec = HttpSubscriber(incoming).preview()[0]
+    assert spec.url.endswith("/items/offset?limit=5&offset=0")
+    assert len([e for page in read_all(incoming) for e in page.entities]) == 23
+
+
+def test_link_header_parsing():
+    assert next_link('<https://a/x?page=2>; rel="next", <https://a/x>; rel="first"') == "https://a/x?page=2"
+    assert next_link('<https://a/x>; rel="prev"') is None and next_link(None) is None
