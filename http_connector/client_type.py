@@ -72,17 +72,18 @@ class RestClientForm(forms.Form):
     pkce = forms.BooleanField(label="PKCE", required=False, initial=True,
                               help_text="OAuth 2 authorization code: send a code challenge (recommended).")
 
-    def __init__(self, *args: Any, editing: bool = False, stored: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, editing: bool = False, stored_secrets: frozenset[str] = frozenset(),
+                 **kwargs: Any) -> None:
         initial = dict(kwargs.get("initial") or {})
         if isinstance(initial.get("headers"), dict):
             initial["headers"] = "\n".join(f"{k}: {v}" for k, v in initial["headers"].items())
         kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         self.editing = editing
-        self.stored = stored or {}
+        self.stored_secrets = stored_secrets
         for name in SECRET_FIELDS:
             self.fields[name].widget = secret_widget()
-            if editing:
+            if name in stored_secrets:
                 self.fields[name].widget.attrs["placeholder"] = "•••••• (stored; leave empty to keep)"
         self.fields["auth"].widget.attrs["data-role"] = "auth"
 
@@ -113,7 +114,7 @@ class RestClientForm(forms.Form):
             return cleaned
         needed = {"basic": "password", "bearer": "token", "api_key": "api_key",
                   "oauth2_client_credentials": "client_secret"}.get(self.config.auth)
-        if needed and not cleaned.get(needed) and not self.stored.get(needed):
+        if needed and not cleaned.get(needed) and needed not in self.stored_secrets:
             self.add_error(needed, f"{self.fields[needed].label} is required for this authentication.")
         return cleaned
 
@@ -133,24 +134,23 @@ class RestClientType(ClientType):
     form_class = RestClientForm
     supports_grant = True  # only used when the authentication is OAuth 2 authorization code
     grant_label = "Grant access"
-    reconnect_on_change = ("base_url", "token_url", "authorize_url", "client_id", "auth")
+    # The stored secrets are sent to these: changing one drops them (and the token), so they must be entered again.
+    bound_to = ("base_url", "token_url", "authorize_url", "client_id", "auth", "api_key_name", "api_key_in", "username")
+    rebound_message = ("Where or how this client authenticates changed: its stored secrets and token were removed. "
+                       "Enter them again (and grant access for OAuth 2 authorization code).")
     detail_template = "http_connector/client_detail.html"
-
-    def form(self, data: Any = None, *, client: HttpClient | None = None) -> forms.Form:
-        editing = client is not None and client.pk is not None
-        return RestClientForm(data=data, initial=self.initial(client) if client else None, editing=editing,
-                              stored=client.get_secrets() if editing and client is not None else {})
 
     def values_from(self, form: forms.Form) -> dict[str, Any]:
         assert isinstance(form, RestClientForm)
         return form.config_values()
 
-    def apply(self, client: HttpClient, form: forms.Form) -> None:
-        super().apply(client, form)
+    def apply(self, client: HttpClient, form: forms.Form) -> bool:
+        rebound = super().apply(client, form)
         config = RestClientConfig.model_validate(client.config)
         if config.auth not in OAUTH and client.status != HttpClient.Status.GRANTED:
             client.status = HttpClient.Status.GRANTED  # nothing to grant: usable as soon as it is saved
             client.status_message = ""
+        return rebound
 
     def grantable(self, client: HttpClient) -> bool:
         return self._config(client).auth == "oauth2_authorization_code"
