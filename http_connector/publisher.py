@@ -78,8 +78,9 @@ class HttpPublisher(Publisher):
     @classmethod
     def form_fields(cls) -> dict[str, forms.Field]:
         return {
-            "success": forms.CharField(label="Success statuses", initial="200-299", max_length=200,
-                                       help_text="Statuses that mean done, e.g. 200-299 or 200-299, 404 for deletes."),
+            "success": forms.CharField(label="Success statuses", initial="200-299", required=False, max_length=200,
+                                       help_text="Statuses that mean done, e.g. 200-299 or 200-299, 404 for deletes "
+                                                 "(empty: 200-299)."),
             "idempotency_header": forms.CharField(
                 label="Idempotency-key header", required=False, max_length=100,
                 help_text="e.g. Idempotency-Key: sends a key derived from the task, so a retry after a lost answer "

@@ -70,7 +70,7 @@ def _compile(expression: str, name: str) -> Any:
 
 class HttpSubscriberConfig(SubscriberConfig):
     method: Literal["GET", "POST"] = "GET"
-    endpoint: str = ""
+    request_path: str = ""
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
     items: str = "@"
@@ -106,17 +106,18 @@ class HttpSubscriber(Subscriber):
     def form_fields(cls) -> dict[str, forms.Field]:
         return {
             "method": forms.ChoiceField(label="Method", choices=[("GET", "GET"), ("POST", "POST")], initial="GET"),
-            "endpoint": forms.CharField(label="Endpoint", max_length=500, help_text=(
+            "request_path": forms.CharField(label="Request path", max_length=500, help_text=(
                 "Path under the client's Base URI, e.g. /orders or /shops/{shop}/orders ({name} comes from the "
                 "path parameters).")),
             "headers": forms.CharField(label="Headers", required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                        help_text="One per line, Name: value (on top of the client's)."),
             "body": forms.CharField(label="JSON body", required=False, widget=forms.Textarea(attrs={"rows": 3}),
                                     help_text="POST only."),
-            "items": forms.CharField(label="Items (JMESPath)", initial="@", max_length=300,
-                                     help_text="Where the items are in the answer, e.g. data or results[*]."),
-            "id_field": forms.CharField(label="Identifier (JMESPath)", initial="id", max_length=200,
-                                        help_text="Each item's key, stored on its task."),
+            "items": forms.CharField(label="Items (JMESPath)", initial="@", required=False, max_length=300,
+                                     help_text="Where the items are in the answer, e.g. data or results[*] "
+                                               "(empty: the answer itself)."),
+            "id_field": forms.CharField(label="Identifier (JMESPath)", initial="id", required=False, max_length=200,
+                                        help_text="Each item's key, stored on its task (empty: id)."),
             "paging": forms.ChoiceField(label="Paging", choices=PAGINATION_CHOICES, initial="none"),
             "page_param": forms.CharField(label="Page parameter", initial="page", required=False, max_length=100),
             "start_page": forms.IntegerField(label="First page", initial=1, required=False, min_value=0),
@@ -175,13 +176,13 @@ class HttpSubscriber(Subscriber):
                     _compile(str(data[name]), name)
                 except ValueError as exc:
                     err(name, f"Not a JMESPath expression: {exc}")
-        endpoint = str(data.get("endpoint") or "").strip()
+        endpoint = str(data.get("request_path") or "").strip()
         path = dict(data.get("path") or {})
         missing = [name for name in _PLACEHOLDER.findall(endpoint) if name not in path]
         if missing:
-            err("endpoint", f"Path parameter {', '.join(missing)} is missing: give it under Path (name=value).")
+            err("request_path", f"Path parameter {', '.join(missing)} is missing: give it under Path (name=value).")
         if endpoint.startswith(("http://", "https://")):
-            err("endpoint", "Give a path under the client's Base URI, not a full URL.")
+            err("request_path", "Give a path under the client's Base URI, not a full URL.")
         paging = data.get("paging") or "none"
         required = {"page": "page_param", "offset": "offset_param", "cursor": "cursor_param"}.get(paging)
         if required and not data.get(required):
@@ -196,7 +197,7 @@ class HttpSubscriber(Subscriber):
             err("cursor_field", "Incremental reads need the field whose highest value is kept and the query "
                                 "parameter that sends it.")
         config = {
-            "method": data.get("method") or "GET", "endpoint": endpoint, "headers": headers, "body": body,
+            "method": data.get("method") or "GET", "request_path": endpoint, "headers": headers, "body": body,
             "items": data.get("items") or "@", "id_field": data.get("id_field") or "id", "paging": paging,
             "page_param": data.get("page_param") or "page", "start_page": data.get("start_page") or 0
             if data.get("start_page") == 0 else data.get("start_page") or 1,
@@ -211,7 +212,7 @@ class HttpSubscriber(Subscriber):
     @classmethod
     def summary(cls, incoming: Any) -> list[tuple[str, str]]:
         config = HttpSubscriberConfig.model_validate(incoming.config or {})
-        rows = [("Request", f"{config.method} {config.endpoint}"), ("Items", config.items),
+        rows = [("Request", f"{config.method} {config.request_path}"), ("Items", config.items),
                 ("Paging", dict(PAGINATION_CHOICES)[config.paging])]
         if config.cursor_field:
             rows.append(("Incremental", f"highest {config.cursor_field} sent as {config.cursor_query}"))
@@ -233,7 +234,7 @@ class HttpSubscriber(Subscriber):
                 raise ReadError(f"Path parameter {name} is missing.", permanent=True)
             return str(path_params[name])
 
-        return _PLACEHOLDER.sub(fill, self.config.endpoint)
+        return _PLACEHOLDER.sub(fill, self.config.request_path)
 
     def _first_request(self, *, cursor: dict[str, Any] | None,
                        request_hook: RequestHook | None) -> tuple[str, dict[str, Any]]:
@@ -383,7 +384,7 @@ class HttpSubscriber(Subscriber):
                 best = value
         if best in (None, ""):
             return candidate
-        return {"kind": "max", "value": _text(best), "seen_keys": [], "endpoint": self.config.endpoint}
+        return {"kind": "max", "value": _text(best), "seen_keys": [], "endpoint": self.config.request_path}
 
 
 def _greater(value: Any, than: Any) -> bool:

@@ -15,15 +15,15 @@ from .server import ITEMS
 pytestmark = pytest.mark.django_db
 
 STRATEGIES = {
-    "page": {"endpoint": "/items/page", "items": "data", "paging": "page", "page_param": "page",
+    "page": {"request_path": "/items/page", "items": "data", "paging": "page", "page_param": "page",
              "size_param": "limit", "page_size": 5},
-    "offset": {"endpoint": "/items/offset", "items": "results", "paging": "offset", "offset_param": "offset",
+    "offset": {"request_path": "/items/offset", "items": "results", "paging": "offset", "offset_param": "offset",
                "size_param": "limit", "page_size": 5},
-    "cursor": {"endpoint": "/items/cursor", "items": "data", "paging": "cursor", "cursor_param": "cursor",
+    "cursor": {"request_path": "/items/cursor", "items": "data", "paging": "cursor", "cursor_param": "cursor",
                "cursor_path": "meta.next", "size_param": "limit", "page_size": 5},
-    "next_url": {"endpoint": "/items/next", "items": "data", "paging": "next_url", "next_url_path": "links.next",
+    "next_url": {"request_path": "/items/next", "items": "data", "paging": "next_url", "next_url_path": "links.next",
                  "size_param": "limit", "page_size": 5},
-    "link": {"endpoint": "/items/link", "items": "@", "paging": "link", "size_param": "limit", "page_size": 5},
+    "link": {"request_path": "/items/link", "items": "@", "paging": "link", "size_param": "limit", "page_size": 5},
 }
 
 
@@ -72,13 +72,14 @@ def test_incremental_reads_keep_the_highest_value_and_send_it_next_time(make_cli
 
 
 def test_a_paging_loop_stops_with_a_clear_error(make_client, make_incoming):
-    incoming = make_incoming(make_client(), endpoint="/loop", items="data", paging="next_url", next_url_path="next_url")
+    incoming = make_incoming(make_client(), request_path="/loop", items="data", paging="next_url",
+                             next_url_path="next_url")
     run = execute_incoming_run(Run.enqueue(incoming)[0].pk)
     assert run.status == Run.Status.FAILED and "Paging loop" in run.error
 
 
 def test_a_next_link_to_another_host_is_refused(make_client, make_incoming):
-    incoming = make_incoming(make_client(), endpoint="/elsewhere", items="data", paging="next_url",
+    incoming = make_incoming(make_client(), request_path="/elsewhere", items="data", paging="next_url",
                              next_url_path="next_url")
     run = execute_incoming_run(Run.enqueue(incoming)[0].pk)
     assert run.status == Run.Status.FAILED and "other.invalid" in run.error and "not followed" in run.error
@@ -87,14 +88,14 @@ def test_a_next_link_to_another_host_is_refused(make_client, make_incoming):
 def test_html_instead_of_json_and_items_that_find_nothing_are_clear(make_client, make_incoming):
     client = make_client()
     with pytest.raises(ReadError, match=r"answered an HTML page .*instead of JSON"):
-        HttpSubscriber(make_incoming(client, endpoint="/html")).fetch_sample()
+        HttpSubscriber(make_incoming(client, request_path="/html")).fetch_sample()
     with pytest.raises(ReadError, match=r"Items 'orders' found nothing .*keys data"):
-        HttpSubscriber(make_incoming(client, endpoint="/items/page", items="orders")).fetch_sample()
+        HttpSubscriber(make_incoming(client, request_path="/items/page", items="orders")).fetch_sample()
 
 
 def test_a_ten_megabyte_answer_is_refused_without_holding_it(make_client, make_incoming, settings):
     settings.OUTBOUND_MAX_BYTES = 10_000_000
-    incoming = make_incoming(make_client(), endpoint="/big", items="data")
+    incoming = make_incoming(make_client(), request_path="/big", items="data")
     run = execute_incoming_run(Run.enqueue(incoming)[0].pk)
     assert run.status == Run.Status.FAILED and "more than 10 MB" in run.error
     assert not Task.objects.filter(run=run).exists()
@@ -104,11 +105,11 @@ def test_a_wrong_api_key_and_an_unreachable_host_say_so(make_client, make_incomi
     api_server.state.auth = {"mode": "api_key_header", "name": "X-API-Key", "key": "right"}
     wrong = make_client(auth="api_key", api_key_name="X-API-Key", api_key="wrong")
     with pytest.raises(ReadError, match=r"refused \(HTTP 401\): check the client's credentials") as info:
-        HttpSubscriber(make_incoming(wrong, endpoint="/items/page", items="data")).fetch_sample()
+        HttpSubscriber(make_incoming(wrong, request_path="/items/page", items="data")).fetch_sample()
     assert info.value.permanent and "wrong" not in info.value.message
     gone = make_client(name="Gone", base_url="http://127.0.0.1:9", timeout=2)
     with pytest.raises(ReadError, match="could not be reached") as info:
-        HttpSubscriber(make_incoming(gone, endpoint="/items")).fetch_sample()
+        HttpSubscriber(make_incoming(gone, request_path="/items")).fetch_sample()
     assert not info.value.permanent
 
 
@@ -121,7 +122,7 @@ def test_throttling_is_waited_out_with_retry_after(make_client, make_incoming, a
 
 
 def test_path_placeholders_come_from_the_path_parameters(make_client, make_incoming):
-    incoming = make_incoming(make_client(), path={"style": "offset"}, endpoint="/items/{style}", items="results",
+    incoming = make_incoming(make_client(), path={"style": "offset"}, request_path="/items/{style}", items="results",
                              paging="offset", page_size=5, size_param="limit")
     spec = HttpSubscriber(incoming).preview()[0]
     assert spec.url.endswith("/items/offset?limit=5&offset=0")
