@@ -12,6 +12,7 @@ from dashboard.access import editor_required, get_for_user
 
 from .client_type import KIND
 from .errors import ExactError
+from .models import access_of
 from .webhooks import list_subscriptions, subscribe, topic_choices, unsubscribe
 
 __all__ = ["webhooks_delete", "webhooks_refresh", "webhooks_subscribe"]
@@ -32,7 +33,8 @@ def webhooks_subscribe(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_exact_client_for_user(request, pk, write=True)
     allowed = set(topic_choices())
     topics = [t for t in request.POST.getlist("topics") if t in allowed]
-    known = {row.get("code") for row in (client.grant_or_none.divisions if client.grant_or_none else [])}
+    access = access_of(client)
+    known = set(access.division_codes()) if access is not None else set()
     divisions = [d for d in _ints(request.POST.getlist("divisions")) if d in known]
     if not topics or not divisions:
         messages.error(request, "Choose at least one topic and one division to subscribe to.")

@@ -40,7 +40,7 @@ from webhooks.validators import Rejected
 
 from .catalog import Entity, catalog
 from .errors import ExactError, NotFound
-from .models import ExactChange
+from .models import ExactChange, access_of
 from .subscriber import date_ms
 
 __all__ = ["KIND", "SUBSCRIPTIONS", "ExactWebhookKind", "change_counts", "fetch_changes", "list_subscriptions",
@@ -163,9 +163,9 @@ class ExactWebhookKind(WebhookKind):
     def test_request(self, webhook: Webhook) -> tuple[bytes, dict[str, str]]:
         client = client_of(webhook)
         secret = client.get_secret("webhook_secret") if client is not None else ""
-        grant = client.grant_or_none if client is not None else None
+        access = access_of(client)
         content = json.dumps({"Topic": "Accounts", "ClientId": (client.config or {}).get("client_id", "")
-                              if client else "", "Division": (grant.default_division if grant else 0) or 0,
+                              if client else "", "Division": (access.division if access else 0) or 0,
                               "Action": "Update", "Key": str(uuid.uuid4()),
                               "ExactOnlineEndpoint": "", "EventCreatedOn": timezone.now().isoformat()},
                              separators=(",", ":"))
