@@ -121,6 +121,13 @@ class HttpClient(SecretsMixin, models.Model):
                 grant.save(update_fields=["access_token", "refresh_token", "expires_at", "issued_at", "version"])
         self.status, self.status_message = self.Status.NOT_GRANTED, message
 
+    def revoke_grant(self) -> None:
+        """Delete the tokens and mark the client revoked, at once (the *Revoke* button of every type)."""
+        self.forget_grant("Access revoked here.")
+        HttpClient.objects.filter(pk=self.pk).update(status=self.Status.REVOKED, status_message="Access revoked here.",
+                                                     updated_at=timezone.now())
+        self.status = self.Status.REVOKED
+
     def dependents(self) -> list[Dependent]:
         """Objects of other apps that use this client (connections...): its own logs and grant aside, and the
         rows a connector keeps per client (they go with it: ``on_delete=CASCADE``)."""

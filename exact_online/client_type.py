@@ -12,11 +12,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 
-from clients.models import AuthEvent, HttpClient, OAuthGrant
+from clients.models import AuthEvent, HttpClient
 from clients.registry import ClientType, GrantError, LookupFailed, LookupProvider, QuotaInfo, TestResult
 
 from .api import ExactApi
@@ -215,16 +213,7 @@ class ExactOnlineClientType(ClientType):
         return message
 
     def revoke(self, client: HttpClient, *, user: AbstractBaseUser | None) -> str:
-        with transaction.atomic():
-            grant = OAuthGrant.objects.select_for_update().filter(client=client).first()
-            if grant is not None:
-                grant.clear_tokens()
-                grant.version += 1
-                grant.save(update_fields=["access_token", "refresh_token", "expires_at", "issued_at", "version"])
-            HttpClient.objects.filter(pk=client.pk).update(status=HttpClient.Status.REVOKED,
-                                                          status_message="Access revoked here.",
-                                                          updated_at=timezone.now())
-        client.status = HttpClient.Status.REVOKED
+        client.revoke_grant()
         AuthEvent.record(client, AuthEvent.Event.REVOKED, "Tokens deleted; the client no longer talks to Exact.",
                          user=user)
         return ("Access revoked: the tokens are deleted. Exact Online has no revocation endpoint; to withdraw "

@@ -7,11 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.db import transaction
-from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
-from clients.models import AuthEvent, HttpClient, OAuthGrant
+from clients.models import AuthEvent, HttpClient
 from clients.registry import ClientType, GrantError, LookupFailed, LookupProvider, TestResult
 from lib.http import redact_text
 from lib.plugins import secret_widget
@@ -204,16 +202,7 @@ class RestClientType(ClientType):
         return message
 
     def revoke(self, client: HttpClient, *, user: AbstractBaseUser | None) -> str:
-        with transaction.atomic():
-            grant = OAuthGrant.objects.select_for_update().filter(client=client).first()
-            if grant is not None:
-                grant.clear_tokens()
-                grant.version += 1
-                grant.save(update_fields=["access_token", "refresh_token", "expires_at", "issued_at", "version"])
-            HttpClient.objects.filter(pk=client.pk).update(status=HttpClient.Status.REVOKED,
-                                                          status_message="Access revoked here.",
-                                                          updated_at=timezone.now())
-        client.status = HttpClient.Status.REVOKED
+        client.revoke_grant()
         AuthEvent.record(client, AuthEvent.Event.REVOKED, "Tokens deleted.", user=user)
         return "Access revoked: the tokens are deleted."
 
