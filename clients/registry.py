@@ -96,6 +96,7 @@ class ClientType(Plugin):
     detail_template: ClassVar[str] = ""
     supports_grant: ClassVar[bool] = False
     grant_label: ClassVar[str] = "Grant access"
+    system_name: ClassVar[str] = "The authorization server"  # who is on the other side, in the grant flow's messages
 
     # --- configuration ----------------------------------------------------------------------------
     def form(self, data: Mapping[str, Any] | None = None, *, client: HttpClient | None = None) -> forms.Form:

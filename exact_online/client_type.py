@@ -147,6 +147,7 @@ class ExactOnlineClientType(ClientType):
     detail_template = "exact_online/client_detail.html"
     supports_grant = True
     grant_label = "Grant access to Exact Online"
+    system_name = "Exact Online"
 
     def copy_fields(self) -> list[tuple[str, str, str]]:
         return [("Redirect URI", redirect_uri(),

@@ -69,7 +69,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     if not constant_time_compare(request.GET.get("state", ""), pending["state"]):
         AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, "The callback's state did not match the session: "
                          "rejected (possible forged or crossed request).", user=request.user)
-        raise PermissionDenied("The answer from Exact Online does not belong to this grant (state mismatch).")
+        raise PermissionDenied(f"The answer from {ctype.system_name} does not belong to this grant (state mismatch).")
     del request.session[SESSION_KEY]  # the answer belongs to this grant: it is used up, whatever it says
     if time.time() - float(pending.get("started", 0)) > GRANT_TTL:
         messages.error(request, "The grant took too long and expired. Click Grant access again.")
@@ -78,19 +78,20 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     error = request.GET.get("error", "")
     if error:
         if error == "access_denied":
-            message = ("Access was not granted: the request was declined on Exact Online's consent page. "
+            message = (f"Access was not granted: the request was declined on {ctype.system_name}'s consent page. "
                        "Nothing changed; click Grant access to try again.")
             AuthEvent.record(client, AuthEvent.Event.GRANT_DENIED, message, user=request.user)
             messages.warning(request, message)
         else:
             description = request.GET.get("error_description", "")[:300]
-            message = f"Exact Online did not grant access ({error[:100]}{': ' + description if description else ''})."
+            detail = f"{error[:100]}: {description}" if description else error[:100]
+            message = f"{ctype.system_name} did not grant access ({detail})."
             AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, message, user=request.user)
             messages.error(request, message)
         return redirect("clients:detail", client.pk)
     code = request.GET.get("code", "")
     if not code:
-        message = "Exact Online came back without an authorization code. Click Grant access to try again."
+        message = f"{ctype.system_name} came back without an authorization code. Click Grant access to try again."
         AuthEvent.record(client, AuthEvent.Event.GRANT_FAILED, message, user=request.user)
         messages.error(request, message)
         return redirect("clients:detail", client.pk)
