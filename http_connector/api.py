@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.urls import reverse
@@ -98,6 +98,15 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
         return None
 
 
+def without_params(url: str, names: set[str]) -> str:
+    """``url`` without the query parameters ``names``."""
+    parts = urlsplit(url)
+    if not names or not parts.query:
+        return url
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in names]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
+
+
 def guard(url: str) -> None:
     """The destination check of every generic HTTP call (the sandbox's host is always allowed)."""
     allowed = [*settings.OUTBOUND_ALLOWED_HOSTS, urlsplit(settings.SANDBOX_URL).hostname or ""]
@@ -168,10 +177,10 @@ class RestApi:
     def send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json_body: Any = None,
              headers: Mapping[str, str] | None = None) -> Answer:
         """One request (plus one retry after a refused OAuth token); any status comes back as an ``Answer``."""
-        url = self.url_for(path, params)
         auth_headers, auth_params = static_auth(self.config, self.secrets)
-        if auth_params:
-            url += ("&" if "?" in url else "?") + urlencode(auth_params)
+        # What pages, checkpoints and errors may show: never the credentials (a server may echo them in links).
+        url = without_params(self.url_for(path, params), set(auth_params))
+        wire_url = url + (("&" if "?" in url else "?") + urlencode(auth_params) if auth_params else "")
         all_headers = {"Accept": "application/json", **self.config.headers, **dict(headers or {}), **auth_headers}
         token = self._token()
         attempts = 0
@@ -181,7 +190,7 @@ class RestApi:
                 all_headers["Authorization"] = f"Bearer {token}"
             self._wait_for_slot()
             try:
-                sent = self.transport.send(method, url, json=json_body, headers=all_headers)
+                sent = self.transport.send(method, wire_url, json=json_body, headers=all_headers)
             except Refused as exc:
                 raise CallError(exc.message, permanent=True) from None
             except Unreachable as exc:
