@@ -132,3 +132,21 @@ def test_path_placeholders_come_from_the_path_parameters(make_client, make_incom
 def test_link_header_parsing():
     assert next_link('<https://a/x?page=2>; rel="next", <https://a/x>; rel="first"') == "https://a/x?page=2"
     assert next_link('<https://a/x>; rel="prev"') is None and next_link(None) is None
+
+
+def test_the_form_shows_the_final_url_and_refuses_bad_settings_before_any_call(editor_client, make_client,
+                                                                               api_server):
+    from django.urls import reverse
+
+    client = make_client()
+    form = {"subscriber": "http", "name": "Orders", "http_client": client.pk, "method": "GET",
+            "request_path": "/items/{style}", "path_text": "style=page", "items": "data", "paging": "page",
+            "page_param": "page", "size_param": "limit", "page_size": "5", "incremental": "on",
+            "cursor_field": "updated_at", "cursor_query": "updated_after", "cursor_start": "2026-01-01T00:00:20Z",
+            "pagination": "on"}
+    preview = editor_client.get(reverse("connections:incoming_preview"), form).content.decode()
+    assert f"{api_server.url}/items/page?updated_after=2026-01-01T00%3A00%3A20Z&amp;limit=5&amp;page=1" in preview
+    bad = {**form, "items": "data[", "request_path": "/items/{nope}", "body": "{not json"}
+    page = editor_client.post(reverse("connections:incoming_create"), bad).content.decode()
+    assert "Not a JMESPath expression" in page and "Path parameter nope is missing" in page
+    assert "Not valid JSON" in page and api_server.state.requests == []
