@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0003_route_webhook'),
+        ('connections', '0004_task_claim_token_queued_at'),
     ]
 
     operations = [
