@@ -38,7 +38,7 @@ from .client_type import KIND, parse_headers
 
 __all__ = ["HttpSubscriber", "HttpSubscriberConfig", "next_link"]
 
-logger = logging.getLogger("connections.runner")
+logger = logging.getLogger("connections.flow.read")  # the reader's logger: these lines go into the run's log
 
 PAGINATION_CHOICES = [
     ("none", "None (one request)"),

@@ -4,7 +4,7 @@ bad input a careless configuration or a misbehaving API gives (clear errors, not
 from __future__ import annotations
 
 import pytest
-from connections.runner import execute_incoming_run
+from connections.flow.read import execute_incoming_run
 
 from connections.models import IncomingCursor, Run, Task
 from connections.subscribers import ReadError
