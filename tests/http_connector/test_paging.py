@@ -4,8 +4,8 @@ bad input a careless configuration or a misbehaving API gives (clear errors, not
 from __future__ import annotations
 
 import pytest
-from connections.flow.read import execute_incoming_run
 
+from connections.flow.read import execute_incoming_run
 from connections.models import IncomingCursor, Run, Task
 from connections.subscribers import ReadError
 from http_connector.subscriber import HttpSubscriber, next_link
