@@ -15,13 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from lib.plugins import Plugin, Registry
+
 from .parsers import content_type_allowed, parse_items, pick
 from .validators import Rejected, Validation, hmac_signature, validate_request
 
 if TYPE_CHECKING:
     from .models import Delivery, Webhook
 
-__all__ = ["GenericKind", "Processed", "WebhookKind", "get_kind", "kind_choices", "register_kind"]
+__all__ = ["WEBHOOK_KINDS", "GenericKind", "Processed", "WebhookKind", "get_kind", "kind_choices", "register_kind"]
 
 
 @dataclass
@@ -40,11 +42,9 @@ class Processed:
     note: str = ""
 
 
-class WebhookKind:
-    """Base class: the generic behaviour; connectors override what differs."""
+class WebhookKind(Plugin):
+    """Base class: the generic behaviour; connectors override what differs (a plugin of ``lib.plugins``)."""
 
-    kind: ClassVar[str] = ""
-    label: ClassVar[str] = ""
     accepted_status: ClassVar[int] = 202
     user_creatable: ClassVar[bool] = True
     detail_template: ClassVar[str] = ""  # a section of the connector's own on the webhook page
@@ -161,17 +161,15 @@ class GenericKind(WebhookKind):
     label = "Generic (JSON, CSV, XML)"
 
 
-_KINDS: dict[str, WebhookKind] = {}
-
-
-def register_kind(cls: type[WebhookKind]) -> type[WebhookKind]:
-    _KINDS[cls.kind] = cls()
-    return cls
+WEBHOOK_KINDS: Registry[WebhookKind] = Registry("webhook kind")
+register_kind = WEBHOOK_KINDS.register
 
 
 def get_kind(kind: str) -> WebhookKind | None:
-    return _KINDS.get(kind)
+    """An instance of the webhook kind ``kind``, or None when its connector is not installed."""
+    cls = WEBHOOK_KINDS.find(kind)
+    return cls() if cls is not None else None
 
 
 def kind_choices(*, creatable_only: bool = True) -> list[tuple[str, str]]:
-    return [(k, v.label) for k, v in sorted(_KINDS.items()) if v.user_creatable or not creatable_only]
+    return [(cls.kind, cls.label) for cls in WEBHOOK_KINDS.all() if cls.user_creatable or not creatable_only]
