@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0004_task_claim_token_queued_at'),
+        ('connections', '0005_task_labels'),
     ]
 
     operations = [
