@@ -18,6 +18,7 @@ from django.utils import timezone
 from clients.models import AuthEvent, HttpClient, OAuthGrant
 from connections.models import Incoming
 from connections.subscribers import ReadError, ResumePoint
+from exact_online.models import ExactAccess
 from exact_online.subscriber import ExactSubscriber
 from tests.clients.oauth_helpers import make_client, recording_server, serving
 
@@ -57,8 +58,8 @@ def granted_client(base_url: str) -> HttpClient:
     client = make_client(base_url, log=True)
     now = timezone.now()
     OAuthGrant.objects.create(client=client, access_token=TOKEN, refresh_token="refresh-token-canary-0123456789",
-                              expires_in=600, issued_at=now, expires_at=now + timedelta(seconds=600), version=1,
-                              default_division=111, current_division=111, divisions=[{"code": 111}])
+                              expires_in=600, issued_at=now, expires_at=now + timedelta(seconds=600), version=1)
+    ExactAccess.objects.create(client=client, default_division=111, current_division=111, divisions=[{"code": 111}])
     client.status = HttpClient.Status.GRANTED
     client.save()
     return client
