@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from clients.models import AuthEvent, HttpClient
 from clients.registry import ClientType, GrantError, LookupFailed, LookupProvider, QuotaInfo, TestResult

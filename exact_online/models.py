@@ -113,7 +113,7 @@ def access_of(client: Any) -> ExactAccess | None:
     if client is None or getattr(client, "pk", None) is None:
         return None
     try:
-        return client.exact_access  # type: ignore[no-any-return]
+        return client.exact_access
     except ExactAccess.DoesNotExist:
         return None
 

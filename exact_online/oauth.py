@@ -317,7 +317,7 @@ class RefreshingGrantStore(SingleFlightTokenStore, GrantStore):
     def fetch_refreshed(self, token: BaseToken) -> Token:
         return self.oauth.refresh(token.refresh_token)
 
-    def missing(self) -> NeedsReconnect:
+    def missing(self) -> Exception:
         return self._missing()
 
     def _missing(self) -> NeedsReconnect:

@@ -49,7 +49,7 @@ class DjangoGrantStore(GrantRowStore, RefreshingGrantStore):
     def __init__(self, client: HttpClient, oauth: ExactOAuth, **kwargs: Any) -> None:
         RefreshingGrantStore.__init__(self, oauth, **kwargs)
         self.client = client
-        self._cached: Token | None = None  # type: ignore[assignment]
+        self._cached = None
 
     def refused_error(self, message: str) -> NeedsReconnect:
         return NeedsReconnect(message)

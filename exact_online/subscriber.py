@@ -264,7 +264,7 @@ class ExactSubscriber(Subscriber):
         client = self.incoming.http_client
         access = access_of(client)
         if self.config.divisions == "all" and access is not None and access.divisions:
-            return access.division_codes()
+            return [*access.division_codes()]
         if access is not None and access.division:
             return [int(access.division)]
         raise ReadError("No division to read: grant the HTTP Client access or give division codes.", permanent=True)

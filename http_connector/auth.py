@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import requests
 from oauthlib.oauth2 import BackendApplicationClient
@@ -125,7 +125,7 @@ class OAuthClient:
 
     def exchange_code(self, code: str, *, code_verifier: str) -> Token:
         session = self._session([code, code_verifier], redirect_uri=self.redirect_uri)
-        extra = {"code_verifier": code_verifier} if self.config.pkce else {}
+        extra: dict[str, Any] = {"code_verifier": code_verifier} if self.config.pkce else {}
         return self._call(session, "access_token_response", lambda: session.fetch_token(
             _for_oauthlib(self.config.token_url), code=code, client_secret=self.client_secret or None,
             include_client_id=True, **extra), during="code")
@@ -133,9 +133,10 @@ class OAuthClient:
     def client_credentials(self) -> Token:
         session = self._session([], client=BackendApplicationClient(client_id=self.config.client_id),
                                 scope=self.scopes or None)
+        extra: dict[str, Any] = {"scope": self.scopes} if self.scopes else {}
         return self._call(session, "access_token_response", lambda: session.fetch_token(
             _for_oauthlib(self.config.token_url), client_id=self.config.client_id, client_secret=self.client_secret,
-            include_client_id=True, **({"scope": self.scopes} if self.scopes else {})), during="credentials")
+            include_client_id=True, **extra), during="credentials")
 
     def refresh(self, refresh_token: str) -> Token:
         session = self._session([refresh_token])
@@ -143,7 +144,8 @@ class OAuthClient:
             _for_oauthlib(self.config.token_url), refresh_token=refresh_token, client_id=self.config.client_id,
             client_secret=self.client_secret), during="refresh")
 
-    def _call(self, session: TransportOAuth2Session, hook: str, call: Callable[[], Any], *, during: str) -> Token:
+    def _call(self, session: TransportOAuth2Session, hook: Literal["access_token_response", "refresh_token_response"],
+              call: Callable[[], Any], *, during: str) -> Token:
         validated: dict[str, TokenAnswer] = {}
 
         def check(response: requests.Response) -> requests.Response:

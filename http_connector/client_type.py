@@ -171,7 +171,7 @@ class RestClientType(ClientType):
         if config.auth in OAUTH:
             rows += [("Token URL", config.token_url), ("Client ID", config.client_id), ("Scopes", config.scopes or "—")]
         stored = client.get_secrets()
-        rows += [(self.form_class.base_fields[name].label or name, "stored (hidden)")  # type: ignore[union-attr]
+        rows += [(str(RestClientForm.base_fields[name].label or name), "stored (hidden)")
                  for name in SECRET_FIELDS if stored.get(name)]
         return rows
 

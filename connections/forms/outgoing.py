@@ -88,7 +88,7 @@ class OutgoingForm(forms.ModelForm):
         kind = self._current("publisher") or PUBLISHERS.first_kind()
         cls = PUBLISHERS.find(kind)
         publisher: Publisher | None = cls() if cls is not None else None
-        self.publisher = publisher
+        self.publisher_plugin = publisher
         if publisher is not None:
             cast(forms.ChoiceField, self.fields["action"]).choices = [
                 (value, label) for value, label in publisher.actions() if value in Outgoing.Action.values]
@@ -142,7 +142,7 @@ class OutgoingForm(forms.ModelForm):
         data = self.cleaned_data
         if self.errors:
             return data
-        publisher = self.publisher
+        publisher = self.publisher_plugin
         if publisher is None or publisher.kind != data["publisher"]:
             self.add_error("publisher", "Unknown publisher.")
             return data
@@ -173,7 +173,7 @@ class OutgoingForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> Outgoing:
         outgoing: Outgoing = super().save(commit=False)
-        keep = self.publisher.secret_fields if self.publisher else ()
+        keep = self.publisher_plugin.secret_fields if self.publisher_plugin else ()
         outgoing.config = {**(outgoing.config or {}), **getattr(self, "cleaned_config", {})}
         outgoing.set_secrets(getattr(self, "cleaned_secrets", {}), keep=keep)
         if commit:
