@@ -7,7 +7,7 @@ import pytest
 
 from clients.models import HttpClient
 from connections.models import Incoming, IncomingCursor, Outgoing, Task, Transformer
-from tests.fixtures.browser import login_as, screenshot
+from tests.fixtures.browser import login_as, screenshot, wait_for_js
 
 
 @pytest.mark.browser
@@ -95,9 +95,8 @@ def test_shop_client_subscriber_publisher_and_a_route_run(browser_page, live_ser
         page.wait_for_selector("text=started")
         total = own_sandbox.shop.session(key).get(f"{own_sandbox.shop.api_url}/orders?limit=250", timeout=10).json()
         count = len(total["data"])
-        page.wait_for_function(
-            f"(document.querySelector('[data-testid=count-finished]') || {{}}).textContent?.trim() === '{count}'",
-            timeout=60_000)
+        finished = "(document.querySelector('[data-testid=count-finished]') || {}).textContent?.trim()"
+        wait_for_js(page, f"{finished} === '{count}'", timeout=60_000)
         screenshot(page, "http-route-run")
         assert Task.objects.filter(incoming=incoming, status=Task.Status.FINISHED).count() == count
         assert IncomingCursor.objects.get(incoming=incoming).kind == "max"
