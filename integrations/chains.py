@@ -1,6 +1,6 @@
 """The transformer chains of the shipped webshop ↔ Exact Online integrations (plain JSON, no Django).
 
-``EXACT`` and ``SHOP`` in lookups are the ids of the two HTTP clients, filled in by ``chains_for``.
+Lookups name the Exact HTTP client by id; the seed passes the one it created.
 """
 
 from __future__ import annotations
@@ -22,18 +22,20 @@ def customer_to_account() -> list[dict[str, Any]]:
     ]
 
 
-def order_to_sales_order(exact_client: int, division: int) -> list[dict[str, Any]]:
-    """A shop order -> an Exact SalesOrder with its lines: the Account by e-mail, each Item by its code."""
-    base = f"{division}/"
+def order_to_sales_order(exact_client: int) -> list[dict[str, Any]]:
+    """A shop order -> an Exact SalesOrder with its lines: the Account by e-mail, each Item by its code.
+
+    The lookups go through the Exact client, in its default division (the one the orders are written to).
+    """
     return [
         {"type": "http_lookup", "note": "the customer's Exact Account (made by the customers route)", "params": {
-            "http_client": exact_client, "path": base + "crm/Accounts",
+            "http_client": exact_client, "path": "crm/Accounts",
             "query": {"$filter": "Email eq '&{customer.email}'", "$select": "ID", "$top": "1"},
             "result": "d.results[0].ID", "target": "account_id", "when_missing": "fail"}},
         {"type": "split", "note": "one branch per order line", "params": {
             "path": "lines", "parent_fields": {"order_number": "number", "account_id": "account_id"}}},
         {"type": "http_lookup", "note": "the line's Exact Item by code (= the shop's SKU)", "params": {
-            "http_client": exact_client, "path": base + "logistics/Items",
+            "http_client": exact_client, "path": "logistics/Items",
             "query": {"$filter": "Code eq '&{sku}'", "$select": "ID", "$top": "1"},
             "result": "d.results[0].ID", "target": "item_id", "when_missing": "fail"}},
         {"type": "merge", "note": "the lines back into one order", "params": {
