@@ -41,11 +41,11 @@ def order_to_sales_order(exact_client: int) -> list[dict[str, Any]]:
         {"type": "merge", "note": "the lines back into one order", "params": {
             "group_by": "order_number", "mode": "collect", "into": "lines"}},
         {"type": "expression", "params": {
-            "expression": "{payload: {OrderedBy: lines[0].account_id, "
+            "expression": "{payload: {OrderedBy: lines[0].account_id, YourRef: order_number, "
                           "Description: join('', ['Webshop order ', order_number]), "
                           "SalesOrderLines: lines[].{Item: item_id, Quantity: quantity, UnitPrice: unit_price, "
                           "Description: name}}}"}},
-        {"type": "skip_unchanged", "params": {"store": "webshop-orders-to-exact", "key": "&{payload.Description}",
+        {"type": "skip_unchanged", "params": {"store": "webshop-orders-to-exact", "key": "&{payload.YourRef}",
                                               "record": "deferred"}},
     ]
 

@@ -3,7 +3,8 @@
 **Webshop orders → Exact sales orders** is two routes: *Webshop customers → Exact accounts* finds each
 customer's Account by e-mail and creates it when there is none (the Exact publisher's upsert), then
 *Webshop orders → Exact sales orders* looks the Account up by e-mail and each line's Item by its code
-(= the SKU) and writes one SalesOrder with its lines (upsert through the id map: never twice).
+(= the SKU) and writes one SalesOrder with its lines, upserted by ``YourRef`` = the shop's order number (a
+retry after a lost answer finds the order it created instead of creating it again).
 **Exact items → webshop products** reads the webshop items of Exact (``IsWebshopItem``) and PATCHes the
 price and stock of the product with that SKU. Every route reads incrementally and skips what it has
 already published unchanged, so a re-run with nothing new publishes nothing.
@@ -80,10 +81,10 @@ def install_webshop_integrations(exact: HttpClient, shop: HttpClient) -> Webshop
                    "$filter": "IsWebshopItem eq true"})
         accounts_out = Outgoing.objects.create(
             name="Exact accounts (by e-mail)", publisher="exact_online", action="upsert", entity="crm/Accounts",
-            http_client=exact, config={"upsert_key": "Email", "reference_field": "SearchCode"})
+            http_client=exact, config={"upsert_key": "Email"})
         orders_out = Outgoing.objects.create(
             name="Exact sales orders", publisher="exact_online", action="upsert", entity="salesorder/SalesOrders",
-            http_client=exact, config={"reference_field": "YourRef"})
+            http_client=exact, config={"upsert_key": "YourRef"})
         products_out = Outgoing.objects.create(
             name="Webshop product price and stock", publisher="http", action="patch",
             entity="/products/sku/{sku}", http_client=shop, config={"success": "200-299", "key_path": "id"})

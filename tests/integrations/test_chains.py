@@ -34,7 +34,7 @@ def test_an_order_becomes_one_sales_order_with_its_lines_by_item_code():
                        Context(storage=InMemoryStorage(), lookup=exact_lookup(calls)), trace=False)
     assert len(result.entities) == 1
     assert result.entities[0]["payload"] == {
-        "OrderedBy": "acc-3", "Description": "Webshop order 1007",
+        "OrderedBy": "acc-3", "YourRef": "1007", "Description": "Webshop order 1007",
         "SalesOrderLines": [{"Item": "item-1", "Quantity": 2, "UnitPrice": 10.5, "Description": "Stoel"},
                             {"Item": "item-2", "Quantity": 1, "UnitPrice": 3.0, "Description": "Lamp"}]}
     assert [c["path"] for c in calls] == ["crm/Accounts", "logistics/Items", "logistics/Items"]
