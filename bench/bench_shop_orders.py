@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         created.append(client)
         incoming = Incoming.objects.create(
             name=f"bench shop orders {time.time()}", subscriber="http", http_client=client,
-            config={"method": "GET", "endpoint": "/orders", "items": "data", "id_field": "id",
+            config={"method": "GET", "request_path": "/orders", "items": "data", "id_field": "id",
                     "size_param": "limit", "page_size": args.page_size, **PAGING[args.paging]})
         have = box.shop.counters()["records"]["orders"]
         for size in sorted(args.sizes):

@@ -62,7 +62,7 @@ def _shop_incoming(name: str, client: HttpClient, endpoint: str) -> Incoming:
     """Everything of ``endpoint``, 100 a page by cursor, then only what changed (``updated_after``)."""
     return Incoming.objects.create(
         name=name, subscriber="http", http_client=client, incremental=True,
-        config={"method": "GET", "endpoint": endpoint, "items": "data", "id_field": "id", "paging": "cursor",
+        config={"method": "GET", "request_path": endpoint, "items": "data", "id_field": "id", "paging": "cursor",
                 "size_param": "limit", "page_size": PAGE_SIZE, "cursor_param": "cursor",
                 "cursor_path": "next_cursor", "cursor_field": "updated_at", "cursor_query": "updated_after"})
 
