@@ -17,7 +17,8 @@ from connections.models import Task
 from exact_online.api import ExactApi
 from exact_online.client_type import api_for
 from integrations.seed import EXACT_CLIENT_NAME, install_webshop_integrations, shop_client
-from tests.connections.routes.sandbox_support import granted_client, run_inline
+from tests.connections.routes.sandbox_support import run_inline
+from tests.fixtures.sandbox import grant_client
 
 DIVISION = 101001
 
@@ -89,7 +90,7 @@ def assert_prices_and_stock_follow_exact(box: Any, exact: Any) -> None:
 @pytest.fixture
 def webshop(sandbox_factory):
     box = sandbox_factory()
-    exact = granted_client(box, EXACT_CLIENT_NAME)
+    exact = grant_client(box, EXACT_CLIENT_NAME, unlimited=True)
     box.shop.set_limits(per_minute=0)
     integrations = install_webshop_integrations(exact, shop_client(box.url, box.shop.create_key("e2e")))
     return box, exact, integrations
