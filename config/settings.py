@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "webhooks",
     "exact_online",
     "http_connector",
+    "integrations",
     "sandbox",
 ]
 

@@ -308,7 +308,7 @@ class ExactLookup(LookupProvider):
         access = access_of(client)
         division = access.division if access is not None else None
         try:
-            api = api_for(client, max_wait=20.0, max_attempts=2)
+            api = api_for(client, max_wait=20.0)  # a failed lookup fails its task for good: full retries
             response = api.request(str(request.get("method") or "GET"), str(request.get("path") or ""),
                                    division=division, params=request.get("query") or None,
                                    json=request.get("body"), retry_transient=True)
