@@ -1,7 +1,7 @@
 """HTTP clients (one app registration at an API), their OAuth grant and logs.
 
 The platform stores a client's ``kind`` plus validated JSON config; what a kind means lives in the
-client-type registry (``clients.registry``), filled by connector apps such as ``exact_online``.
+client-type registry (``clients.registry``), filled by the connector apps.
 """
 
 from __future__ import annotations

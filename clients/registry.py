@@ -1,7 +1,7 @@
 """The client-type registry: what each kind of HTTP client is, declared by connector apps.
 
-The platform (views, forms, dashboard) only talks to ``ClientType``; ``exact_online`` registers its
-type from ``ExactOnlineConfig.ready()``. A second connector is one more subclass.
+The platform (views, forms, dashboard) only talks to ``ClientType``; each connector app registers its
+type from its ``AppConfig.ready()``. A new connector is one more subclass.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class TestResult:
 
 @dataclass
 class QuotaInfo:
-    """What a client type knows of its API allowance for one scope (e.g. an Exact division; 0 = none)."""
+    """What a client type knows of its API allowance for one scope (e.g. a division of the remote system; 0 = none)."""
 
     division: int
     daily_limit: int | None = None
@@ -169,7 +169,7 @@ class ClientType(Plugin):
         return "not supported"
 
     def divisions(self, client: HttpClient) -> list[tuple[int, str]]:
-        """The scopes a client can default to (Exact: divisions); empty when the type has none."""
+        """The scopes a client can default to (e.g. divisions); empty when the type has none."""
         return []
 
     def default_division(self, client: HttpClient) -> int | None:

@@ -1,7 +1,7 @@
 """The platform's publisher registry: a publisher writes one task's data to an outside system.
 
 A connector registers its publisher class in its ``AppConfig.ready()``; the platform only knows this
-interface, never the connector (``connections`` does not import ``exact_online``). A publisher is a plugin
+interface, never the connector (``connections`` imports no connector). A publisher is a plugin
 (``lib.plugins``: ``kind``, ``label``, typed ``Config``, ``secret_fields``, ``form_fields``), used as an
 instance made without arguments; the ``Outgoing`` comes with each job.
 

@@ -1,7 +1,7 @@
 """The platform's subscriber registry: a subscriber reads entities out of an outside system, page by page.
 
 A connector registers its subscriber class in its ``AppConfig.ready()``; the platform (forms, runner,
-views) only knows this interface, never the connector (``connections`` does not import ``exact_online``).
+views) only knows this interface, never the connector (``connections`` imports no connector).
 
 A subscriber is a plugin (``lib.plugins``: ``kind``, ``label``, typed ``Config``, ``secret_fields``,
 ``form_fields``) with a check of a configuration before any call (``clean``), the request it would send
