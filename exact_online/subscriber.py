@@ -1,22 +1,13 @@
-"""The Exact Online Subscriber: reads an entity from Exact, page by page, spending as little quota as possible.
+"""The Exact Online Subscriber: its form, and reading an entity from Exact page by page.
 
-Where the reads go (``plan``):
-- full reads go to the entity's **bulk** (or else **sync**) counterpart when it carries the selected fields
-  (1,000 rows per call instead of 60); incremental reads go to **sync** with a ``Timestamp gt NL`` cursor;
-  other entities use a ``Modified ge`` cursor with overlap, and the rows already read at exactly the cursor
-  value are dropped (de-duplication on key + Modified), so rows sharing a timestamp at a boundary are
-  neither lost nor read twice. A user can pin the endpoint.
-- ``$select`` is always sent: the chosen properties, or every scalar property of the endpoint called, plus
-  what the cursor and the task identifier need. Never ``*``.
-- ``__next`` is followed verbatim; a resumed run starts at the stored next URL.
+Where each read goes is ``read_plan.py``; how an incremental read's cursor moves is ``cursors.py``. Paging
+follows ``__next`` verbatim (``ExactApi.iter_pages``); a resumed run starts at the stored next URL.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
@@ -34,15 +25,15 @@ from connections.subscribers import (
     Subscriber,
     SubscriberConfig,
 )
-from connections.transformers.dates import exact_ms, wall_clock
 
 from .catalog import Entity, catalog
-from .dates import EXACT_TIME_ZONE, to_exact_filter_literal
+from .cursors import advance, date_ms, drop_boundary_rows
 from .errors import ExactError
 from .models import access_of
 from .odata_filter import FilterError, validate_filter
+from .read_plan import ReadPlan, build_plan, choose_target, counterpart, split_select
 
-__all__ = ["ExactSubscriber", "ExactSubscriberConfig", "ReadPlan", "cursor_view", "date_ms", "ms_literal"]
+__all__ = ["ExactSubscriber", "ExactSubscriberConfig"]
 
 logger = logging.getLogger("connections.flow.read")  # the reader's logger: these lines go into the run's log
 
@@ -60,7 +51,6 @@ DIVISION_CHOICES = [
 ]
 # The OData query options the form shows as fields of their own (the rest go in the query parameters).
 ODATA_FIELDS = {"filter": "$filter", "select": "$select", "orderby": "$orderby", "top": "$top"}
-MAX_SEEN = 10_000  # keys kept at a Modified cursor's boundary value
 
 
 class ExactSubscriberConfig(SubscriberConfig):
@@ -68,50 +58,6 @@ class ExactSubscriberConfig(SubscriberConfig):
     divisions: Literal["default", "selected", "all"] = "default"
     division_codes: list[int] = []
     endpoint: Literal["auto", "standard", "bulk", "sync"] = "auto"
-
-
-def _split_select(value: str | list[str] | None) -> list[str]:
-    if not value:
-        return []
-    items = value if isinstance(value, list) else str(value).split(",")
-    return [item.strip() for item in items if item and item.strip()]
-
-
-def date_ms(value: Any) -> int | None:
-    """Wall-clock milliseconds of an Exact ``/Date(ms)/`` value (or ISO text), compared as Exact sent it."""
-    return exact_ms(value, EXACT_TIME_ZONE)
-
-
-def ms_literal(ms: int) -> str:
-    """The ``datetime'…'`` literal for a value Exact serialised as ``/Date(ms)/`` (the same wall clock)."""
-    return to_exact_filter_literal(wall_clock(ms))
-
-
-def cursor_view(cursor: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What a request transformer sees of a cursor: kind, value, the OData literal and a ready filter."""
-    if not cursor or not cursor.get("value"):
-        return None
-    if cursor["kind"] == "timestamp":
-        literal = f"{int(cursor['value'])}L"
-        return {"kind": "timestamp", "value": cursor["value"], "literal": literal, "filter": f"Timestamp gt {literal}"}
-    literal = ms_literal(int(cursor["value"]))
-    return {"kind": "modified", "value": cursor["value"], "literal": literal, "filter": f"Modified ge {literal}",
-            "iso": literal[len("datetime'"):-1]}
-
-
-@dataclass
-class ReadPlan:
-    """Where one division's read goes and with which parameters."""
-
-    entity: Entity
-    path: dict[str, Any]
-    params: dict[str, str]
-    cursor_kind: str | None
-    cursor_applied: dict[str, Any] | None
-    key: str | None
-    reason: str
-    ordered: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 class ExactSubscriber(Subscriber):
@@ -206,15 +152,15 @@ class ExactSubscriber(Subscriber):
             if value not in (None, ""):
                 query[key] = str(value).strip()
         if entity is not None:
-            target = entity if endpoint_mode == "auto" else cls._counterpart(entity, endpoint_mode)
+            target = entity if endpoint_mode == "auto" else counterpart(entity, endpoint_mode)
             if target is None:
                 err("endpoint", f"{entity.name} has no {endpoint_mode} endpoint.")
                 target = entity
             for name in (p for p in entity.path_parameters if p != "division"):
                 if not path.get(name):
                     err("path", f"Path parameter {name} is missing.")
-            unknown = [s for s in _split_select(query.get("$select")) if not target.has_property(s)]
-            if "*" in _split_select(query.get("$select")):
+            unknown = [s for s in split_select(query.get("$select")) if not target.has_property(s)]
+            if "*" in split_select(query.get("$select")):
                 err("select", "$select=* is refused by Exact; choose properties or leave empty for all.")
             elif unknown:
                 err("select", f"Unknown $select propert{'y' if len(unknown) == 1 else 'ies'} for "
@@ -242,11 +188,6 @@ class ExactSubscriber(Subscriber):
                                         if config.division_codes else "")
         return [("Entity", config.entity), ("Divisions", divisions), ("Endpoint", config.endpoint)]
 
-    @staticmethod
-    def _counterpart(entity: Entity, kind: str) -> Entity | None:
-        return {"standard": entity.standard_counterpart, "bulk": entity.bulk_counterpart,
-                "sync": entity.sync_counterpart}.get(kind)
-
     # -- where to read --------------------------------------------------------------------------------------
     @property
     def entity(self) -> Entity:
@@ -271,81 +212,15 @@ class ExactSubscriber(Subscriber):
 
     def target(self) -> tuple[Entity, str]:
         """The endpoint to call and why (for the run log and the form)."""
-        entity, mode = self.entity, self.config.endpoint
-        if mode != "auto":
-            target = self._counterpart(entity, mode)
-            if target is None:
-                raise ReadError(f"{entity.name} has no {mode} endpoint.", permanent=True)
-            return target, f"pinned to the {mode} endpoint"
-        chosen = self._needed_properties(entity)
-        bulk, sync = entity.bulk_counterpart, entity.sync_counterpart
-        if self.incoming.incremental:
-            if sync is not None and sync.carries(chosen):
-                return sync, "incremental read: sync endpoint with a Timestamp cursor (1,000 rows per call)"
-            return entity, "incremental read: no sync endpoint carries the selected fields"
-        if bulk is not None and bulk.carries(chosen):
-            return bulk, "full read: bulk endpoint (1,000 rows per call)"
-        if sync is not None and sync.carries(chosen):
-            return sync, "full read: sync endpoint (1,000 rows per call)"
-        return entity, "no bulk or sync endpoint carries the selected fields"
-
-    def _needed_properties(self, entity: Entity) -> list[str]:
-        """What a counterpart must carry to serve this read: the selected, filtered and ordered properties."""
-        query = self.incoming.query or {}
-        needed = _split_select(query.get("$select"))
-        # A bad filter is refused by the form; a stored one fails at Exact with Exact's own message.
-        with contextlib.suppress(FilterError):
-            needed += validate_filter(str(query.get("$filter") or ""),
-                                      lambda n: t.type if (t := entity.get_property(n)) else None)
-        needed += [part.split()[0] for part in str(query.get("$orderby") or "").split(",") if part.strip()]
-        return needed
+        return choose_target(self.entity, self.config.endpoint, self.incoming.query or {},
+                             incremental=self.incoming.incremental)
 
     def plan(self, division: int | None, *, cursor: dict[str, Any] | None = None,
              request_hook: RequestHook | None = None) -> ReadPlan:
         target, reason = self.target()
-        query = {k: str(v) for k, v in (self.incoming.query or {}).items() if v not in (None, "")}
-        select = [target.canonical(s) for s in _split_select(query.get("$select"))] or target.default_select
-        key = target.record_key
-        if target.name == "Deleted" and target.has_property("EntityKey"):
-            key = "EntityKey"
-        cursor_kind: str | None = None
-        if target.kind == "sync" and target.has_property("Timestamp"):
-            cursor_kind = "timestamp"
-        elif target.has_property("Modified"):
-            cursor_kind = "modified"
-        needed = [n for n in (key, {"timestamp": "Timestamp", "modified": "Modified"}.get(cursor_kind or "")) if n]
-        if self.webhook_fed and target.has_property("Modified"):
-            needed.append("Modified")  # the version a webhook delivered: reconciliation skips it
-        for name in needed:
-            if name not in select:
-                select.append(name)
-        query["$select"] = ",".join(select)
-        notes: list[str] = []
-        if cursor and cursor.get("kind") != cursor_kind:
-            notes.append(f"stored cursor is a {cursor.get('kind')} cursor but {target.endpoint} needs "
-                         f"{cursor_kind or 'none'}: reading everything")
-            cursor = None
-        path = {k: v for k, v in (self.incoming.path or {}).items() if k != "division"}
-        path["division"] = division
-        if request_hook is not None:
-            changed = request_hook({"path": dict(path), "query": dict(query), "cursor": cursor_view(cursor)})
-            path = dict(changed.get("path") or path)
-            query = {k: str(v) for k, v in (changed.get("query") or {}).items() if v not in (None, "")}
-            if path.get("division") not in (None, ""):
-                division = int(path["division"])
-        applied = None
-        if self.incoming.incremental and cursor_kind is not None:
-            view = cursor_view(cursor)
-            if view is not None:
-                applied = cursor
-                query["$filter"] = f"({query['$filter']}) and {view['filter']}" if query.get("$filter") \
-                    else view["filter"]
-            elif cursor_kind == "timestamp":
-                query["$filter"] = f"({query['$filter']}) and Timestamp gt 1L" if query.get("$filter") \
-                    else "Timestamp gt 1L"
-        ordered = cursor_kind == "timestamp" and not query.get("$orderby")
-        return ReadPlan(entity=target, path=path, params=query, cursor_kind=cursor_kind, cursor_applied=applied,
-                        key=key, reason=reason, ordered=ordered, notes=notes)
+        return build_plan(target, reason, division=division, path=self.incoming.path or {},
+                          query=self.incoming.query or {}, incremental=self.incoming.incremental,
+                          webhook_fed=self.webhook_fed, cursor=cursor, request_hook=request_hook)
 
     # -- previews and samples ------------------------------------------------------------------------------
     def _base_url(self) -> str:
@@ -416,9 +291,6 @@ class ExactSubscriber(Subscriber):
         for note in plan.notes:
             logger.warning("Division %s: %s", division, note)
         candidate = dict((resume.cursor if resume and resume.cursor else None) or (plan.cursor_applied or {})) or None
-        boundary_ms = int(plan.cursor_applied["value"]) if plan.cursor_applied and plan.cursor_kind == "modified" \
-            else None
-        boundary_seen = set((plan.cursor_applied or {}).get("seen_keys") or []) if boundary_ms is not None else set()
         if resume and resume.next_url:
             url, params, number = resume.next_url, None, resume.page
             logger.info("Division %s: resuming %s at page %d", division, plan.entity.endpoint, number + 1)
@@ -437,15 +309,11 @@ class ExactSubscriber(Subscriber):
             except ExactError as exc:
                 raise ReadError(str(exc), permanent=exc.permanent) from exc
             number += 1
-            rows, dropped = page.results, 0
-            if boundary_ms is not None and boundary_seen:
-                kept = [r for r in rows if not (date_ms(r.get("Modified")) == boundary_ms
-                                                and str(r.get(plan.key or "")) in boundary_seen)]
-                dropped, rows = len(rows) - len(kept), kept
+            rows, dropped = drop_boundary_rows(page.results, plan.cursor_applied, plan.key)
             if self.webhook_fed:
                 rows, delivered = self._skip_delivered_by_webhook(rows, plan, division)
                 dropped += delivered
-            candidate = self._advance(candidate, plan, rows)
+            candidate = advance(candidate, plan.cursor_kind, plan.key, plan.entity.endpoint, rows)
             next_url = page.next_url if number < max_pages else None
             if page.next_url and number >= max_pages and not plan.ordered:
                 candidate = plan.cursor_applied  # an unordered partial read cannot move the cursor
@@ -481,33 +349,3 @@ class ExactSubscriber(Subscriber):
         if len(kept) < len(rows):
             logger.info("Division %s: %d records already delivered by webhook", division, len(rows) - len(kept))
         return kept, len(rows) - len(kept)
-
-    @staticmethod
-    def _advance(candidate: dict[str, Any] | None, plan: ReadPlan, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The cursor after these rows: the highest Timestamp, or the latest Modified with its keys."""
-        if plan.cursor_kind == "timestamp":
-            best = int((candidate or {}).get("value") or 0)
-            for row in rows:
-                ts = row.get("Timestamp")
-                if ts is not None and int(ts) > best:
-                    best = int(ts)
-            return {"kind": "timestamp", "value": str(best), "seen_keys": [], "endpoint": plan.entity.endpoint} \
-                if best else candidate
-        if plan.cursor_kind == "modified":
-            latest = int((candidate or {}).get("value") or 0) or None
-            seen = set((candidate or {}).get("seen_keys") or [])
-            for row in rows:
-                ms = date_ms(row.get("Modified"))
-                if ms is None:
-                    continue
-                key = str(row.get(plan.key or "") or "")
-                if latest is None or ms > latest:
-                    latest, seen = ms, {key}
-                elif ms == latest:
-                    seen.add(key)
-            if latest is None:
-                return candidate
-            # Bounded: beyond MAX_SEEN rows in one millisecond, the rest are read once more next time (never lost).
-            return {"kind": "modified", "value": str(latest), "seen_keys": sorted(seen)[:MAX_SEEN],
-                    "endpoint": plan.entity.endpoint}
-        return None

@@ -39,9 +39,10 @@ from webhooks.parsers import ParseError
 from webhooks.validators import Rejected
 
 from .catalog import Entity, catalog
+from .cursors import date_ms
 from .errors import ExactError, NotFound
 from .models import ExactChange, access_of
-from .subscriber import date_ms
+from .read_plan import split_select
 
 __all__ = ["KIND", "SUBSCRIPTIONS", "ExactWebhookKind", "change_counts", "fetch_changes", "list_subscriptions",
            "release_stuck", "sign_content", "subscribe", "topic_choices", "unsubscribe", "webhook_for"]
@@ -210,9 +211,7 @@ def _standard(entity: Entity) -> Entity:
 
 
 def _select_for(incoming: Incoming, entity: Entity) -> str:
-    from .subscriber import _split_select
-
-    chosen = [entity.canonical(s) for s in _split_select((incoming.query or {}).get("$select"))]
+    chosen = [entity.canonical(s) for s in split_select((incoming.query or {}).get("$select"))]
     names = [n for n in chosen if entity.has_property(n)] or entity.default_select
     for needed in (entity.record_key or "ID", "Modified"):
         if needed and entity.has_property(needed) and needed not in names:

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from connections.models import IncomingCursor
 from connections.transformers.dates import exact_ms, parse_date, to_exact, wall_clock, wall_clock_ms
+from exact_online.cursors import cursor_view, date_ms, ms_literal
 from exact_online.dates import from_epoch_ms, parse_exact_datetime, to_exact_filter_literal
-from exact_online.subscriber import cursor_view, date_ms, ms_literal
 
 AMS = "Europe/Amsterdam"
 

@@ -7,8 +7,9 @@ import pytest
 from clients.models import HttpClient, OAuthGrant
 from connections.models import Incoming
 from connections.subscribers import ReadError
+from exact_online.cursors import cursor_view, date_ms, ms_literal
 from exact_online.models import ExactAccess
-from exact_online.subscriber import ExactSubscriber, cursor_view, date_ms, ms_literal
+from exact_online.subscriber import ExactSubscriber
 
 pytestmark = pytest.mark.django_db
 
