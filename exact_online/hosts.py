@@ -3,26 +3,21 @@
 ``DASH_EXACT_ALLOWED_HOSTS`` (setting ``EXACT_ALLOWED_HOSTS``) names the other hosts a Base URI may use: the
 sandbox, a proxy. Outside production it holds the loopback names and the sandbox's host by default; in
 production it is empty unless an administrator fills it. Only allow-listed hosts may be reached over plain
-http or at a private, loopback or link-local address. Every other name is resolved when the connection is
-opened (``GuardedAdapter``) and refused if any of its addresses is not public, and the socket connects to the
-address that was checked, so a name that changes its answer between the check and the connect gains nothing.
+http or at a private, loopback or link-local address: every other name is resolved when the connection is
+opened and refused if any of its addresses is not public (``address_guard``: the platform's one check,
+``lib.http.AddressGuard``, with this allow-list).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from lib.http import AddressGuard
 
 from .errors import AddressRefused
 
-__all__ = ["EXACT_HOSTS", "REGIONS", "SETTING", "GuardedAdapter", "HostPolicy", "checked_address"]
+__all__ = ["EXACT_HOSTS", "REGIONS", "SETTING", "HostPolicy", "address_guard"]
 
 # API.md §1: accounts are region-bound; the base URI serves auth, token and REST.
 REGIONS = [
@@ -110,67 +105,7 @@ class HostPolicy:
         return parts.scheme == "http" and self.allowlisted(parts.hostname, port)
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def checked_address(host: str, port: int | None) -> str:
-    """The address to connect to for ``host``: the host itself when allow-listed, else its resolved address,
-    which must be public (``AddressRefused`` for private, loopback, link-local and reserved addresses)."""
-    if HostPolicy.current().allowlisted(host, port):
-        return host
-    try:
-        infos = socket.getaddrinfo(_host(host), port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        return host  # the connect fails with urllib3's own name-resolution error
-    addresses = [str(info[4][0]) for info in infos]
-    if not addresses or not all(_is_public(address) for address in addresses):
-        raise AddressRefused(f"{_host(host)} resolves to a private, loopback or link-local address: refused (only "
-                             f"hosts on the allow-list, {SETTING}, may use such addresses).")
-    return addresses[0]
-
-
-class _AddressCheck:
-    """Mixed into urllib3's connections: open the socket to the checked address of the host."""
-
-    _dns_host: str
-    port: int
-
-    def _new_conn(self) -> socket.socket:
-        name = self._dns_host
-        self._dns_host = checked_address(name, self.port)  # connect to the address that was checked
-        try:
-            return super()._new_conn()  # type: ignore[misc]
-        finally:
-            self._dns_host = name  # TLS (SNI, certificate) and Host keep the name
-
-
-class _GuardedConnection(_AddressCheck, HTTPConnection):
-    pass
-
-
-class _GuardedHTTPSConnection(_AddressCheck, HTTPSConnection):
-    pass
-
-
-class _GuardedPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose connections check the resolved address (see ``checked_address``).
-
-    A proxy from the environment (``HTTPS_PROXY``) resolves the name itself: the host policy still applies to
-    every URL (``Transport.send``), the address check then is the proxy's job.
-    """
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
+def address_guard() -> AddressGuard:
+    """The platform's connect-time private-address check (``lib.http.AddressGuard``) with Exact's allow-list."""
+    return AddressGuard(allowed=lambda host, port: HostPolicy.current().allowlisted(host, port), setting=SETTING,
+                        refused=AddressRefused)

@@ -10,7 +10,7 @@ from lib import http
 from lib.http import REDACTED, RequestLogger, RequestRecord, Sent, redact_body, redact_headers, redact_text, redact_url
 
 from .errors import Unavailable
-from .hosts import GuardedAdapter, HostPolicy
+from .hosts import HostPolicy, address_guard
 
 __all__ = ["REDACTED", "RequestLogger", "RequestRecord", "Sent", "Transport", "redact_body", "redact_headers",
            "redact_text", "redact_url"]
@@ -25,6 +25,5 @@ class Transport(http.Transport):
         kwargs.setdefault("system", "Exact Online")
         kwargs.setdefault("unreachable", Unavailable)
         kwargs.setdefault("guard", _check)
+        kwargs.setdefault("address_guard", address_guard())
         super().__init__(**kwargs)
-        for prefix in ("http://", "https://"):  # every connection checks the address it opens
-            self.session.mount(prefix, GuardedAdapter())

@@ -2,7 +2,7 @@
 
 ``RestApi(client)`` works from anywhere (web, worker, shell). It only calls the client's own Base URI host
 (an absolute URL on another host, e.g. a paging link, is refused before sending), refuses private addresses
-unless an administrator allows them (``lib.http.check_destination``), caps answers at
+unless an administrator allows them (``lib.http.AddressGuard``), caps answers at
 ``OUTBOUND_MAX_BYTES``, waits for a slot of the shared requests-per-minute limit, and maps every failure to
 a ``CallError`` that says whether a retry can help (4xx permanent except 408, 409, 425 and 429).
 """
@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from clients.grants import DjangoRequestLogger
 from clients.models import HttpClient
-from lib.http import Refused, Transport, Unreachable, check_destination, redact_text, same_origin
+from lib.http import AddressGuard, Refused, Transport, Unreachable, redact_text, same_origin
 
 from .auth import GrantRefused, OAuthClient, RestTokenStore, TokenFailure, static_auth
 from .config import OAUTH, RestClientConfig
@@ -108,9 +108,16 @@ def without_params(url: str, names: set[str]) -> str:
 
 
 def guard(url: str) -> None:
-    """The destination check of every generic HTTP call (the sandbox's host is always allowed)."""
+    """The URL check of every generic HTTP call: http(s) with a host (addresses: ``address_guard``)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Refused(f"Not sent: {parts.scheme or 'no'} scheme or no host in the URL (http or https only).")
+
+
+def address_guard() -> AddressGuard:
+    """Private, loopback and link-local addresses are refused at connect time unless allowed (the sandbox is)."""
     allowed = [*settings.OUTBOUND_ALLOWED_HOSTS, urlsplit(settings.SANDBOX_URL).hostname or ""]
-    check_destination(url, allow_private=settings.OUTBOUND_ALLOW_PRIVATE, allowed_hosts=allowed)
+    return AddressGuard.for_hosts(allow_private=settings.OUTBOUND_ALLOW_PRIVATE, allowed_hosts=allowed)
 
 
 class RestApi:
@@ -127,7 +134,8 @@ class RestApi:
         self.tokens: RestTokenStore | None = None
         logger = DjangoRequestLogger(client) if client.log_requests else None
         self.transport = Transport(timeout=self.config.timeout, logger=logger, secret_values=self._secret_values,
-                                   system=client.name, guard=guard, max_body=settings.OUTBOUND_MAX_BYTES)
+                                   system=client.name, guard=guard, address_guard=address_guard(),
+                                   max_body=settings.OUTBOUND_MAX_BYTES)
         self.transport.session.verify = self.config.verify_tls
         if self.config.auth in OAUTH:
             self.tokens = RestTokenStore(client, self.oauth(), sleep=self.sleep, clock=self.clock)

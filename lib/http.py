@@ -19,10 +19,15 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 __all__ = [
     "REDACTED",
     "SENSITIVE_KEYS",
+    "AddressGuard",
+    "GuardedAdapter",
     "Refused",
     "RequestLogger",
     "RequestRecord",
@@ -30,6 +35,7 @@ __all__ = [
     "Transport",
     "Unreachable",
     "check_destination",
+    "is_public",
     "is_sensitive_key",
     "redact_body",
     "redact_headers",
@@ -173,33 +179,112 @@ def same_origin(base: str, url: str) -> bool:
         b.scheme, (b.hostname or "").lower(), b.port or default.get(b.scheme))
 
 
-def check_destination(url: str, *, allow_private: bool, allowed_hosts: Iterable[str] = (),
-                      resolve: Callable[[str], list[str]] | None = None) -> None:
-    """Raise ``Refused`` unless ``url`` is http(s) and its host resolves only to public addresses.
+def is_public(address: str) -> bool:
+    """Whether an IP address is on the public internet (not private, loopback, link-local, reserved, multicast)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
 
-    Private, loopback, link-local and other reserved addresses are refused unless ``allow_private`` or
-    the host is in ``allowed_hosts`` (an administrator's allow-list). Checked right before connecting, on
-    the addresses the name resolves to now, so a name cannot be pointed inside after the form accepted it.
+
+def _resolve(host: str, port: int | None = None) -> list[str]:
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+@dataclass(frozen=True)
+class AddressGuard:
+    """The one private-address check of outbound calls, made when the connection is opened.
+
+    A host for which ``allowed(host, port)`` is true (an administrator's allow-list, or development) may be
+    internal; any other name is resolved and refused unless every address is public, and the socket connects
+    to the address that was checked, so a name that changes its answer between check and connect gains
+    nothing. ``refused`` makes the connector's own error (a subclass of ``Refused``); ``setting`` names
+    where an administrator allows a host.
+    """
+
+    allowed: Callable[[str, int | None], bool]
+    setting: str = "DASH_OUTBOUND_ALLOWED_HOSTS"
+    refused: Callable[[str], Exception] = Refused
+
+    @classmethod
+    def for_hosts(cls, *, allow_private: bool, allowed_hosts: Iterable[str] = (),
+                  setting: str = "DASH_OUTBOUND_ALLOWED_HOSTS") -> AddressGuard:
+        """A guard allowing every address (``allow_private``) or only the named hosts to be internal."""
+        names = frozenset(_host_name(h) for h in allowed_hosts if h)
+        return cls(allowed=lambda host, port: allow_private or _host_name(host) in names, setting=setting)
+
+    def address(self, host: str, port: int | None, *,
+                resolve: Callable[[str, int | None], list[str]] | None = None) -> str:
+        """The address to connect to for ``host``: the host itself when allowed, else its checked address."""
+        if self.allowed(host, port):
+            return host
+        name = _host_name(host)
+        try:
+            addresses = (resolve or _resolve)(name, port)
+        except OSError:
+            return host  # the connect fails with the HTTP library's own name-resolution error
+        refused = [a for a in addresses if not is_public(a)]
+        if not addresses or refused:
+            shown = f" ({refused[0]})" if refused and refused[0] != name else ""
+            raise self.refused(f"Not sent: {name} resolves to a private, loopback or link-local address{shown}; "
+                               f"an administrator can allow it with {self.setting}.")
+        return addresses[0]
+
+
+def _host_name(value: str) -> str:
+    return value.strip().strip("[]").rstrip(".").lower()
+
+
+def check_destination(url: str, *, allow_private: bool, allowed_hosts: Iterable[str] = (),
+                      resolve: Callable[[str, int | None], list[str]] | None = None) -> None:
+    """Raise ``Refused`` unless ``url`` is http(s) and its host may be called (``AddressGuard`` rules).
+
+    ``Transport(address_guard=...)`` makes the same check when it connects; this is for checking a URL
+    before anything is prepared (a form, a test).
     """
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(f"Not sent: {parts.scheme or 'no'} scheme or no host in the URL (http or https only).")
-    if allow_private or host in {h.lower() for h in allowed_hosts}:
-        return
-    try:
-        addresses = (resolve or _resolve)(host)
-    except OSError as exc:
-        raise Refused(f"Not sent: the host {host} could not be resolved ({type(exc).__name__}).") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global or ip.is_multicast:
-            raise Refused(f"Not sent: {host} is a private, loopback or link-local address ({ip}); an administrator "
-                          "can allow it with DASH_OUTBOUND_ALLOWED_HOSTS.")
+    guard = AddressGuard.for_hosts(allow_private=allow_private, allowed_hosts=allowed_hosts)
+    guard.address(parts.hostname, parts.port, resolve=resolve)
 
 
-def _resolve(host: str) -> list[str]:
-    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
+class _AddressCheck:
+    """Mixed into urllib3's connections: open the socket to the guard's checked address of the host."""
+
+    _dns_host: str
+    port: int
+    address_guard: AddressGuard
+
+    def _new_conn(self) -> socket.socket:
+        name = self._dns_host
+        self._dns_host = self.address_guard.address(name, self.port)  # connect to the address that was checked
+        try:
+            return super()._new_conn()  # type: ignore[misc]  # the urllib3 connection class this is mixed into
+        finally:
+            self._dns_host = name  # TLS (SNI, certificate) and Host keep the name
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections check the resolved address with an ``AddressGuard``.
+
+    A proxy from the environment (``HTTPS_PROXY``) resolves the name itself: the connector's URL check
+    still applies to every URL (``Transport(guard=...)``), the address check then is the proxy's job.
+    """
+
+    def __init__(self, guard: AddressGuard) -> None:
+        self.address_guard = guard
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        guard = {"address_guard": self.address_guard}
+        plain = type("GuardedHTTPConnection", (_AddressCheck, HTTPConnection), guard)
+        tls = type("GuardedHTTPSConnection", (_AddressCheck, HTTPSConnection), guard)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
+            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": tls}),
+        }
 
 
 @dataclass
@@ -226,6 +311,7 @@ class Transport:
         system: str = "The other system",
         unreachable: Callable[[str], Exception] = Unreachable,
         guard: Callable[[str], None] | None = None,
+        address_guard: AddressGuard | None = None,
         max_body: int | None = None,
     ) -> None:
         self.guard = guard
@@ -237,6 +323,9 @@ class Transport:
         self.logger = logger
         self.secret_values = secret_values or (lambda: ())
         self.clock = clock
+        if address_guard is not None:  # every connection checks the address it opens
+            for prefix in ("http://", "https://"):
+                self.session.mount(prefix, GuardedAdapter(address_guard))
 
     def send(
         self,

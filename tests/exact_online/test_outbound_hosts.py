@@ -14,9 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import AuthEvent, HttpClient, OAuthGrant
-from exact_online import hosts
 from exact_online.errors import AddressRefused, ExactError
-from exact_online.hosts import HostPolicy, checked_address
+from exact_online.hosts import HostPolicy, address_guard
 from exact_online.oauth import ExactOAuth
 from exact_online.transport import Transport
 from tests.clients.oauth_helpers import callback, make_client, page_messages, recording_server, start_grant
@@ -98,7 +97,7 @@ def test_a_stored_base_uri_off_the_allow_list_gets_no_request(editor_client, set
                                     ["fd00::1"], ["93.184.216.34", "192.168.1.10"], ["100.64.0.1"]])
 def test_a_name_is_resolved_and_refused_at_connect_time_when_an_address_is_not_public(monkeypatch, answer):
     """DNS that points an allowed name (an Exact region host) inward: refused before any socket is opened."""
-    monkeypatch.setattr(hosts.socket, "getaddrinfo", lambda host, port, **kw: [
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, **kw: [
         (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answer])
     opened: list[object] = []
     monkeypatch.setattr("urllib3.util.connection.create_connection", lambda *a, **kw: opened.append(a))
@@ -109,10 +108,10 @@ def test_a_name_is_resolved_and_refused_at_connect_time_when_an_address_is_not_p
 
 
 def test_a_public_answer_is_the_address_connected_to(monkeypatch):
-    monkeypatch.setattr(hosts.socket, "getaddrinfo", lambda host, port, **kw: [
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, **kw: [
         (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))])
-    assert checked_address("start.exactonline.nl", 443) == "93.184.216.34"
-    assert checked_address("localhost", 8001) == "localhost"  # allow-listed: may be internal
+    assert address_guard().address("start.exactonline.nl", 443) == "93.184.216.34"
+    assert address_guard().address("localhost", 8001) == "localhost"  # allow-listed: may be internal
 
 
 def test_an_allow_listed_name_is_reached_at_its_loopback_address():

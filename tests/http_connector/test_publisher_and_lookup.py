@@ -102,9 +102,9 @@ def test_outbound_safety_private_addresses_and_other_hosts(settings):
     with pytest.raises(Refused, match=r"169\.254\.169\.254"):
         check_destination("http://169.254.169.254/latest/meta-data", allow_private=False)
     with pytest.raises(Refused, match="private"):
-        check_destination("http://intranet.test/", allow_private=False, resolve=lambda host: ["10.1.2.3"])
+        check_destination("http://intranet.test/", allow_private=False, resolve=lambda host, port: ["10.1.2.3"])
     check_destination("http://127.0.0.1:8080/x", allow_private=False, allowed_hosts=["127.0.0.1"])
-    check_destination("https://api.example.com/", allow_private=False, resolve=lambda host: ["93.184.216.34"])
+    check_destination("https://api.example.com/", allow_private=False, resolve=lambda host, port: ["93.184.216.34"])
     assert same_origin("https://a.test/v1", "https://a.test:443/v1/next?page=2")
     assert not same_origin("https://a.test/v1", "http://a.test/v1") and not same_origin("https://a.test", "https://b.test")
 
