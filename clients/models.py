@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lib.crypto import EncryptedTextField, SecretsMixin
+from lib.naming import free_key
 from lib.relations import Dependent, dependents_of
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class HttpClient(SecretsMixin, models.Model):
         REVOKED = "revoked", "Revoked"
 
     name = models.CharField(max_length=200)
+    key = models.SlugField(max_length=100, unique=True, editable=False,
+                           help_text="Stable key that exports and imports refer to it by (from the first name).")
     kind = models.CharField(max_length=50, db_index=True)
     config = models.JSONField(default=dict, blank=True, help_text="Non-secret settings of the client type.")
     secrets = EncryptedTextField(blank=True, default="", help_text="JSON of the secret settings, encrypted.")
@@ -58,6 +61,11 @@ class HttpClient(SecretsMixin, models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.key:
+            self.key = free_key(HttpClient.objects.exclude(pk=self.pk), self.name)
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("clients:detail", args=[self.pk])

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "clients",
     "connections",
     "webhooks",
+    "configuration",
     "exact_online",
     "http_connector",
     "integrations",
@@ -295,6 +296,8 @@ TASK_STUCK_AFTER = env_int("DASH_TASK_STUCK_AFTER", 900)
 # Inbound webhooks: the largest body a hook stores (bigger ones get 413), when a delivery still Received is
 # queued again (its broker message was lost), how long deliveries are kept.
 WEBHOOK_MAX_BODY_BYTES = env_int("DASH_WEBHOOK_MAX_BODY_BYTES", 5 * 1024 * 1024)
+# A configuration document to import (page, command, API): larger ones are refused before they are parsed.
+CONFIG_IMPORT_MAX_BYTES = env_int("DASH_CONFIG_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
 WEBHOOK_REQUEUE_AFTER = env_int("DASH_WEBHOOK_REQUEUE_AFTER", 60)
 WEBHOOK_RETENTION_DAYS = env_int("DASH_WEBHOOK_RETENTION_DAYS", 30)
 # Transformers: what one read entity (a task) or one tester run may make. Over a limit, that task fails with
