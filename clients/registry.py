@@ -42,7 +42,14 @@ class GrantError(Exception):
 
 
 class LookupFailed(Exception):
-    """An HTTP lookup failed; the message is safe to show (no secrets) and says why."""
+    """An HTTP lookup failed; the message is safe to show (no secrets) and says why.
+
+    ``transient``: the system may answer later (unreachable, 5xx, rate limited): the task waits and retries.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass

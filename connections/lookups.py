@@ -32,4 +32,5 @@ def lookup_through_client(ref: Any, request: dict[str, Any]) -> Any:
     try:
         return provider().lookup(client, request)
     except LookupFailed as exc:
-        raise ServiceError(f"HTTP lookup {request.get('method', 'GET')} {request.get('path', '')}: {exc}") from None
+        raise ServiceError(f"HTTP lookup {request.get('method', 'GET')} {request.get('path', '')}: {exc}",
+                           retryable=exc.transient) from None

@@ -308,10 +308,10 @@ class ExactLookup(LookupProvider):
         access = access_of(client)
         division = access.division if access is not None else None
         try:
-            api = api_for(client, max_wait=20.0)  # a failed lookup fails its task for good: full retries
+            api = api_for(client, max_wait=20.0)  # a transient failure after these retries: the task retries later
             response = api.request(str(request.get("method") or "GET"), str(request.get("path") or ""),
                                    division=division, params=request.get("query") or None,
                                    json=request.get("body"), retry_transient=True)
         except ExactError as exc:
-            raise LookupFailed(f"{client.name}: {exc.message}") from None
+            raise LookupFailed(f"{client.name}: {exc.message}", transient=not exc.permanent) from None
         return response.body

@@ -252,4 +252,4 @@ class HttpLookup(LookupProvider):
                                                          json_body=request.get("body"), retries=1)
             return answer.json()
         except CallError as exc:
-            raise LookupFailed(exc.message) from None
+            raise LookupFailed(exc.message, transient=not exc.permanent) from None

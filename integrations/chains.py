@@ -26,12 +26,14 @@ def order_to_sales_order(exact_client: int) -> list[dict[str, Any]]:
     """A shop order -> an Exact SalesOrder with its lines: the Account by e-mail, each Item by its code.
 
     The lookups go through the Exact client, in its default division (the one the orders are written to).
+    An order whose customer the customers route has not made yet waits (retried with the route's backoff,
+    up to its attempts) instead of failing; so does one whose lookup found Exact unreachable.
     """
     return [
         {"type": "http_lookup", "note": "the customer's Exact Account (made by the customers route)", "params": {
             "http_client": exact_client, "path": "crm/Accounts",
             "query": {"$filter": "Email eq '&{customer.email}'", "$select": "ID", "$top": "1"},
-            "result": "d.results[0].ID", "target": "account_id", "when_missing": "fail"}},
+            "result": "d.results[0].ID", "target": "account_id", "when_missing": "wait"}},
         {"type": "split", "note": "one branch per order line", "params": {
             "path": "lines", "parent_fields": {"order_number": "number", "account_id": "account_id"}}},
         {"type": "http_lookup", "note": "the line's Exact Item by code (= the shop's SKU)", "params": {

@@ -24,9 +24,9 @@ from ..models import Route, RouteRun, SourceIdMap, Task
 from ..publishers import Publisher, PublishError, PublishJob, get_publisher
 from ..transformers.errors import ServiceError
 from .queue import queue_publishing
-from .transform import apply_deferred, run_outgoing_transformer, split_deferred
+from .transform import apply_deferred, attach_deferred, route_chain, run_outgoing_transformer, split_deferred
 
-__all__ = ["backoff_seconds", "max_countdown", "publish_batch", "publish_claimed", "publish_task"]
+__all__ = ["backoff_seconds", "max_countdown", "publish_batch", "publish_claimed", "publish_task", "transform_again"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = g
     """Publish a task this worker claimed and record the outcome; returns its new status ('' if it lost it)."""
     if not task.renew_claim():
         return ""
+    if task.retransform and not transform_again(task, route):
+        return task.status
     outgoing = route.outgoing
     # An earlier attempt (a killed worker's, or one before a manual retry) may have reached the other side.
     maybe_published = task.attempts > 1 or task.request is not None
@@ -116,6 +118,36 @@ def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = g
     if stats is not None:
         stats["calls"] = stats.get("calls", 0) + result.calls
     return task.status
+
+
+def transform_again(task: Task, route: Route) -> bool:
+    """Run the route's chain again on a task whose chain waited (a lookup whose system did not answer, or a
+    record another route has not made yet); True when the task is ready to publish. A wait that outlasts the
+    route's attempts fails the task, with the reason."""
+    outcome = route_chain(route)(task.data)
+    if outcome.error is not None:
+        if outcome.retryable and task.attempts < route.max_attempts:
+            delay = backoff_seconds(route, task.attempts)
+            task.retry_later(timezone.now() + timedelta(seconds=delay),
+                             f"Still waiting (attempt {task.attempts} of {route.max_attempts}), next try in "
+                             f"{delay:.0f} s: {outcome.error}", error=outcome.error)
+        else:
+            why = f"gave up after {task.attempts} attempts" if outcome.retryable else "permanent error"
+            task.fail(f"Transformer failed ({why}): {outcome.error}", error=outcome.error)
+        return False
+    if outcome.skipped_reason is not None:
+        task.skip(outcome.skipped_reason, message=f"Skipped by a transformer: {outcome.skipped_reason}", claimed=True)
+        return False
+    entities = attach_deferred(outcome.entities, outcome.deferred)
+    if len(entities) != 1:
+        message = (f"The route's transformers made {len(entities)} entities of this task when they ran again; "
+                   "a chain that waits on a lookup must make one entity per task (merge the branches back).")
+        task.fail(message, error=message)
+        return False
+    task.transformed, task.retransform, task.error = entities[0], False, ""
+    Task.objects.filter(pk=task.pk).update(transformed=task.transformed, retransform=False, error="")
+    task.add_log("Transformed: the transformers' lookups answered now.", save=False)
+    return True
 
 
 def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int]:

@@ -122,6 +122,10 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
         try:
             outcome = transform(entity)
         except Exception as exc:  # one entity's transformer failure fails that entity only, and is recorded
+            if getattr(exc, "retryable", False):  # e.g. a lookup's system is down: try again when publishing
+                tasks.append(Task(**common, retransform=True, error=str(exc)[:4000], log=[Task.log_line(
+                    f"Transformer will run again before publishing: {exc}", "warning")]))
+                continue
             failed += 1
             tasks.append(Task(**common, status=Task.Status.FAILED, error=str(exc)[:4000],
                               log=[Task.log_line(f"Transformer failed: {exc}", "error")]))

@@ -45,7 +45,12 @@ logger = logging.getLogger(__name__)
 
 
 class TransformFailed(Exception):
-    """The route's chain failed on one entity: the reader fails that entity's task with this message."""
+    """The route's chain failed on one entity: the reader fails that entity's task with this message, or,
+    when ``retryable``, makes it a task whose chain runs again before publishing (``publish.transform_again``)."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class RouteBusy(Exception):
@@ -93,7 +98,7 @@ def chain_transform(route: Route) -> TransformHook:
     def transform(entity: dict[str, Any]) -> list[dict[str, Any]] | Skip:
         outcome = chain(entity)
         if outcome.error:
-            raise TransformFailed(outcome.error)
+            raise TransformFailed(outcome.error, retryable=outcome.retryable)
         if outcome.skipped_reason is not None:
             return Skip(outcome.skipped_reason)
         return attach_deferred(outcome.entities, outcome.deferred)

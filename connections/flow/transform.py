@@ -38,6 +38,7 @@ class ChainOutcome:
     entities: list[Any] = field(default_factory=list)
     skipped_reason: str | None = None
     error: str | None = None
+    retryable: bool = False  # the error may pass later (a lookup not answered yet): wait, then run again
     deferred: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -87,7 +88,7 @@ def route_chain(route: Route, *, dry: bool = False) -> Callable[[Any], ChainOutc
                 try:
                     result = chain.run(item, context, trace=False, budget=budget)
                 except TransformError as exc:
-                    return ChainOutcome(error=f"Transformer {name}: {exc}")
+                    return ChainOutcome(error=f"Transformer {name}: {exc}", retryable=exc.retryable)
                 produced.extend(result.entities)
                 budget.keep(result.entities)
                 deferred.extend(result.deferred)

@@ -281,6 +281,8 @@ class Task(models.Model):
     division = models.IntegerField(null=True, blank=True)
     data = models.JSONField(default=dict)
     transformed = models.JSONField(null=True, blank=True)
+    # The route's chain waited on this entity (a lookup not answered yet): it runs again before publishing.
+    retransform = models.BooleanField(default=False)
     request = models.JSONField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True)
     external_key = models.CharField(max_length=255, blank=True)

@@ -336,9 +336,9 @@ def _run_step(step: Step, entities: list[Any], run: RunState) -> list[Any]:
     except TransformError:
         raise
     except StepFailure as failure:
-        raise step.error(failure.path, failure.message) from failure
+        raise step.error(failure.path, failure.message, retryable=failure.retryable) from failure
     except ServiceError as exc:
-        raise step.error("", str(exc)) from exc
+        raise step.error("", str(exc), retryable=exc.retryable) from exc
     except _DATA_ERRORS as exc:
         raise step.error("", f"{type(exc).__name__}: {exc}") from exc
 

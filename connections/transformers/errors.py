@@ -34,9 +34,15 @@ class StepError:
 
 
 class TransformError(Exception):
-    """The only exception a chain raises while running: it names the step and the data path that failed."""
+    """The only exception a chain raises while running: it names the step and the data path that failed.
 
-    def __init__(self, step_index: int, step_type: str, path: str, message: str, *, location: str = "") -> None:
+    ``retryable``: the same entity may pass later (a lookup's system did not answer, or the record it looks
+    for is not there yet); the task waits and its chain runs again instead of failing for good.
+    """
+
+    def __init__(self, step_index: int, step_type: str, path: str, message: str, *, location: str = "",
+                 retryable: bool = False) -> None:
+        self.retryable = retryable
         self.step_index = step_index
         self.step_type = step_type
         self.path = path
@@ -62,15 +68,23 @@ class TransformError(Exception):
 
 
 class ServiceError(Exception):
-    """Raised by a storage or lookup service for a failure the chain should report (store missing, lookup refused)."""
+    """Raised by a storage or lookup service for a failure the chain should report (store missing, lookup refused).
+
+    ``retryable``: the service may answer later (unreachable, 5xx, rate limited), as opposed to a refusal.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class StepFailure(Exception):
     """Raised inside a step for one entity; the runner turns it into a ``TransformError`` naming the step."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, *, retryable: bool = False) -> None:
         self.path = path
         self.message = message
+        self.retryable = retryable
         super().__init__(message)
 
 

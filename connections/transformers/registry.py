@@ -91,8 +91,8 @@ class Step:
                 run.skipped.append(skip.reason)
         return out
 
-    def error(self, path: str, message: str) -> TransformError:
-        return TransformError(self.index, self.type, path, message, location=self.location)
+    def error(self, path: str, message: str, *, retryable: bool = False) -> TransformError:
+        return TransformError(self.index, self.type, path, message, location=self.location, retryable=retryable)
 
     def summary(self) -> str:
         """A one-line description for lists and traces."""

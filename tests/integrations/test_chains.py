@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connections.transformers import Context, run_chain
+from connections.transformers import Context, ServiceError, TransformError, run_chain
 from connections.transformers.services import InMemoryStorage
 from integrations.chains import customer_to_account, item_to_product, order_to_sales_order
 
@@ -41,11 +41,26 @@ def test_an_order_becomes_one_sales_order_with_its_lines_by_item_code():
     assert result.deferred  # remembered only once published
 
 
-def test_an_order_of_an_unknown_customer_fails_with_the_reason():
+def test_an_order_of_a_customer_not_in_exact_yet_waits_with_the_reason():
     unknown = {**ORDER, "customer": {"email": "new@shop.example.invalid"}}
-    with pytest.raises(Exception, match="found nothing"):
+    with pytest.raises(TransformError, match="found nothing yet: waiting") as info:
         run_chain(order_to_sales_order(1), unknown,
                   Context(storage=InMemoryStorage(), lookup=exact_lookup([])), trace=False)
+    assert info.value.retryable  # the customers route may not have made the account yet
+
+
+def test_an_order_whose_lookup_found_exact_unreachable_waits_and_an_unknown_item_fails():
+    def down(client: Any, request: dict[str, Any]) -> Any:
+        raise ServiceError("HTTP lookup GET crm/Accounts: Exact Online could not be reached", retryable=True)
+
+    with pytest.raises(TransformError, match="could not be reached") as info:
+        run_chain(order_to_sales_order(1), ORDER, Context(storage=InMemoryStorage(), lookup=down), trace=False)
+    assert info.value.retryable
+    no_item = {**ORDER, "lines": [{"sku": "NOPE", "quantity": 1, "unit_price": 1.0, "name": "x"}]}
+    with pytest.raises(TransformError, match="found nothing") as info:
+        run_chain(order_to_sales_order(1), no_item, Context(storage=InMemoryStorage(), lookup=exact_lookup([])),
+                  trace=False)
+    assert not info.value.retryable
 
 
 def test_a_customer_becomes_an_account_payload_named_after_the_company_or_the_person():

@@ -51,8 +51,10 @@ class HttpLookupParams(StepParams):
     body: Any = Field(default=None, description="JSON body for POST; strings may hold placeholders.")
     result: str = Field(default="@", description="JMESPath applied to the response, e.g. d.results[0].ID.")
     target: str = Field(description="Where to write the result, e.g. AccountID.")
-    when_missing: Literal["fail", "null", "keep", "skip"] = Field(
-        default="fail", description="When the result is null or empty: fail the task, write null, keep, or skip."
+    when_missing: Literal["fail", "wait", "null", "keep", "skip"] = Field(
+        default="fail", description="When the result is null or empty: fail the task, wait for it (the task is "
+                                    "retried with the route's backoff, e.g. until another route has made the "
+                                    "record), write null, keep, or skip."
     )
     cache: bool = Field(default=True, description="Reuse answers to identical requests within the run.")
 
@@ -111,6 +113,9 @@ class HttpLookupStep(Step):
             mode = self.params.when_missing
             if mode == "fail":
                 raise StepFailure(self.params.target, f"lookup {request['path']} found nothing")
+            if mode == "wait":
+                raise StepFailure(self.params.target, f"lookup {request['path']} found nothing yet: waiting for it "
+                                                      "(retried with the route's backoff)", retryable=True)
             if mode == "skip":
                 raise SkipEntity(f"step {self.location} (HTTP lookup): {request['path']} found nothing")
             if mode == "keep":
