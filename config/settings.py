@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "django_htmx",
     "django_celery_beat",
+    "simple_history",
     "dashboard",
     "clients",
     "connections",
@@ -89,6 +90,7 @@ INSTALLED_APPS = [
     "http_connector",
     "integrations",
     "sandbox",
+    "audit",
 ]
 
 # Content Security Policy: scripts and styles only from the product's own static files (its templates hold no
@@ -118,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Versions and audit entries learn who (and from which address) made a change from the current request.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -264,6 +268,8 @@ BEAT_SCHEDULE_TABLE = [
      "env_key": "DASH_WEBHOOK_SWEEP_EVERY", "default": 60.0, "expires": 55},
     {"name": "fetch due Exact webhook changes", "task": "exact_online.tasks.fetch_due_changes",
      "env_key": "DASH_EXACT_WEBHOOK_SWEEP_EVERY", "default": 30.0, "expires": 25},
+    {"name": "prune the audit trail", "task": "audit.tasks.prune_audit", "env_key": "DASH_AUDIT_PRUNE_CRON",
+     "default": "37 3 * * *", "expires": 3600},
     {"name": "prune old webhook deliveries", "task": "webhooks.tasks.prune_deliveries",
      "env_key": "DASH_WEBHOOK_PRUNE_CRON", "default": "29 3 * * *", "expires": 3600},
 ]
@@ -281,6 +287,8 @@ OUTBOUND_MAX_BYTES = env_int("DASH_OUTBOUND_MAX_BYTES", 10_000_000)
 # HTTP clients: refresh grants idle this long (Exact's refresh tokens die after 30 unused days); log retention.
 CLIENTS_KEEPALIVE_IDLE_DAYS = env_float("DASH_KEEPALIVE_IDLE_DAYS", 20.0)
 CLIENTS_LOG_RETENTION_DAYS = env_int("DASH_LOG_RETENTION_DAYS", 30)
+# The audit trail: entries and configuration versions older than this many days are pruned (0 keeps them all).
+AUDIT_RETENTION_DAYS = env_int("DASH_AUDIT_RETENTION_DAYS", 365)
 # Exact's error budget (10 per endpoint, division and hour blocks the key): the connector stops an endpoint
 # after this many counted errors per hour, or this many in a row (then for COOLDOWN s, capped at the hour's end).
 DASH_ERROR_BUDGET_PER_HOUR = env_int("DASH_ERROR_BUDGET_PER_HOUR", 5)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("clients/", include("clients.urls")),
     path("connections/webhooks/", include("webhooks.urls")),
     path("connections/", include("connections.urls")),
+    path("audit/", include("audit.urls")),
     path("hooks/<str:token>/", receive, name="hook"),
     path("", include("dashboard.urls")),
 ]

@@ -21,6 +21,7 @@ NAVIGATION: list[tuple[str, str, str, Role]] = [
     ("", "Tasks", "connections:task_list", Role.VIEWER),
     ("Logs", "Auth log", "clients:auth_log", Role.ADMINISTRATOR),
     ("Logs", "Request log", "clients:request_log", Role.ADMINISTRATOR),
+    ("Logs", "Audit trail", "audit:list", Role.ADMINISTRATOR),
     ("", "Users", "dashboard:users", Role.ADMINISTRATOR),
 ]
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -18,6 +19,8 @@ from .runs import Task, TaskQuerySet, TriggerSource
 __all__ = ["Route", "RouteRun", "RouteTransformer"]
 
 SCHEDULED_TASK = "connections.tasks.run_scheduled_route"
+# Sent with ``route=`` after a route's transformer chain was set (the version history keeps the chain).
+chain_set = Signal()
 
 
 class Route(models.Model):
@@ -96,6 +99,7 @@ class Route(models.Model):
         RouteTransformer.objects.bulk_create(
             RouteTransformer(route=self, transformer=t, position=i) for i, t in enumerate(transformers)
         )
+        chain_set.send(sender=Route, route=self)
 
     def active_run(self) -> RouteRun | None:
         """The active read (manual or scheduled); webhook runs only publish and are not counted here."""

@@ -1,0 +1,1 @@
+"""The audit trail and configuration versions: who changed what, when, from where (see ``audit.recording``)."""
