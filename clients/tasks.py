@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from configuration.variables import resolved
+
 from .models import AuthEvent, HttpClient, RequestLog
 from .registry import get_client_type
 
@@ -28,7 +30,7 @@ def keep_alive_idle_grants(*, idle_days: float | None = None) -> dict[str, int]:
     counts = {"refreshed": 0, "failed": 0}
     for client in due:
         try:
-            get_client_type(client.kind).keep_alive(client)
+            get_client_type(client.kind).keep_alive(resolved(client))
             counts["refreshed"] += 1
         except Exception as exc:  # one client failing must not stop the others; logged and recorded
             counts["failed"] += 1

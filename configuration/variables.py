@@ -160,14 +160,19 @@ def resolved(obj: M, values: Mapping[str, str] | None = None) -> M:
         setattr(clone, name, value)
     if client is not None:
         clone.http_client = client  # type: ignore[attr-defined]
-    clone._variables_resolved = True  # type: ignore[attr-defined]
+    clone._variables_resolved = frozenset(changed)  # type: ignore[attr-defined]
     return clone
 
 
-def refuse_saving_resolved(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
-    """``pre_save``: a resolved copy holds variable values (maybe secret ones); it must never be written."""
-    if getattr(instance, "_variables_resolved", False):
-        raise RuntimeError(f"{sender.__name__} {instance.pk}: a copy with resolved variables cannot be saved")
+def refuse_saving_resolved(sender: type[models.Model], instance: models.Model, *, update_fields: Any = None,
+                           **kwargs: Any) -> None:
+    """``pre_save``: a resolved copy holds variable values (maybe secret ones) that must never be written.
+
+    Saving only other fields (``update_fields``: a status, a timestamp) is fine."""
+    fields = getattr(instance, "_variables_resolved", None)
+    if fields is None or (update_fields is not None and fields.isdisjoint(update_fields)):
+        return
+    raise RuntimeError(f"{sender.__name__} {instance.pk}: a copy with resolved variables cannot be saved")
 
 
 def secret_values() -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from clients.models import HttpClient
 from clients.registry import LOOKUP_PROVIDERS, LookupFailed
+from configuration.variables import UnknownVariable, resolved
 
 from .transformers import ServiceError
 
@@ -20,7 +21,10 @@ def _client(ref: Any) -> HttpClient:
         client = HttpClient.objects.filter(name=text).first()
     if client is None:
         raise ServiceError(f"HTTP lookup: there is no HTTP client {text!r}")
-    return client
+    try:
+        return resolved(client)
+    except UnknownVariable as exc:
+        raise ServiceError(f"HTTP lookup through {client.name!r}: {exc}") from None
 
 
 def lookup_through_client(ref: Any, request: dict[str, Any]) -> Any:

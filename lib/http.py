@@ -25,6 +25,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 __all__ = [
     "REDACTED",
+    "SECRET_SOURCES",
     "SENSITIVE_KEYS",
     "AddressGuard",
     "GuardedAdapter",
@@ -297,6 +298,11 @@ class Sent:
     elapsed_ms: float
 
 
+# Values redacted from every request log whatever the client (the encrypted environment variables): callables
+# an app registers in ready(), asked only when a request is logged.
+SECRET_SOURCES: list[Callable[[], Iterable[str]]] = []
+
+
 class Transport:
     """Sends one HTTP request with a timeout, maps network failures to ``Unreachable``, logs redacted."""
 
@@ -389,7 +395,7 @@ class Transport:
     ) -> None:
         if self.logger is None:
             return
-        values = [*self.secret_values(), *extra_secrets]
+        values = [*self.secret_values(), *extra_secrets, *(v for source in SECRET_SOURCES for v in source())]
         record = RequestRecord(
             kind=kind,
             method=prepared.method or "",

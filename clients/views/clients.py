@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from configuration.variables import UnknownVariable, resolved
 from dashboard.access import AuthedRequest, can_edit, editor_required, is_admin, viewer_required
 from lib.htmx import is_htmx
 from lib.naming import free_copy_name
@@ -183,9 +184,11 @@ def client_test_connection(request: AuthedRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk, write=True)
     ctype = client_type_of(client)
     try:
-        result = ctype.test_connection(client, user=request.user)
+        result = ctype.test_connection(resolved(client), user=request.user)
     except NotImplementedError:
         result = TestResult(ok=False, message="This client type has no connection test.")
+    except UnknownVariable as exc:
+        result = TestResult(ok=False, message=str(exc))
     client.refresh_from_db()
     if is_htmx(request):
         return render(request, "clients/_test_result.html", {"result": result, "client": client})
@@ -199,7 +202,7 @@ def client_test_connection(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def client_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk, write=True)
-    message = client_type_of(client).revoke(client, user=request.user)
+    message = client_type_of(client).revoke(resolved(client), user=request.user)
     messages.success(request, message)
     return redirect("clients:detail", client.pk)
 

@@ -16,6 +16,7 @@ from django.shortcuts import redirect
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET, require_POST
 
+from configuration.variables import resolved
 from dashboard.access import editor_required
 from dashboard.roles import Role, role_of
 
@@ -40,7 +41,7 @@ def client_grant(request: HttpRequest, pk: int) -> HttpResponse:
     state = secrets.token_urlsafe(32)
     code_verifier = secrets.token_urlsafe(64)  # PKCE (RFC 7636): 86 characters, used by types that support it
     try:
-        url = ctype.authorization_url(client, state=state, code_verifier=code_verifier)
+        url = ctype.authorization_url(resolved(client), state=state, code_verifier=code_verifier)
     except GrantError as exc:
         messages.error(request, f"Cannot start the grant: {exc}")
         return redirect("clients:detail", client.pk)
@@ -97,7 +98,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         return redirect("clients:detail", client.pk)
     # 5-7. Exchange and validate (the client type), save, redirect.
     try:
-        message = ctype.complete_grant(client, code=code, user=request.user,
+        message = ctype.complete_grant(resolved(client), code=code, user=request.user,
                                        code_verifier=str(pending.get("code_verifier") or ""))
     except GrantError as exc:
         messages.error(request, str(exc))

@@ -20,6 +20,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from configuration.variables import UnknownVariable, resolved
+
 from ..models import Route, RouteRun, SourceIdMap, Task
 from ..publishers import Publisher, PublishError, PublishJob, get_publisher
 from ..transformers.errors import ServiceError
@@ -60,7 +62,11 @@ def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = g
         return ""
     if task.retransform and not transform_again(task, route):
         return task.status
-    outgoing = route.outgoing
+    try:
+        outgoing = resolved(route.outgoing)  # its variables (and its client's) as they are now
+    except UnknownVariable as exc:
+        task.fail(f"{exc} (used by the Outgoing or its HTTP client)", error=str(exc))
+        return task.status
     # An earlier attempt (a killed worker's, or one before a manual retry) may have reached the other side.
     maybe_published = task.attempts > 1 or task.request is not None
     data, deferred = split_deferred(task.transformed if task.transformed is not None else task.data)

@@ -71,10 +71,16 @@ class RunLogHandler(logging.Handler):
 
 
 def subscriber_for(incoming: Incoming) -> Subscriber:
+    """The Incoming's subscriber, reading the Incoming (and its client) with their variables resolved now."""
+    from configuration.variables import UnknownVariable, resolved
+
     cls = incoming.subscriber_class
     if cls is None:
         raise ReadError(f"No subscriber of kind {incoming.subscriber!r} is installed.", permanent=True)
-    return cls(incoming)
+    try:
+        return cls(resolved(incoming))
+    except UnknownVariable as exc:
+        raise ReadError(f"{exc} (used by the Incoming or its HTTP client)", permanent=True) from None
 
 
 def request_hook_for(incoming: Incoming) -> RequestHook | None:

@@ -55,8 +55,11 @@ class Transformer(models.Model):
         return [str(step.get("type", "?")) for step in self.steps if isinstance(step, dict)]
 
     def compiled(self) -> Chain:
-        """The chain ready to run; raises ``ChainInvalid`` if the stored JSON no longer validates."""
-        return compile_chain(self.steps)
+        """The chain ready to run, its ``${NAME}`` variables resolved now; raises ``ChainInvalid`` if the stored
+        JSON no longer validates (``UnknownVariable`` if a variable it uses is gone)."""
+        from configuration.variables import resolve
+
+        return compile_chain(resolve(self.steps))
 
     def duplicate(self) -> Transformer:
         """A copy under a free name ("Copy of X", "Copy of X (2)", ...)."""
