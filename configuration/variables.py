@@ -164,13 +164,10 @@ def resolved(obj: M, values: Mapping[str, str] | None = None) -> M:
     return clone
 
 
-def refuse_saving_resolved(sender: type[models.Model], instance: models.Model, *, update_fields: Any = None,
-                           **kwargs: Any) -> None:
-    """``pre_save``: a resolved copy holds variable values (maybe secret ones) that must never be written.
-
-    Saving only other fields (``update_fields``: a status, a timestamp) is fine."""
-    fields = getattr(instance, "_variables_resolved", None)
-    if fields is None or (update_fields is not None and fields.isdisjoint(update_fields)):
+def refuse_saving_resolved(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    """``pre_save``: a resolved copy holds variable values (maybe secret ones) that must never be written, not
+    even by a save of other fields (the version history copies every field of what is saved)."""
+    if getattr(instance, "_variables_resolved", None) is None:
         return
     raise RuntimeError(f"{sender.__name__} {instance.pk}: a copy with resolved variables cannot be saved")
 
