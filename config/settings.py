@@ -126,6 +126,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The demo account (admin/admin) reaches nothing but the change-password form until it changed it.
+    "dashboard.passwords.PasswordChangeRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -17,3 +17,4 @@ class DashboardConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(create_cache_table, sender=self, dispatch_uid="dashboard.create_cache_table")
+        from . import passwords  # noqa: F401  (the demo password's sign-in receiver)

@@ -3,16 +3,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.models import Group
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .access import admin_required, get_for_user, viewer_required
+from audit.models import AuditEntry
+from audit.recording import record
+
+from .access import AuthedRequest, admin_required, get_for_user, viewer_required
 from .forms import UserCreateForm, UserRoleForm
 from .health import cached_check, public_view
+from .lifecycle import LifecycleRefused, deactivate, reactivate, send_password_reset, set_role
 from .overview import build_overview
-from .roles import ROLE_GROUPS, Role, role_of
+from .roles import Role, role_of
 
 
 @login_not_required
@@ -48,13 +51,14 @@ def user_create(request: HttpRequest) -> HttpResponse:
         rows = [(user, role_of(user)) for user in users]
         return render(request, "dashboard/users.html", {"rows": rows, "form": form}, status=400)
     user = form.save()
+    record(AuditEntry.Action.ROLE, obj=user, request=request, changes={"role": [None, form.cleaned_data["role"]]})
     messages.success(request, f"User {user.username} created as {form.cleaned_data['role']}.")
     return redirect("dashboard:users")
 
 
 @admin_required
 @require_POST
-def user_set_role(request: HttpRequest, pk: int) -> HttpResponse:
+def user_set_role(request: AuthedRequest, pk: int) -> HttpResponse:
     user = get_for_user(request, get_user_model(), pk, write=True)
     form = UserRoleForm(request.POST)
     if not form.is_valid():
@@ -63,10 +67,49 @@ def user_set_role(request: HttpRequest, pk: int) -> HttpResponse:
     if user == request.user and form.cleaned_data["role"] != "Administrator":
         messages.error(request, "You cannot take the Administrator role away from yourself.")
         return redirect("dashboard:users")
-    user.groups.remove(*Group.objects.filter(name__in=ROLE_GROUPS.values()))
-    user.groups.add(Group.objects.get(name=form.cleaned_data["role"]))
-    messages.success(request, f"{user.username} is now {form.cleaned_data['role']}.")
+    try:
+        set_role(user, form.cleaned_data["role"], request=request)
+    except LifecycleRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{user.username} is now {role_of(user).label}.")
     return redirect("dashboard:users")
 
 
-__all__ = ["Role", "health", "home", "user_create", "user_list", "user_set_role"]
+@admin_required
+@require_POST
+def user_deactivate(request: AuthedRequest, pk: int) -> HttpResponse:
+    user = get_for_user(request, get_user_model(), pk, write=True)
+    try:
+        ended = deactivate(user, request=request)
+    except LifecycleRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{user.username} is deactivated; {ended} session(s) ended.")
+    return redirect("dashboard:users")
+
+
+@admin_required
+@require_POST
+def user_reactivate(request: AuthedRequest, pk: int) -> HttpResponse:
+    user = get_for_user(request, get_user_model(), pk, write=True)
+    reactivate(user, request=request)
+    messages.success(request, f"{user.username} may sign in again.")
+    return redirect("dashboard:users")
+
+
+@admin_required
+@require_POST
+def user_password_reset(request: AuthedRequest, pk: int) -> HttpResponse:
+    user = get_for_user(request, get_user_model(), pk, write=True)
+    try:
+        send_password_reset(user, request)
+    except LifecycleRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"A password reset link was sent to {user.email}.")
+    return redirect("dashboard:users")
+
+
+__all__ = ["Role", "health", "home", "user_create", "user_deactivate", "user_list", "user_password_reset",
+           "user_reactivate", "user_set_role"]

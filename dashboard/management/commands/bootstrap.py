@@ -6,14 +6,13 @@ client that points at the sandbox).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from dashboard.bootstrap import run_seeds
-
-DEMO_USERNAME = "admin"
-DEMO_PASSWORD = "admin"
+from dashboard.passwords import DEMO_PASSWORD, DEMO_USERNAME
 
 
 class Command(BaseCommand):
@@ -21,12 +20,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         users = get_user_model().objects
-        if not users.exists():
+        if not users.exists() and settings.PRODUCTION:
+            self.stderr.write("DASH_ENV=production: no demo administrator (admin/admin) is created. Create the "
+                              "first administrator with: python manage.py createsuperuser")
+        elif not users.exists():
             admin = users.create_superuser(DEMO_USERNAME, "admin@example.com", DEMO_PASSWORD)
             admin.groups.add(Group.objects.get_or_create(name="Administrator")[0])
             self.stdout.write(self.style.SUCCESS(
                 f"Created the demo administrator: username '{DEMO_USERNAME}', password '{DEMO_PASSWORD}'"
-                " (change it after signing in)."
+                " (you will be asked to change it when you first sign in)."
             ))
         else:
             self.stdout.write("Users exist already; no demo administrator created.")
