@@ -18,7 +18,7 @@ from lib.naming import free_key
 from lib.relations import Dependent, dependents_of
 
 if TYPE_CHECKING:
-    from .registry import ClientType, QuotaInfo
+    from .registry import CircuitInfo, ClientType, QuotaInfo
 
 __all__ = ["AuthEvent", "HttpClient", "OAuthGrant", "RequestLog"]
 
@@ -107,6 +107,11 @@ class HttpClient(SecretsMixin, models.Model):
     def quotas(self) -> list[QuotaInfo]:
         ctype = self.client_type
         return ctype.quotas(self) if ctype is not None else []
+
+    def open_circuits(self) -> list[CircuitInfo]:
+        """What the client's type holds back now (e.g. endpoints past their error budget)."""
+        ctype = self.client_type
+        return ctype.open_circuits(self) if ctype is not None else []
 
     def quota(self, division: int | None) -> QuotaInfo | None:
         """What the API last said about the allowance of ``division`` (0/None: the client's default)."""

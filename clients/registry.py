@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CLIENT_TYPES",
     "LOOKUP_PROVIDERS",
+    "CircuitInfo",
     "ClientType",
     "GrantError",
     "LookupFailed",
@@ -74,6 +75,12 @@ class QuotaInfo:
     minutely_remaining: int | None = None
     parked_until: datetime | None = None
     throttled_count: int = 0
+    daily_reset: datetime | None = None  # after it, ``daily_remaining`` is yesterday's news
+
+    @property
+    def is_current(self) -> bool:
+        """Whether the daily figures still describe today (no reset passed since they were read)."""
+        return self.daily_reset is None or self.daily_reset > timezone.now()
 
     @property
     def daily_used_percent(self) -> int | None:
@@ -84,6 +91,16 @@ class QuotaInfo:
     @property
     def is_parked(self) -> bool:
         return bool(self.parked_until and self.parked_until > timezone.now())
+
+
+@dataclass
+class CircuitInfo:
+    """A part of the remote API a client type holds back for now (e.g. an endpoint after too many errors)."""
+
+    division: int
+    scope: str
+    until: datetime
+    reason: str = ""
 
 
 class ClientType(Plugin):
@@ -192,6 +209,10 @@ class ClientType(Plugin):
 
     def quotas(self, client: HttpClient) -> list[QuotaInfo]:
         """What the API last said about the allowance left, per scope."""
+        return []
+
+    def open_circuits(self, client: HttpClient) -> list[CircuitInfo]:
+        """What the type holds back now (its error budget, a circuit breaker); empty when it has none."""
         return []
 
     def health_summary(self, client: HttpClient) -> dict[str, Any]:

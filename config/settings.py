@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "connections",
     "webhooks",
     "configuration",
+    "alerts",
     "exact_online",
     "http_connector",
     "integrations",
@@ -228,6 +229,11 @@ EMAIL_BACKEND = env_str(
 )
 EMAIL_HOST = env_str("DASH_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("DASH_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("DASH_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("DASH_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DASH_EMAIL_USE_TLS", default=False)  # STARTTLS (usually port 587)
+EMAIL_USE_SSL = env_bool("DASH_EMAIL_USE_SSL", default=False)  # implicit TLS (usually port 465)
+EMAIL_TIMEOUT = env_int("DASH_EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DASH_DEFAULT_FROM_EMAIL", "exact-dash@localhost")
 
 # --- Celery -------------------------------------------------------------------------------------
@@ -274,6 +280,10 @@ BEAT_SCHEDULE_TABLE = [
      "default": "37 3 * * *", "expires": 3600},
     {"name": "prune old webhook deliveries", "task": "webhooks.tasks.prune_deliveries",
      "env_key": "DASH_WEBHOOK_PRUNE_CRON", "default": "29 3 * * *", "expires": 3600},
+    {"name": "evaluate alert rules", "task": "alerts.tasks.evaluate_alerts", "env_key": "DASH_ALERTS_EVERY",
+     "default": 60.0, "expires": 55},
+    {"name": "daily alert digest", "task": "alerts.tasks.daily_digest", "env_key": "DASH_ALERT_DIGEST_CRON",
+     "default": "0 7 * * *", "expires": 3600},
 ]
 
 # --- The product ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ urlpatterns = [
     path("clients/exact/", include("exact_online.urls")),
     path("clients/", include("clients.urls")),
     path("connections/webhooks/", include("webhooks.urls")),
+    path("alerts/", include("alerts.urls")),
     path("connections/", include("connections.urls")),
     path("audit/", include("audit.urls")),
     path("hooks/<str:token>/", receive, name="hook"),

@@ -14,6 +14,8 @@ from typing import Any
 from celery import shared_task
 from django.db import OperationalError
 
+from alerts.maintenance import route_window
+
 from .flow import publish, routing
 from .flow.queue import send_after_commit
 from .flow.read import execute_incoming_run
@@ -64,6 +66,10 @@ def run_scheduled_route(route_id: int) -> dict[str, Any]:
     route = Route.objects.filter(pk=route_id).select_related("incoming", "outgoing").first()
     if route is None or not route.enabled:
         return {"started": False}
+    resting = route_window(route)
+    if resting is not None:  # a maintenance window: this fire starts nothing, and says why on the route's page
+        route.record_skipped_fire(resting.text)
+        return {"started": False, "reason": resting.text}
     try:
         started = routing.start_route_run(route, trigger=TriggerSource.SCHEDULED)
     except routing.RouteBusy as busy:

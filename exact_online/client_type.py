@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import AuthEvent, HttpClient
-from clients.registry import ClientType, GrantError, LookupFailed, LookupProvider, QuotaInfo, TestResult
+from clients.registry import CircuitInfo, ClientType, GrantError, LookupFailed, LookupProvider, QuotaInfo, TestResult
 
 from .api import ExactApi
 from .error_budget import ErrorBudgetGuard, ErrorBudgetPolicy, open_circuits
@@ -276,8 +276,13 @@ class ExactOnlineClientType(ClientType):
     def quotas(self, client: HttpClient) -> list[QuotaInfo]:
         return [QuotaInfo(division=q.division, daily_limit=q.daily_limit, daily_remaining=q.daily_remaining,
                           minutely_limit=q.minutely_limit, minutely_remaining=q.minutely_remaining,
-                          parked_until=q.parked_until, throttled_count=q.throttled_count)
+                          parked_until=q.parked_until, throttled_count=q.throttled_count, daily_reset=q.daily_reset)
                 for q in QuotaState.objects.filter(client=client).order_by("division")]
+
+    def open_circuits(self, client: HttpClient) -> list[CircuitInfo]:
+        return [CircuitInfo(division=int(c["division"] or 0), scope=c["endpoint"], until=c["until"],
+                            reason=f"{c['errors']} errors this hour (last: HTTP {c['last_status']})")
+                for c in open_error_circuits(client)]
 
     def health_summary(self, client: HttpClient) -> dict[str, Any]:
         grant = client.grant_or_none

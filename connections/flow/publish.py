@@ -20,6 +20,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.maintenance import InMaintenance, route_window
 from configuration.variables import UnknownVariable, resolved
 
 from ..models import Route, RouteRun, SourceIdMap, Task
@@ -28,7 +29,8 @@ from ..transformers.errors import ServiceError
 from .queue import queue_publishing
 from .transform import apply_deferred, attach_deferred, route_chain, run_outgoing_transformer, split_deferred
 
-__all__ = ["backoff_seconds", "max_countdown", "publish_batch", "publish_claimed", "publish_task", "transform_again"]
+__all__ = ["backoff_seconds", "hold_for_maintenance", "max_countdown", "publish_batch", "publish_claimed",
+           "publish_task", "transform_again"]
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +158,17 @@ def transform_again(task: Task, route: Route) -> bool:
     return True
 
 
+def hold_for_maintenance(route_run: RouteRun, task_ids: list[int], resting: InMaintenance) -> int:
+    """A maintenance window covers the route: its tasks wait in Retry until the window ends (the repair job
+    queues them then), saying why; the wait costs no attempt."""
+    held = 0
+    for task in Task.objects.claim(task_ids):
+        if task.retry_later(resting.until, f"{resting.text}: waits until then.", attempts=task.attempts - 1):
+            held += 1
+    route_run.touch()
+    return held
+
+
 def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int]:
     """Publish a batch of tasks of one run (what a worker's job does); returns how many ended in each status.
 
@@ -166,6 +179,9 @@ def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int
     outcome: dict[str, int] = {}
     stats: dict[str, int] = {}
     ids = list(task_ids)
+    resting = route_window(route)
+    if resting is not None:
+        return {Task.Status.RETRY: hold_for_maintenance(route_run, ids, resting)}
     claimed = Task.objects.claim(ids)
     if len(claimed) < len(ids):
         outcome["not claimed"] = len(ids) - len(claimed)
