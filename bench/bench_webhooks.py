@@ -1,6 +1,7 @@
 """Benchmark: 1,000 webhook deliveries from 8 concurrent senders to one hook, then with 200 bad signatures mixed in.
 
     .venv/bin/python bench/bench_webhooks.py [--deliveries 1000] [--bad 200] [--senders 8] [--server gunicorn|runserver]
+    .venv/bin/python bench/bench_webhooks.py --in-process 500   # the accept path alone: queries and CPU per request
 
 A throw-away embedded setup (SQLite, the SQLAlchemy broker): the web server (gunicorn as in the Dockerfile,
 2 workers x 4 threads, or ``runserver``) and one Celery worker (concurrency 2) as subprocesses. A hook with an
@@ -19,6 +20,7 @@ import hmac
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -149,6 +151,45 @@ def run(label: str, url: str, hook: Any, good: int, bad: int, senders: int, *, w
     }
 
 
+def in_process(hook: Any, count: int) -> None:
+    """The accept path without a server or network: the SQL one accepted delivery costs, and the CPU time
+    (not wall time, which the machine's load inflates) per request through Django's whole middleware stack."""
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+
+    def post(index: int) -> int:
+        body = json.dumps({"orders": [{"id": f"in-process-{index}", "amount": index}]}).encode()
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        return int(client.post(hook.hook_path, data=body, content_type="application/json",
+                               HTTP_X_SIGNATURE=signature).status_code)
+
+    for index in range(20):  # warm-up: imports, the first connection
+        post(-index - 1)
+    statements: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert post(0) == 202
+    cpu, wall = [], []
+    for index in range(1, count + 1):
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        post(index)
+        cpu.append((time.process_time() - cpu_start) * 1000)
+        wall.append((time.perf_counter() - wall_start) * 1000)
+    print(f"accept path in process (SQLite, DEBUG off, {count} requests; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(f"SQL statements per accepted delivery: {len(statements) + 1}: "
+          + ", ".join(sql.split()[0] + (f" {table[0]}" if (table := re.findall(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql))
+                                        else "") for sql in statements) + ", COMMIT")
+    print(f"CPU ms per request: p50 {percentile(cpu, 50):.2f}, p95 {percentile(cpu, 95):.2f}; "
+          f"wall ms: p50 {percentile(wall, 50):.2f}, p95 {percentile(wall, 95):.2f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=1000)
@@ -157,9 +198,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn")
     parser.add_argument("--no-worker", action="store_true",
                         help="store only (no Celery worker): the endpoint alone, without the workers' writes")
+    parser.add_argument("--in-process", type=int, default=0, metavar="N",
+                        help="only measure the accept path in this process (N requests), no server")
     args = parser.parse_args(argv)
     call_command("migrate", verbosity=0)
     hook = setup()
+    if args.in_process:
+        in_process(hook, args.in_process)
+        return
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DASH_LOG_LEVEL": "WARNING",
            "DASH_HEARTBEAT_EVERY": "disable"}
     port = free_port()

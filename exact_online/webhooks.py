@@ -101,6 +101,9 @@ class ExactWebhookKind(WebhookKind):
     kind = KIND
     label = "Exact Online events"
     accepted_status = 200  # Exact wants 200 or 201; anything else is retried (API.md §10)
+    # Exact does not guarantee delivery: a fed route reads its incremental Incoming (one sync call per division
+    # when nothing changed) every 15 minutes, which delivers what the events missed.
+    reconcile_every = 900
     user_creatable = False
     detail_template: ClassVar[str] = "exact_online/webhook_detail.html"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -36,8 +36,16 @@ def encrypt(plain: str) -> str:
 def decrypt(stored: str) -> str:
     if not stored.startswith(_PREFIX):
         raise ValueError("value is not encrypted")
+    return _decrypt(settings.FIELD_ENCRYPTION_KEY, stored)
+
+
+@lru_cache(maxsize=512)
+def _decrypt(keys: str, stored: str) -> str:
+    """Decrypting is a MAC check and AES per load of a row: the hot paths (a webhook's validators on every
+    delivery, a client's token on every call) load the same ciphertext again and again. Keyed on the keys
+    too, so a rotation is never served from an old key's answer; a failure is not cached."""
     try:
-        return _fernet(settings.FIELD_ENCRYPTION_KEY).decrypt(stored[len(_PREFIX) :].encode()).decode()
+        return _fernet(keys).decrypt(stored[len(_PREFIX) :].encode()).decode()
     except InvalidToken as exc:
         raise ValueError("cannot decrypt: FIELD_ENCRYPTION_KEY does not match the stored value") from exc
 

@@ -48,6 +48,9 @@ class WebhookKind(Plugin):
     accepted_status: ClassVar[int] = 202
     user_creatable: ClassVar[bool] = True
     detail_template: ClassVar[str] = ""  # a section of the connector's own on the webhook page
+    # A sender that does not guarantee delivery: a route it feeds also needs an incremental Incoming read on a
+    # schedule, which picks up what the hook missed; new such routes get this interval (seconds) unless given one.
+    reconcile_every: ClassVar[int | None] = None
 
     def detail_context(self, webhook: Webhook) -> dict[str, Any]:
         return {}

@@ -77,11 +77,38 @@ class RouteForm(forms.ModelForm):
             self.add_error("incoming", "Choose an Incoming to read, a Webhook that feeds the route, or both.")
         if kind in (Route.ScheduleKind.INTERVAL, Route.ScheduleKind.CRON) and not data.get("incoming"):
             self.add_error("schedule_kind", "A schedule runs the Incoming: choose one, or leave the schedule off.")
+        self._reconcile(data)
         if data.get("batch_size") == 0:
             self.add_error("batch_size", "At least 1.")
         if data.get("max_attempts") == 0:
             self.add_error("max_attempts", "At least 1.")
         return data
+
+    def _reconcile(self, data: dict[str, Any]) -> None:
+        """A webhook that may miss events (its kind's ``reconcile_every``) needs an incremental Incoming read on
+        a schedule: required here, and a new route gets the kind's interval unless it was given a schedule."""
+        from webhooks.kinds import get_kind
+
+        hook = data.get("webhook")
+        handler = get_kind(hook.kind) if hook is not None else None
+        every = handler.reconcile_every if handler is not None else None
+        if not every or handler is None:
+            return
+        incoming = data.get("incoming")
+        if incoming is None:
+            if "incoming" not in self.errors:
+                self.add_error("incoming", f"{handler.label} may miss events: choose the Incoming whose incremental "
+                                           "read picks them up (it also decides which events this route takes).")
+            return
+        if not incoming.incremental:
+            self.add_error("incoming", f"{incoming} reads everything on every run: tick Incremental on it, so that "
+                                       "reconciling what the webhook missed costs one call when nothing changed.")
+        if not self.instance.pk and data.get("schedule_kind") in (None, "", Route.ScheduleKind.NONE):
+            data["schedule_kind"], data["interval_seconds"] = Route.ScheduleKind.INTERVAL, every
+            self.reconcile_note = (f"{handler.label} may miss events: this route reconciles by reading {incoming} "
+                                   f"every {every // 60} minutes (change it under Schedule).")
+
+    reconcile_note = ""
 
     def ordered_transformers(self) -> list[Transformer]:
         chosen = [self.cleaned_data.get(f"transformer_{slot + 1}") for slot in range(TRANSFORMER_SLOTS)]

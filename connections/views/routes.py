@@ -51,13 +51,17 @@ def route_list(request: HttpRequest) -> HttpResponse:
 
 @editor_required
 def route_create(request: AuthedRequest) -> HttpResponse:
-    form = RouteForm(request.POST or None)
+    # ?webhook=<id>: "Create a route fed by these events" from a webhook's or a client's page
+    initial = {"webhook": request.GET["webhook"]} if request.GET.get("webhook", "").isdigit() else {}
+    form = RouteForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         route = form.save(commit=False)
         route.created_by = request.user
         route.save()
         route.set_transformers(form.ordered_transformers())
         messages.success(request, f"Route {route.name} created.")
+        if form.reconcile_note:
+            messages.info(request, form.reconcile_note)
         incoming = route.incoming
         reader = incoming.subscriber_class if incoming else None
         if (incoming and route.periodic_task and not incoming.incremental

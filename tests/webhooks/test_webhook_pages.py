@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from connections.models import Route
+from connections.models import Incoming, Route
 from tests.connections.routes.test_route_pages import route_form
 from webhooks.models import Delivery, Webhook
 from webhooks.processing import process_delivery
@@ -140,3 +140,21 @@ def test_a_new_url_cuts_off_the_old_one(editor_client, make_webhook):
     assert hook.hook_path != old_path
     assert Client().post(old_path, b"{}", content_type="application/json").status_code == 404
     assert post(Client(), hook, {"orders": []}).status_code == 202
+
+
+def test_a_route_fed_by_events_that_may_be_missed_reconciles_on_a_schedule_by_default(editor_client, make_route):
+    """Exact Online's events are not guaranteed: the route needs an incremental Incoming and gets a schedule."""
+    hook = Webhook.objects.create(name="Exact events", kind="exact_online", config={"http_client": None})
+    page = editor_client.get(reverse("connections:route_create") + f"?webhook={hook.pk}").content.decode()
+    assert f'<option value="{hook.pk}" selected>' in page
+    response = editor_client.post(reverse("connections:route_create"), route_form(
+        None, make_route, incoming="", webhook=hook.pk, schedule_kind="none", cron=""))
+    assert response.status_code == 400 and "may miss events: choose the Incoming" in response.content.decode()
+    data = route_form(None, make_route, webhook=hook.pk, schedule_kind="none", cron="")
+    response = editor_client.post(reverse("connections:route_create"), data)
+    assert response.status_code == 400 and "tick Incremental on it" in response.content.decode()
+    Incoming.objects.filter(pk=data["incoming"]).update(incremental=True)
+    response = editor_client.post(reverse("connections:route_create"), data, follow=True)
+    route = Route.objects.get(name="Accounts A to B")
+    assert route.schedule_kind == Route.ScheduleKind.INTERVAL and route.interval_seconds == 900
+    assert route.periodic_task is not None and "reconciles by reading" in response.content.decode()
