@@ -14,6 +14,7 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("connections/", include("connections.urls")),
     path("audit/", include("audit.urls")),
+    path("settings/", include("configuration.urls")),
     path("hooks/<str:token>/", receive, name="hook"),
     path("", include("dashboard.urls")),
 ]

@@ -62,6 +62,10 @@ class ObjectPlan:
     def label(self) -> str:
         return f"{SINGULAR[self.section]} “{self.key}”"
 
+    @property
+    def what(self) -> str:
+        return SINGULAR[self.section][:1].upper() + SINGULAR[self.section][1:]
+
 
 @dataclass
 class ImportPlan:

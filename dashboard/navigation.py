@@ -27,6 +27,8 @@ NAVIGATION: list[tuple[str, str, str, Role]] = [
     ("Logs", "Request log", "clients:request_log", Role.ADMINISTRATOR),
     ("Logs", "Audit trail", "audit:list", Role.ADMINISTRATOR),
     ("", "Users", "dashboard:users", Role.ADMINISTRATOR),
+    ("Settings", "Environment variables", "configuration:variable_list", Role.VIEWER),
+    ("Settings", "Export and import", "configuration:exchange", Role.EDITOR),
 ]
 
 
