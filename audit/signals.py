@@ -26,8 +26,7 @@ def _version_extras(sender: Any, instance: Any, history_instance: Any, **kwargs:
 def _version_entry(sender: Any, history_instance: Any, **kwargs: Any) -> None:
     from .versions import remember_fresh
 
-    if entry_for_version(history_instance) is not None:
-        remember_fresh(history_instance)
+    remember_fresh(history_instance if entry_for_version(history_instance) is not None else None)
 
 
 @receiver(user_logged_in)

@@ -11,10 +11,10 @@ from django.db import models, transaction
 from django.http import Http404
 
 from .models import TRACKED
-from .recording import IGNORED_FIELDS, tracked_fields
+from .recording import IGNORED_FIELDS, tracked_fields, version_repr
 
 __all__ = ["VERSIONED", "history_of", "remember_fresh", "restore_version", "route_chain_set", "run_versions",
-           "version_fields", "versioned_model"]
+           "version_fields", "versioned_model", "versions_used"]
 
 VERSIONED = ("connections.transformer", "connections.route", "connections.incoming", "connections.outgoing")
 _fresh = threading.local()
@@ -35,8 +35,10 @@ def history_of(model: type[models.Model], pk: Any) -> models.QuerySet[Any]:
 
 
 def remember_fresh(version: Any) -> None:
-    """Note the version this thread just wrote, so that a route's chain set right after its save joins it."""
-    _fresh.last = (version.instance_type._meta.label_lower, version.id, version.history_id)
+    """Note the version this thread just wrote (None: the save made none), so that a route's chain set right
+    after its save joins that version."""
+    _fresh.last = None if version is None else (version.instance_type._meta.label_lower, version.id,
+                                                version.history_id)
 
 
 def route_chain_set(route: Any) -> None:
@@ -45,10 +47,10 @@ def route_chain_set(route: Any) -> None:
     from .recording import entry_for_version
 
     chain = list(route.links.order_by("position", "pk").values_list("transformer_id", flat=True))
+    fresh, _fresh.last = getattr(_fresh, "last", None), None  # one chain per save, then a version of its own
     latest = history_of(type(route), route.pk).first()
     if latest is not None and latest.chain == chain:
         return
-    fresh = getattr(_fresh, "last", None)
     if latest is not None and fresh == ("connections.route", route.pk, latest.history_id):
         latest.chain = chain
         latest.save(update_fields=["chain"])
@@ -94,12 +96,16 @@ def restore_version(version: Any) -> models.Model:
         raise RestoreRefused("; ".join(exc.messages)) from None
     current._change_reason = "restore"
     with transaction.atomic():
-        current.save()
         if model._meta.label_lower == "connections.route":
-            from connections.models import Transformer
+            # The chain first (not through set_transformers), so that the save below is one version with it.
+            from connections.models import RouteTransformer, Transformer
 
             existing = Transformer.objects.in_bulk(version.chain)
-            current.set_transformers([existing[pk] for pk in version.chain if pk in existing])
+            current.links.all().delete()
+            RouteTransformer.objects.bulk_create(
+                RouteTransformer(route=current, transformer=existing[pk], position=i)
+                for i, pk in enumerate(pk for pk in version.chain if pk in existing))
+        current.save()
     return current
 
 
@@ -123,3 +129,20 @@ def run_versions(route_run: Any) -> dict[str, Any]:
             transformers.append(extra)
     result["connections.transformer"] = {str(t.pk): latest(t) for t in transformers}
     return result
+
+
+def versions_used(kept: Any) -> list[dict[str, Any]]:
+    """What a ``RunVersions`` row names, ready for links: label, pk, history id, kind and name (as it was)."""
+    rows: list[dict[str, Any]] = []
+    for label, value in kept.versions.items():
+        pairs = value.items() if isinstance(value, dict) else [(None, value)]
+        model = versioned_model(label)
+        for _pk, history_id in pairs:
+            if not history_id:
+                continue
+            version = model.history.filter(history_id=history_id).first()  # type: ignore[attr-defined]
+            if version is None:  # pruned
+                continue
+            rows.append({"label": label, "pk": version.id, "history_id": history_id,
+                         "kind": str(model._meta.verbose_name).capitalize(), "name": version_repr(version)})
+    return rows

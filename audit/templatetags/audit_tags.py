@@ -20,3 +20,26 @@ def compact(value: Any, limit: int = 300) -> str:
 @register.filter
 def is_secret_change(change: Any) -> bool:
     return change == "changed"
+
+
+@register.inclusion_tag("audit/_history_links.html", takes_context=True)
+def history_links(context: Any, obj: Any) -> dict[str, Any]:
+    """An object page's way into its history: its versions (connections) and, for administrators, its audit trail."""
+    from dashboard.access import is_admin
+
+    from ..versions import VERSIONED
+
+    label = obj._meta.label_lower
+    request = context.get("request")
+    return {"obj": obj, "label": label, "versioned": label in VERSIONED,
+            "is_admin": request is not None and is_admin(request.user)}
+
+
+@register.inclusion_tag("audit/_used_versions.html")
+def used_versions(route_run: Any) -> dict[str, Any]:
+    """The versions of the route, its Incoming, Outgoing and transformers a route run used (links to each)."""
+    from ..models import RunVersions
+    from ..versions import versions_used
+
+    kept = RunVersions.objects.filter(route_run=route_run).first() if route_run is not None else None
+    return {"rows": versions_used(kept) if kept is not None else []}
