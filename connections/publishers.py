@@ -86,6 +86,9 @@ class PublishJob:
     maybe_published: bool
     lookup_target: Callable[[str], str | None] = field(default=lambda _source: None)
     config: dict[str, Any] = field(default_factory=dict)
+    # What the publisher's ``prepare_batch`` learned for this job (opaque to the platform), e.g. a key it
+    # resolved for the whole batch in one call; ``publish`` reads it instead of asking again.
+    prepared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -149,6 +152,15 @@ class Publisher(Plugin):
     def describe(self, *, action: str, entity: str, path: dict[str, Any], query: dict[str, Any]) -> str:
         """A one-line description of the request this configuration sends (for dry runs)."""
         return f"{action} {entity}"
+
+    def prepare_batch(self, jobs: list[PublishJob]) -> int:
+        """Look up what a batch of jobs needs in as few calls as possible, before ``publish`` runs on each.
+
+        Called once per worker batch with the jobs of one Outgoing; writes its findings into each job's
+        ``prepared``. Returns the number of calls made. The default does nothing: ``publish`` must still work
+        on a job that was never prepared (a single task, or a batch look-up that failed).
+        """
+        return 0
 
     def publish(self, job: PublishJob) -> PublishResult:  # pragma: no cover - interface
         raise NotImplementedError

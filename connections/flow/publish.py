@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -57,18 +59,28 @@ def publish_task(task_id: int, route: Route, *, publisher_for: PublisherFor = ge
     return publish_claimed(claimed[0], route, publisher_for=publisher_for, stats=stats)
 
 
-def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = get_publisher,
-                    stats: dict[str, int] | None = None) -> str:
-    """Publish a task this worker claimed and record the outcome; returns its new status ('' if it lost it)."""
-    if not task.renew_claim():
-        return ""
+@dataclass
+class _Prepared:
+    """A claimed task made ready to publish: its job and the deferred writes to apply once it is published."""
+
+    task: Task
+    job: PublishJob
+    deferred: Any
+    targets: dict[str, str] | None = None  # the batch's id map, kept current as tasks of the batch publish
+
+
+def _prepare(task: Task, route: Route, targets: dict[str, str] | None = None) -> _Prepared | None:
+    """Run the Outgoing's transformer and build the task's job; None when the task ended here (failed, skipped).
+
+    ``targets`` is the batch's source id -> target id map, read in one query; without it the map is asked per task.
+    """
     if task.retransform and not transform_again(task, route):
-        return task.status
+        return None
     try:
         outgoing = resolved(route.outgoing)  # its variables (and its client's) as they are now
     except UnknownVariable as exc:
         task.fail(f"{exc} (used by the Outgoing or its HTTP client)", error=str(exc))
-        return task.status
+        return None
     # An earlier attempt (a killed worker's, or one before a manual retry) may have reached the other side.
     maybe_published = task.attempts > 1 or task.request is not None
     data, deferred = split_deferred(task.transformed if task.transformed is not None else task.data)
@@ -76,22 +88,46 @@ def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = g
         outcome = run_outgoing_transformer(outgoing, data)
     except PublishError as exc:
         task.fail(exc.message, error=exc.message)
-        return task.status
+        return None
     if outcome.skipped_reason is not None:
         task.skip(outcome.skipped_reason, message=f"Skipped by the Outgoing's transformer: {outcome.skipped_reason}",
                   claimed=True)
-        return task.status
+        return None
     path, query, payload = outgoing.merged_parts(outcome.entity)
+    if targets is None:
+        def lookup_target(source: str) -> str | None:
+            return SourceIdMap.lookup(outgoing.pk, source)
+    else:
+        def lookup_target(source: str) -> str | None:
+            return targets.get(source)
     job = PublishJob(
         outgoing=outgoing, path=path, query=query, payload=payload, source_id=task.identifier or "",
         reference=outgoing.idempotency_reference(task.identifier or "", task.pk), attempt=task.attempts,
         maybe_published=maybe_published, config={**(outgoing.config or {}), **outgoing.get_secrets()},
-        lookup_target=lambda source: SourceIdMap.lookup(outgoing.pk, source),
+        lookup_target=lookup_target,
     )
+    return _Prepared(task, job, deferred, targets)
+
+
+def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = get_publisher,
+                    stats: dict[str, int] | None = None) -> str:
+    """Publish a task this worker claimed and record the outcome; returns its new status ('' if it lost it)."""
+    if not task.renew_claim():
+        return ""
+    prepared = _prepare(task, route)
+    if prepared is None:
+        return task.status
+    return _publish_prepared(prepared, route, publisher_for(route.outgoing.publisher), stats=stats)
+
+
+def _publish_prepared(prepared: _Prepared, route: Route, publisher: Publisher, *,
+                      stats: dict[str, int] | None = None) -> str:
+    """Hand a prepared task to its publisher and record the outcome; returns the task's new status."""
+    task, job, outgoing = prepared.task, prepared.job, route.outgoing
     attempt_note = f"Attempt {task.attempts}" + (" (may have been published before: looking first)"
-                                                  if maybe_published else "")
+                                                  if job.maybe_published else "")
     try:
-        result = publisher_for(outgoing.publisher).publish(job)
+        result = publisher.publish(job)
     except PublishError as exc:
         if stats is not None and exc.request is not None:
             stats["calls"] = stats.get("calls", 0) + 1
@@ -113,12 +149,16 @@ def publish_claimed(task: Task, route: Route, *, publisher_for: PublisherFor = g
         return task.status
     if result.remember:
         SourceIdMap.remember(outgoing.pk, *result.remember)
+        if prepared.targets is not None:  # a later task of this batch with the same source updates it
+            prepared.targets[result.remember[0]] = result.remember[1]
     if result.forget:
         SourceIdMap.objects.filter(outgoing=outgoing, source_id=result.forget).delete()
+        if prepared.targets is not None:
+            prepared.targets.pop(result.forget, None)
     for line in [attempt_note, *result.log]:
         task.add_log(line, save=False)
     try:
-        apply_deferred(deferred)
+        apply_deferred(prepared.deferred)
     except ServiceError as exc:  # published all the same; the next run will publish it again
         task.add_log(f"Could not remember its content hash: {exc}", "warning", save=False)
     task.finish("Published.", external_key=result.external_key or "", request=result.request,
@@ -169,6 +209,25 @@ def hold_for_maintenance(route_run: RouteRun, task_ids: list[int], resting: InMa
     return held
 
 
+def _prepare_batch(publisher: Publisher, jobs: list[PublishJob]) -> int:
+    """The publisher's batch look-up (``Publisher.prepare_batch``); the calls it made.
+
+    A failed look-up costs nothing but its call: each job is then published as if it were alone.
+    """
+    try:
+        return publisher.prepare_batch(jobs)
+    except PublishError as exc:
+        logger.warning("batch look-up failed, publishing task by task: %s", exc.message)
+        for job in jobs:
+            job.prepared.clear()
+        return 1 if exc.request is not None else 0
+    except Exception:
+        logger.exception("batch look-up failed unexpectedly, publishing task by task")
+        for job in jobs:
+            job.prepared.clear()
+        return 0
+
+
 def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int]:
     """Publish a batch of tasks of one run (what a worker's job does); returns how many ended in each status.
 
@@ -186,11 +245,22 @@ def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int
     if len(claimed) < len(ids):
         outcome["not claimed"] = len(ids) - len(claimed)
     retrying: list[Task] = []
+    targets = SourceIdMap.lookup_many(route.outgoing_id, (t.identifier or "" for t in claimed))
+    ready: list[_Prepared] = []
     for task in claimed:
-        status = publish_claimed(task, route, stats=stats)
+        prepared = _prepare(task, route, targets)
+        if prepared is None:
+            outcome[task.status] = outcome.get(task.status, 0) + 1
+        else:
+            ready.append(prepared)
+    publisher = get_publisher(route.outgoing.publisher)
+    if ready:
+        stats["calls"] = _prepare_batch(publisher, [p.job for p in ready])
+    for prepared in ready:
+        status = _publish_prepared(prepared, route, publisher, stats=stats) if prepared.task.renew_claim() else ""
         outcome[status or "not claimed"] = outcome.get(status or "not claimed", 0) + 1
         if status == Task.Status.RETRY:
-            retrying.append(task)
+            retrying.append(prepared.task)
     route_run.touch(api_calls=stats.get("calls", 0))
     now = timezone.now()
     soon = [t for t in retrying if t.next_attempt_at and (t.next_attempt_at - now).total_seconds() <= max_countdown()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from base64 import b32encode
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -121,6 +122,15 @@ class SourceIdMap(models.Model):
     @classmethod
     def remember(cls, outgoing_id: int, source_id: str, target_id: str) -> None:
         cls.objects.update_or_create(outgoing_id=outgoing_id, source_id=source_id, defaults={"target_id": target_id})
+
+    @classmethod
+    def lookup_many(cls, outgoing_id: int, source_ids: Iterable[str]) -> dict[str, str]:
+        """Source id -> target id for the ``source_ids`` that have one: a batch's map in one query."""
+        wanted = sorted({s for s in source_ids if s})
+        if not wanted:
+            return {}
+        return dict(cls.objects.filter(outgoing_id=outgoing_id, source_id__in=wanted)
+                    .values_list("source_id", "target_id"))
 
     @classmethod
     def lookup(cls, outgoing_id: int, source_id: str) -> str | None:

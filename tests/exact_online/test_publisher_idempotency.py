@@ -160,7 +160,7 @@ def test_upsert_finds_by_key_before_creating(monkeypatch):
                    config={"reference_field": "SearchCode", "upsert_key": "Code"})
     result = ExactOnlinePublisher().publish(job)
     assert api.methods() == ["GET", "PUT"]
-    assert "Code eq '42'" in api.calls[0][2]["$filter"]
+    assert api.calls[0][2]["$filter"] == "Code eq '" + "42".rjust(18) + "'"  # Exact pads account codes
     assert result.external_key == NEW_ID
 
 
