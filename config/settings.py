@@ -81,7 +81,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "simple_history",
+    "ninja",
     "dashboard",
+    "api",
     "clients",
     "connections",
     "webhooks",
@@ -413,3 +415,8 @@ if PRODUCTION:
 from .beat import parse_beat_schedule  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = parse_beat_schedule(BEAT_SCHEDULE_TABLE)
+
+# REST API (/api/v1/): requests per token and period ("120/m", "5000/h"), counted in the shared cache, and the
+# longest life a personal API token may be given.
+DASH_API_RATE = env_str("DASH_API_RATE", "120/m")
+DASH_API_TOKEN_MAX_DAYS = env_int("DASH_API_TOKEN_MAX_DAYS", 365)

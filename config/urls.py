@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.v1 import api_urls
 from dashboard.views import health
 from webhooks.receiver import receive
 
 urlpatterns = [
     path("health", health, name="health"),
+    path("api/v1/", api_urls()),
+    path("account/api-tokens/", include("api.urls")),
     path("accounts/", include("allauth.urls")),
     path("django-admin/", admin.site.urls),
     path("clients/exact/", include("exact_online.urls")),

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import User
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import models
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 
 from .roles import Role, role_of
 
@@ -27,14 +27,15 @@ class AuthedRequest(HttpRequest):
 
     user: User
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+# Views and API operations (which return data for the API to render) alike.
+View = TypeVar("View", bound=Callable[..., Any])
 M = TypeVar("M", bound=models.Model)
 
 
 def require_role(role: Role) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             if role_of(request.user) < role:
                 raise PermissionDenied(f"This page needs the {role.label} role.")
             return view(request, *args, **kwargs)

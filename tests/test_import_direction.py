@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PLATFORM = ("alerts", "audit", "clients", "connections", "dashboard", "lib", "configuration", "webhooks")
+PLATFORM = ("alerts", "audit", "clients", "connections", "api", "dashboard", "lib", "configuration", "webhooks")
 CONNECTORS = ("exact_online", "http_connector")
 
 

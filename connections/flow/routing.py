@@ -38,6 +38,7 @@ __all__ = [
     "repair",
     "requeue_tasks",
     "run_inline",
+    "skip_task",
     "start_route_run",
 ]
 
@@ -170,6 +171,16 @@ def requeue_tasks(tasks: list[Task], *, message: str) -> tuple[int, int]:
     for route_run_id, ids in per_run.items():
         queue_publishing(route_run_id, ids, batch_size=routes[route_run_id].route.batch_size)
     return sum(len(ids) for ids in per_run.values()), orphans
+
+
+def skip_task(task: Task, *, user: Any) -> bool:
+    """A user's skip (the task page, the API): Skipped if it waits or failed, and its run closes when nothing
+    is left open; False when the task's status does not allow it."""
+    if not task.skip(f"Skipped by {user}", message=f"Skipped by {user}."):
+        return False
+    for route_run in RouteRun.objects.filter(run_id=task.run_id) if task.run_id else ():
+        route_run.finish_if_done()
+    return True
 
 
 def counters(route_run: RouteRun) -> dict[str, int]:

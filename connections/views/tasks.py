@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 from lib.json_input import parse_json
 
-from ..flow.routing import requeue_tasks
+from ..flow.routing import requeue_tasks, skip_task
 from ..models import Route, RouteRun, Task
 from ..transformers.diff import json_diff
 
@@ -158,11 +158,9 @@ def task_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_skip(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_task_for_user(request, pk, write=True)
-    if not task.skip(f"Skipped by {request.user}", message=f"Skipped by {request.user}."):
+    if not skip_task(task, user=request.user):
         messages.warning(request, f"Task {task.pk} is {task.get_status_display()}: it cannot be skipped.")
     else:
-        for route_run in RouteRun.objects.filter(run_id=task.run_id) if task.run_id else ():
-            route_run.finish_if_done()
         messages.success(request, f"Task {task.pk} skipped.")
     return _back(request, reverse("connections:task_detail", args=[task.pk]))
 

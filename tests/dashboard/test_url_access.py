@@ -14,7 +14,7 @@ from dashboard.roles import Role
 
 # Views anyone may reach: login and friends (allauth), static files, the OAuth callback, health.
 PUBLIC_NAMES = {"health", "clients:oauth_callback", "hook"}
-OUR_NAMESPACES = {"dashboard", "clients", "connections", "webhooks", "exact_online", "alerts", "configuration"}
+OUR_NAMESPACES = {"api", "dashboard", "clients", "connections", "webhooks", "exact_online", "alerts", "configuration"}
 
 SAMPLE_BY_CONVERTER = {"int": "999999", "str": "zz", "slug": "zz", "uuid": str(uuid.uuid4()), "path": "zz"}
 
