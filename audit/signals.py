@@ -85,14 +85,25 @@ def _route_run_created(sender: Any, instance: Any, created: bool, raw: bool = Fa
     RunVersions.objects.create(route_run=instance, versions=run_versions(instance))
 
 
+def _auth_event(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    """Grants and revocations of HTTP clients (every client type writes them to the auth log, never a secret)."""
+    actions = {"granted": AuditEntry.Action.GRANT, "revoked": AuditEntry.Action.REVOKE}
+    if not created or raw or instance.event not in actions:
+        return
+    record(actions[instance.event], user=instance.user, object_type="clients.httpclient",
+           object_id=str(instance.client_id or ""), object_repr=instance.client_name, message=instance.message)
+
+
 def _connect_connections() -> None:
     from django.db.models.signals import post_save
 
+    from clients.models import AuthEvent
     from connections.models import RouteRun
     from connections.models.routes import chain_set
 
     chain_set.connect(_route_chain_set, dispatch_uid="audit-route-chain")
     post_save.connect(_route_run_created, sender=RouteRun, dispatch_uid="audit-route-run-versions")
+    post_save.connect(_auth_event, sender=AuthEvent, dispatch_uid="audit-grants")
 
 
 _connect_connections()

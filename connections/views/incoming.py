@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.models import AuditEntry
+from audit.recording import record
 from dashboard.access import AuthedRequest, can_edit, editor_required, get_for_user, viewer_required
 from lib.naming import free_copy_name
 
@@ -226,6 +228,7 @@ def incoming_run(request: HttpRequest, pk: int) -> HttpResponse:
     run, created = Run.enqueue(incoming, trigger=TriggerSource.MANUAL, user=request.user)
     if created:
         enqueue_incoming_run(run)
+        record(AuditEntry.Action.RUN, obj=incoming, request=request, message=f"Run {run.pk} (preview) started by hand")
         messages.success(request, f"Run {run.pk} of {incoming.name} queued.")
     else:
         messages.warning(request, f"Run {run.pk} of {incoming.name} is already {run.get_status_display().lower()}; "

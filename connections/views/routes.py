@@ -12,6 +12,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.models import AuditEntry
+from audit.recording import record
 from dashboard.access import AuthedRequest, can_edit, editor_required, get_for_user, viewer_required
 
 from .. import tester_sources
@@ -138,6 +140,7 @@ def route_run(request: HttpRequest, pk: int) -> HttpResponse:
     except routing.RouteBusy as busy:
         messages.warning(request, f"Not started: {busy}")
     else:
+        record(AuditEntry.Action.RUN, obj=route, request=request, message=f"Run {route_run.pk} started by hand")
         messages.success(request, f"Run {route_run.pk} of {route.name} started.")
     return redirect(route)
 

@@ -9,6 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from audit.models import AuditEntry
+from audit.recording import record
 from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 from lib.htmx import is_htmx
 
@@ -76,5 +78,7 @@ def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(run)
     new = run.resume(user=request.user)
     enqueue_incoming_run(new)
+    if new.incoming is not None:
+        record(AuditEntry.Action.RUN, obj=new.incoming, request=request, message=f"Run {new.pk} resumes run {run.pk}")
     messages.success(request, f"Run {new.pk} resumes run {run.pk} at its next page.")
     return redirect(new)

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.models import AuditEntry
+from audit.recording import record
 from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 from lib.json_input import parse_json
 
@@ -187,6 +189,7 @@ def task_bulk(request: HttpRequest) -> HttpResponse:
     if action == "retry":
         queued, orphans = requeue_tasks(list(tasks.filter(status__in=Task.RETRYABLE)),
                                         message=f"Retry (bulk) requested by {request.user}.")
+        count = queued
         messages.success(request, f"{queued} task(s) queued again." + (
             f" {orphans} belong to no route and were left alone." if orphans else ""))
     elif action == "skip":
@@ -200,6 +203,10 @@ def task_bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{count} task(s) deleted.")
     else:
         messages.error(request, "Choose retry, skip or delete.")
+        return redirect(back)
+    record(AuditEntry.Action.BULK, request=request, object_type="connections.task", object_repr="Tasks",
+           changes={"action": action, "filter": _filter_query(request.POST)},
+           message=f"{action}: {count} task(s)")
     return redirect(back)
 
 
