@@ -10,38 +10,15 @@ from lib.form_defaults import preselect_only_choice
 
 from ..models import Incoming
 from ..subscribers import SUBSCRIBERS, Subscriber
+from .fields import KeyValueField
 
-__all__ = ["IncomingForm", "parse_key_values"]
-
-
-def parse_key_values(text: str) -> dict[str, str]:
-    """``key=value`` lines into a dict; raises ValueError naming the bad line."""
-    result: dict[str, str] = {}
-    for raw in (text or "").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "=" not in line:
-            raise ValueError(f"{line!r} is not key=value")
-        key, _, value = line.partition("=")
-        if not key.strip():
-            raise ValueError(f"{line!r} has no key")
-        result[key.strip()] = value.strip()
-    return result
-
-
-def _key_values_text(values: dict[str, Any]) -> str:
-    return "\n".join(f"{k}={v}" for k, v in values.items())
+__all__ = ["IncomingForm"]
 
 
 class IncomingForm(forms.ModelForm):
     subscriber = forms.ChoiceField(label="Subscriber", choices=())
-    path_text = forms.CharField(
-        label="Path", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Path parameters, one key=value per line.",
-    )
-    other_query = forms.CharField(label="Query parameters", required=False,
-                                  widget=forms.Textarea(attrs={"rows": 2}), help_text="One key=value per line.")
+    path_text = KeyValueField(label="Path", help_text="Path parameters, one key=value per line, e.g. division=123456.")
+    other_query = KeyValueField(label="Query parameters", help_text="One key=value per line.")
 
     class Meta:
         model = Incoming
@@ -74,8 +51,8 @@ class IncomingForm(forms.ModelForm):
                 for key, value in self.subscriber_cls.initial(self.instance.config or {}, path=self.instance.path or {},
                                                               query=query).items():
                     self.initial.setdefault(key, value)
-            self.initial.setdefault("other_query", _key_values_text(query))
-            self.initial.setdefault("path_text", _key_values_text(self.instance.path or {}))
+            self.initial.setdefault("other_query", query)
+            self.initial.setdefault("path_text", dict(self.instance.path or {}))
         self.fields["http_client"].label = "HTTP Client"
         if not self.instance.pk and not self.is_bound:
             if self.subscriber_cls is not None:
@@ -117,16 +94,8 @@ class IncomingForm(forms.ModelForm):
         if self.subscriber_cls is None:
             self.add_error("subscriber", "Choose a subscriber.")
             return cleaned
-        try:
-            path = parse_key_values(cleaned.get("path_text") or "")
-        except ValueError as exc:
-            self.add_error("path_text", f"Path: {exc}.")
-            path = {}
-        try:
-            query: dict[str, Any] = parse_key_values(cleaned.get("other_query") or "")
-        except ValueError as exc:
-            self.add_error("other_query", f"Query: {exc}.")
-            query = {}
+        path: dict[str, Any] = dict(cleaned.get("path_text") or {})
+        query: dict[str, Any] = dict(cleaned.get("other_query") or {})
         own = {name: cleaned.get(name) for name in self.subscriber_field_names}
         if self.instance.pk and self.instance.subscriber == self.subscriber_cls.kind:
             stored = self.instance.get_secrets()  # a secret left empty on edit keeps the stored value

@@ -2,58 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from django import forms
 from pydantic import ValidationError
 
 from lib.form_defaults import preselect_only_choice
-from lib.json_input import parse_json
 
 from ..models import Outgoing
 from ..publishers import PUBLISHERS, Publisher
+from .fields import JSONObjectField, KeyValueField, SearchableChoiceField
 
-__all__ = ["JSONObjectField", "OutgoingForm"]
-
-
-class JSONObjectField(forms.CharField):
-    """A textarea holding a JSON object; cleans to a dict."""
-
-    widget = forms.Textarea
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-        self.widget.attrs.setdefault("rows", 6)
-        self.widget.attrs.setdefault("spellcheck", "false")
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, dict | list):
-            return json.dumps(value, indent=2, ensure_ascii=False)
-        return value
-
-    def to_python(self, value: Any) -> dict[str, Any]:  # type: ignore[override]  # a JSON object, not text
-        if isinstance(value, dict):
-            return value
-        text = (value or "").strip()
-        if not text:
-            return {}
-        try:
-            parsed = parse_json(text)
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
-        if not isinstance(parsed, dict):
-            raise forms.ValidationError("Give a JSON object, e.g. {\"Name\": \"&{Name}\"}.")
-        return parsed
+__all__ = ["OutgoingForm"]
 
 
 class OutgoingForm(forms.ModelForm):
     publisher = forms.ChoiceField(label="Publisher")
-    entity = forms.ChoiceField(label="Entity", help_text="Only entities that support the chosen action.")
-    path = JSONObjectField(label="Path", help_text='Path parameters, e.g. {"division": 123456}. '
-                           "A task's own path keys are merged over these.")
-    query = JSONObjectField(label="Query", help_text="Query parameters (used by Get).")
+    entity = SearchableChoiceField(label="Entity", list_id="outgoing-entity-options",
+                                   placeholder="Search by name or endpoint, e.g. Accounts",
+                                   help_text="Search by name or endpoint; only entities that support the chosen "
+                                             "action are offered.")
+    path = KeyValueField(label="Path", help_text="Path parameters, one key=value per line, e.g. division=123456. "
+                                                 "A task's own path keys are merged over these.")
+    query = KeyValueField(label="Query", help_text="Query parameters, one key=value per line (used by Get).")
     payload = JSONObjectField(label="Payload", help_text="Static payload; each task's payload is merged over it.")
     reference_field = forms.ChoiceField(
         label="Reference field", required=False,
@@ -98,7 +69,8 @@ class OutgoingForm(forms.ModelForm):
                                                     help_text=publisher.description or "")
         else:
             entities = publisher.entity_choices(action) if publisher else []
-            cast(forms.ChoiceField, self.fields["entity"]).choices = [("", "— choose an entity —"), *entities]
+            cast(forms.ChoiceField, self.fields["entity"]).choices = entities
+            entity = cast(SearchableChoiceField, self.fields["entity"]).to_python(entity)  # as typed: "accounts"
         refs = publisher.reference_field_choices(entity) if publisher and entity else []
         cast(forms.ChoiceField, self.fields["reference_field"]).choices = [
             ("", "— keep it on our side (nothing written) —"), *refs]

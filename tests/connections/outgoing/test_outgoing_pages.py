@@ -11,7 +11,7 @@ from connections.models import Incoming, Outgoing, Route
 
 def form_data(http_client, **overrides):
     data = {"name": "Accounts into B", "publisher": "exact_online", "action": "create", "entity": "crm/Accounts",
-            "path": '{"division": 101002}', "query": "", "payload": '{"Status": "C"}', "reference_field": "SearchCode",
+            "path": "division=101002", "query": "", "payload": '{"Status": "C"}', "reference_field": "SearchCode",
             "reference_overwrite": "on", "upsert_key": "", "transformer": "", "http_client": http_client.pk,
             "payload_from_tasks": "on"}
     data.update(overrides)
@@ -22,7 +22,7 @@ def test_an_editor_creates_an_outgoing(editor_client, http_client):
     response = editor_client.post(reverse("connections:outgoing_create"), form_data(http_client))
     outgoing = Outgoing.objects.get(name="Accounts into B")
     assert response.status_code == 302 and response["Location"] == outgoing.get_absolute_url()
-    assert outgoing.path == {"division": 101002}
+    assert outgoing.path == {"division": "101002"}  # key=value lines, as on the Incoming
     assert outgoing.payload == {"Status": "C"}
     assert outgoing.reference_field == "SearchCode"
     assert outgoing.config["reference_salt"]
@@ -141,3 +141,21 @@ def test_an_upsert_without_an_upsert_key_does_not_save(editor_client, http_clien
     saved = editor_client.post(reverse("connections:outgoing_create"),
                                form_data(http_client, action="upsert", reference_field="", upsert_key="Code"))
     assert saved.status_code == 302 and Outgoing.objects.get().upsert_key == "Code"
+
+
+def test_the_entity_is_searched_and_path_and_query_are_key_value_lines_as_on_the_incoming(editor_client, http_client):
+    page = editor_client.get(reverse("connections:outgoing_create")).content.decode()
+    assert 'list="outgoing-entity-options"' in page and '<option value="crm/Accounts">Accounts (crm/Accounts)' in page
+    response = editor_client.post(reverse("connections:outgoing_create"), form_data(
+        http_client, entity="accounts (crm/accounts)", path='{"division": 101002}', query="$top=5\n# a comment"))
+    assert response.status_code == 302
+    outgoing = Outgoing.objects.get(name="Accounts into B")
+    assert outgoing.entity == "crm/Accounts" and outgoing.path == {"division": "101002"}
+    assert outgoing.query == {"$top": "5"}
+    edit = editor_client.get(reverse("connections:outgoing_edit", args=[outgoing.pk])).content.decode()
+    assert "division=101002</textarea>" in edit and 'value="crm/Accounts"' in edit
+    response = editor_client.post(reverse("connections:outgoing_create"), form_data(
+        http_client, name="Broken", path="division", entity="Nothing like it"))
+    assert response.status_code == 400
+    assert "is not key=value, one key=value per line" in response.content.decode()
+    assert "Select a valid choice" in response.content.decode()

@@ -36,11 +36,12 @@ def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, edi
         # --- Outgoing -------------------------------------------------------------------------------
         page.goto(f"{live_server.url}/connections/outgoing/create/")
         page.fill("#id_name", "Accounts into B")
-        page.select_option("#id_entity", "crm/Accounts")
+        page.fill("#id_entity", "crm/Accounts")  # searchable: a text box with suggestions
+        page.dispatch_event("#id_entity", "change")
         # The reference stays on our side unless someone picks a field and confirms the overwrite.
         page.wait_for_selector("#id_reference_field option[value=SearchCode]", state="attached")
         assert page.input_value("#id_reference_field") == ""
-        page.fill("#id_path", f'{{"division": {target}}}')
+        page.fill("#id_path", f"division={target}")
         page.click("[data-testid=payload-template]")
         wait_for_js(page, "((document.querySelector('#id_payload') || {}).value || '').includes('\"Name\"')")
         page.fill("#id_payload", "{}")
