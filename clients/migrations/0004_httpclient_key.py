@@ -20,7 +20,9 @@ class Migration(migrations.Migration):
     dependencies = [("clients", "0003_exact_state_moves_to_exact_online")]
 
     operations = [
-        migrations.AddField(model_name="httpclient", name="key", field=models.SlugField(max_length=100, null=True)),
+        # No index yet: the unique one below makes its own "_like" index, which would clash on PostgreSQL.
+        migrations.AddField(model_name="httpclient", name="key",
+                            field=models.SlugField(max_length=100, null=True, db_index=False)),
         migrations.RunPython(fill_keys, migrations.RunPython.noop),
         migrations.AlterField(
             model_name="httpclient", name="key",
