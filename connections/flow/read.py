@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import reset_queries, transaction
 from django.db.models import F
@@ -108,6 +108,15 @@ def request_hook_for(incoming: Incoming) -> RequestHook | None:
     return hook
 
 
+def namer_for(run: Run) -> Callable[[dict[str, Any], str], dict[str, str]] | None:
+    """How the run's tasks are named: by its route (which may override its Incoming's templates), else by the
+    Incoming (a preview run of its own). The route is looked up once per run object (Django caches it)."""
+    route_run = getattr(run, "route_run", None) if run.pk else None
+    if route_run is not None:
+        return cast(Callable[[dict[str, Any], str], dict[str, str]], route_run.route.task_namer())
+    return run.incoming.task_namer() if run.incoming else None
+
+
 def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, transform: TransformHook | None,
               ) -> tuple[list[Task], int, int]:
     """The tasks of one page (not saved yet), through ``transform`` when given: (tasks, skipped, failed).
@@ -117,7 +126,7 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
     tasks: list[Task] = []
     skipped = failed = 0
     now = timezone.now()
-    namer = run.incoming.task_namer() if run.incoming else None
+    namer = namer_for(run)
     for entity in page.entities:
         identifier = identify(entity)[:255]
         common = {"run": run, "incoming_id": run.incoming_id, "identifier": identifier, "division": page.division,

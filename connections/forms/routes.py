@@ -28,10 +28,11 @@ class RouteForm(forms.ModelForm):
     class Meta:
         model = Route
         fields = ["name", "incoming", "webhook", "outgoing", "enabled", "max_attempts", "backoff_seconds", "batch_size",
-                  "schedule_kind", "interval_seconds", "cron", "timezone"]
+                  "schedule_kind", "interval_seconds", "cron", "timezone", "task_label", "task_key"]
         labels = {"incoming": "Incoming", "webhook": "Webhook", "outgoing": "Outgoing", "max_attempts": "Max attempts",
                   "backoff_seconds": "Backoff (seconds)", "batch_size": "Batch size", "schedule_kind": "Schedule",
-                  "interval_seconds": "Every (seconds)", "cron": "Cron"}
+                  "interval_seconds": "Every (seconds)", "cron": "Cron", "task_label": "Task label",
+                  "task_key": "Task search key"}
         help_texts = {"cron": "Five fields: minute hour day-of-month month day-of-week, e.g. */15 * * * *"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -64,6 +65,21 @@ class RouteForm(forms.ModelForm):
         except (ValueError, TypeError) as exc:
             raise forms.ValidationError(f"Not a valid cron line: {exc}") from exc
         return text
+
+    def _clean_name_template(self, name: str) -> str:
+        from ..task_names import check_name_template
+
+        text = (self.cleaned_data.get(name) or "").strip()
+        problem = check_name_template(text)
+        if problem:
+            raise forms.ValidationError(f"Not a usable template: {problem}.")
+        return text
+
+    def clean_task_label(self) -> str:
+        return self._clean_name_template("task_label")
+
+    def clean_task_key(self) -> str:
+        return self._clean_name_template("task_key")
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -57,6 +57,13 @@ class Route(models.Model):
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="route"
     )
+    # How this route's tasks are named and found; empty: the Incoming's (a webhook-fed route has its own only).
+    task_label = models.CharField(
+        max_length=200, blank=True,
+        help_text="How this route's tasks are named, e.g. &{Code} – &{Name}. Empty: as the Incoming names them.")
+    task_key = models.CharField(
+        max_length=200, blank=True,
+        help_text="What this route's tasks are found by on the Tasks page, e.g. &{Code}. Empty: the Incoming's.")
     # A scheduled fire that found the previous run still going starts nothing: it is recorded, not discarded.
     skipped_fires = models.PositiveIntegerField(default=0)
     last_skipped_at = models.DateTimeField(null=True, blank=True)
@@ -93,6 +100,14 @@ class Route(models.Model):
 
     def ordered_transformers(self) -> list[Any]:
         return [link.transformer for link in self.links.select_related("transformer").order_by("position", "pk")]
+
+    def task_namer(self) -> Any:
+        """Names and search keys for this route's tasks: its own templates, else its Incoming's."""
+        from ..task_names import TaskNamer
+
+        incoming = self.incoming
+        return TaskNamer(self.task_label or (incoming.task_label if incoming else ""),
+                         self.task_key or (incoming.task_key if incoming else ""))
 
     def set_transformers(self, transformers: list[Any]) -> None:
         self.links.all().delete()

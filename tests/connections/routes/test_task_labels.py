@@ -54,3 +54,37 @@ def test_a_bad_placeholder_in_a_label_template_is_refused(editor_client):
     form = IncomingForm(data={"name": "x", "subscriber": "exact_online", "task_label": "&{Code..x}"})
     assert not form.is_valid()
     assert "Not a usable template" in str(form.errors["task_label"])
+
+
+@pytest.mark.django_db
+def test_a_route_names_its_tasks_over_its_incoming_and_a_webhook_fed_route_names_its_own(make_route):
+    from connections.flow.read import tasks_for
+    from connections.forms.routes import RouteForm
+    from connections.models import RouteRun, Run
+    from connections.subscribers import Page
+
+    route = make_route()
+    Incoming.objects.filter(pk=route.incoming_id).update(task_label="&{Name}", task_key="&{Name}")
+    route.refresh_from_db()
+    page = Page(division=1, number=1, entities=[{"ID": "g-1", "Code": "C7", "Name": "Jansen"}], next_url=None,
+                endpoint="crm/Accounts")
+
+    def named(run: Run) -> Task:
+        return tasks_for(run, lambda e: e["ID"], page, None)[0][0]
+
+    preview = Run.objects.create(incoming=route.incoming, status=Run.Status.SUCCEEDED)
+    assert named(preview).label == "Jansen"  # no route: the Incoming's templates
+    route.task_label = "&{Code} – &{Name}"  # the key stays the Incoming's
+    route.save()
+    run = Run.objects.create(incoming=route.incoming, status=Run.Status.SUCCEEDED)
+    RouteRun.objects.create(route=route, run=run)
+    task = named(Run.objects.get(pk=run.pk))
+    assert (task.label, task.search_key) == ("C7 – Jansen", "jansen")
+    route.incoming, route.task_key = None, "&{Code}"
+    route.save()
+    webhook_run = Run.objects.create(incoming=None)
+    RouteRun.objects.create(route=route, run=webhook_run, trigger="webhook")
+    task = named(Run.objects.get(pk=webhook_run.pk))
+    assert task.search_key == "c7"
+    form = RouteForm(data={"task_label": "&{Code..x}"})
+    assert not form.is_valid() and "Not a usable template" in str(form.errors["task_label"])
