@@ -9,6 +9,7 @@ from django import forms
 from lib.plugins import MASK, secret_widget
 
 from .models import Variable
+from .variables import forget_bound_secrets
 
 __all__ = ["ExportForm", "ImportForm", "VariableForm"]
 
@@ -41,10 +42,14 @@ class VariableForm(forms.ModelForm):
     def save(self, commit: bool = True) -> Variable:
         variable: Variable = super().save(commit=False)
         value = self.cleaned_data.get("new_value") or ""
+        before = variable.current_value if variable.pk else None
         if not (variable.encrypted and variable.pk and not value):  # empty keeps an encrypted value
             variable.set_value(value)
+        self.forgotten: list[str] = []
         if commit:
             variable.save()
+            if before is not None and before != variable.current_value:
+                self.forgotten = forget_bound_secrets(variable.name)
         return variable
 
 

@@ -25,7 +25,10 @@ __all__ = [
     "RESOLVED_FIELDS",
     "UnknownVariable",
     "Usage",
+    "forget_bound_secrets",
+    "has_reference",
     "names_in",
+    "report_unknown",
     "resolve",
     "resolved",
     "secret_values",
@@ -170,6 +173,42 @@ def refuse_saving_resolved(sender: type[models.Model], instance: models.Model, *
     if getattr(instance, "_variables_resolved", None) is None:
         return
     raise RuntimeError(f"{sender.__name__} {instance.pk}: a copy with resolved variables cannot be saved")
+
+
+def has_reference(value: Any) -> bool:
+    """Whether ``value`` refers to a variable: connectors accept such a value where they check a shape (a URL, a
+    GUID), since its value is only known when it is used; the platform's form checks the value it resolves to."""
+    return bool(names_in(value))
+
+
+def report_unknown(form: Any, *values: Any) -> bool:
+    """Add a form error naming the ``${NAME}`` references in ``values`` (default: the cleaned data) that are not
+    variables: an unknown variable is refused on save, not found out at run time. True when there were some."""
+    unknown = unknown_names(list(values) if values else dict(getattr(form, "cleaned_data", {})))
+    if unknown:
+        form.add_error(None, f"{UnknownVariable(unknown)}. Create it under Settings → Environment variables first.")
+    return bool(unknown)
+
+
+def forget_bound_secrets(name: str) -> list[str]:
+    """A variable's value changed: clients whose secrets are bound to a field that uses it (an Exact client's
+    Base URI, Client ID) lose their secrets and grant, as when that field is edited: a stored secret is never
+    sent to a new address. Returns the names of those clients."""
+    from clients.models import HttpClient
+    from clients.registry import CLIENT_TYPES
+
+    forgotten = []
+    for client in HttpClient.objects.all():
+        ctype = CLIENT_TYPES.find(client.kind)
+        bound = getattr(ctype, "bound_to", ())
+        if not any(name in names_in((client.config or {}).get(key)) for key in bound):
+            continue
+        if client.secrets or client.grant_or_none is not None:
+            client.forget_grant(getattr(ctype, "rebound_message", "Grant access again."))
+            client.secrets = ""
+            client.save()
+            forgotten.append(client.name)
+    return forgotten
 
 
 def secret_values() -> list[str]:

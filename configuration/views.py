@@ -43,6 +43,9 @@ def _save(request: HttpRequest, variable: Variable | None) -> HttpResponse:
         saved = form.save()
         messages.success(request, f"Variable {saved.name} saved: every configuration that uses ${{{saved.name}}} "
                                   "uses the new value from its next request.")
+        if form.forgotten:
+            messages.warning(request, f"The secrets and grant of {', '.join(form.forgotten)} belonged to the old "
+                                      "value (a Base URI or Client ID): they were removed. Enter them again.")
         if saved.encrypted and form.cleaned_data.get("new_value"):
             return _list(request, shown=saved)  # the one time an encrypted value is shown: not after a redirect
         return redirect("configuration:variable_list")

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from django import forms
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from configuration.variables import has_reference
+
 from .errors import AddressRefused
 from .hosts import REGIONS, HostPolicy
 
@@ -20,8 +22,12 @@ _SCOPES = re.compile(r"^[A-Za-z0-9 ._:,/-]*$")
 
 
 def normalise_base_url(value: str) -> str:
-    """``https://host[:port][/path]`` without a trailing slash or an ``/api`` suffix; ValueError otherwise."""
+    """``https://host[:port][/path]`` without a trailing slash or an ``/api`` suffix; ValueError otherwise.
+
+    A value with a ``${NAME}`` variable is kept as written: its value is checked where it is resolved."""
     text = (value or "").strip().rstrip("/")
+    if has_reference(text):
+        return text
     if not text:
         raise ValueError("Enter the Base URI.")
     parts = urlsplit(text)
@@ -58,7 +64,7 @@ class ExactOnlineClientConfig(BaseModel):
     @field_validator("client_id")
     @classmethod
     def _guid(cls, value: str) -> str:
-        return str(uuid.UUID(value.strip()))
+        return value.strip() if has_reference(value) else str(uuid.UUID(value.strip()))
 
 
 def _secret_input() -> forms.PasswordInput:
@@ -106,7 +112,10 @@ class ExactOnlineClientForm(forms.Form):
             self.fields["client_secret"].help_text = "From Exact's App Center; stored encrypted, never shown again."
 
     def clean_client_id(self) -> str:
-        value = self.cleaned_data["client_id"].strip().strip("{}")
+        value = self.cleaned_data["client_id"].strip()
+        if has_reference(value):
+            return value
+        value = value.strip("{}")
         try:
             return str(uuid.UUID(value))
         except ValueError:

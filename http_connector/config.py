@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from configuration.variables import has_reference
+
 __all__ = ["AUTH_CHOICES", "SECRET_FIELDS", "RestClientConfig", "normalise_base_url"]
 
 AUTH_CHOICES = [
@@ -22,8 +24,12 @@ OAUTH = ("oauth2_client_credentials", "oauth2_authorization_code")
 
 
 def normalise_base_url(value: str) -> str:
-    """``scheme://host[:port][/path]`` without a trailing slash; ValueError with a reason otherwise."""
+    """``scheme://host[:port][/path]`` without a trailing slash; ValueError with a reason otherwise.
+
+    A value with a ``${NAME}`` variable is kept as written: its value is checked where it is resolved."""
     text = (value or "").strip().rstrip("/")
+    if has_reference(text):
+        return text
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("Enter a full URL such as https://api.example.com/v1.")
@@ -34,6 +40,8 @@ def normalise_base_url(value: str) -> str:
 
 def _absolute(value: str, name: str) -> str:
     text = (value or "").strip()
+    if has_reference(text):
+        return text
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"The {name} must be a full URL (https://…).")

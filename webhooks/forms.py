@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django import forms
 
+from configuration.variables import report_unknown
 from connections.models import Route
 
 from .models import Webhook
@@ -139,6 +140,7 @@ class WebhookForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
+        report_unknown(self)
         if not self.is_generic:
             return data
         stored = self.instance.get_secrets() if self.instance.pk else {}

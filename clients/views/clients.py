@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import ProtectedError, Q, RestrictedError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from configuration.variables import UnknownVariable, resolved
+from configuration.variables import UnknownVariable, names_in, report_unknown, resolve, resolved
 from dashboard.access import AuthedRequest, can_edit, editor_required, is_admin, viewer_required
 from lib.htmx import is_htmx
 from lib.naming import free_copy_name
@@ -91,7 +92,8 @@ def _save_form(request: AuthedRequest, client: HttpClient | None) -> HttpRespons
     form = ClientForm({**request.POST.dict(), "kind": kind})
     ctype = _chosen_type(kind)
     type_form = ctype.form(request.POST, client=client) if ctype else None
-    if ctype is None or not form.is_valid() or type_form is None or not type_form.is_valid():
+    if ctype is None or not form.is_valid() or type_form is None or not type_form.is_valid() \
+            or not _variables_check_out(request, ctype, client, type_form):
         return _render_form(request, client=client, form=form, type_form=type_form, ctype=ctype, status=400)
     target = client or HttpClient(kind=ctype.kind, created_by=request.user)
     target.name = form.cleaned_data["name"]
@@ -104,6 +106,28 @@ def _save_form(request: AuthedRequest, client: HttpClient | None) -> HttpRespons
     messages.success(request, f"HTTP client “{target.name}” {'saved' if editing else 'created'}."
                      + (f" {ctype.rebound_message}" if rebound else ""))
     return redirect("clients:detail", target.pk)
+
+
+def _variables_check_out(request: HttpRequest, ctype: ClientType, client: HttpClient | None,
+                         type_form: forms.Form) -> bool:
+    """``${NAME}`` in the type's fields: every name must exist, and the form must also be valid with the values
+    filled in (a Base URI variable must hold a URL). The references are what is stored."""
+    posted = {key: request.POST.getlist(key) for key in request.POST}
+    if not names_in(posted):
+        return True
+    if report_unknown(type_form, posted):
+        return False
+    values = QueryDict(mutable=True)
+    for key, items in resolve(posted).items():
+        values.setlist(key, items)
+    checked = ctype.form(values, client=client)
+    if checked.is_valid():
+        return True
+    for field, errors in checked.errors.items():
+        for error in errors:
+            type_form.add_error(None, f"With the variables' values: {field}: {error}" if field != "__all__"
+                                else f"With the variables' values: {error}")
+    return False
 
 
 @editor_required

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django import forms
 
+from configuration.variables import report_unknown
 from lib.form_defaults import preselect_only_choice
 
 from ..models import Incoming
@@ -103,6 +104,7 @@ class IncomingForm(forms.ModelForm):
         data = {**own, "path": path, "query": query,
                 "http_client": cleaned.get("http_client"), "incremental": cleaned.get("incremental"),
                 "pagination": cleaned.get("pagination"), "page_cap": cleaned.get("page_cap")}
+        report_unknown(self, own, path, query, cleaned.get("task_label"), cleaned.get("task_key"))
         result, errors = self.subscriber_cls.clean(data)
         field_map = {"path": "path_text", "query": "other_query"}
         for name, messages in errors.items():

@@ -7,6 +7,7 @@ from typing import Any, cast
 from django import forms
 from pydantic import ValidationError
 
+from configuration.variables import report_unknown
 from lib.form_defaults import preselect_only_choice
 
 from ..models import Outgoing
@@ -119,6 +120,7 @@ class OutgoingForm(forms.ModelForm):
             self.add_error("publisher", "Unknown publisher.")
             return data
         own = {name: data.get(name) for name in self.publisher_field_names}
+        report_unknown(self, own, data.get("entity"), data.get("path"), data.get("query"), data.get("payload"))
         if self.instance.pk and self.instance.publisher == publisher.kind:
             stored = self.instance.get_secrets()  # a secret left empty on edit keeps the stored value
             own.update({k: stored[k] for k in publisher.secret_fields if not own.get(k) and stored.get(k)})

@@ -40,8 +40,16 @@ class Transformer(models.Model):
         return self.name
 
     def clean(self) -> None:
+        """The chain must validate with its ``${NAME}`` variables filled in (an unknown one is an error too)."""
+        from configuration.variables import UnknownVariable, resolve
+
         super().clean()
-        errors = validate_chain(self.steps)
+        try:
+            steps = resolve(self.steps)
+        except UnknownVariable as exc:
+            raise ValidationError({"steps": [f"{exc}. Create it under Settings → Environment variables first."]}) \
+                from None
+        errors = validate_chain(steps)
         if errors:
             raise ValidationError({"steps": [str(error) for error in errors]})
 
