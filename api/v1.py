@@ -12,18 +12,21 @@ rate budget (``DASH_API_RATE``); every error is a problem document (``api.proble
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from django import forms
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import ProtectedError, Q, RestrictedError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer
 from ninja.throttling import AuthRateThrottle
+from pydantic import Field as PydanticField
 
+from audit.models import AuditEntry
+from audit.recording import API_REASON, record
 from clients.forms import ClientForm
 from clients.models import HttpClient
 from clients.registry import ClientType, get_client_type
@@ -42,7 +45,7 @@ from webhooks.models import Webhook
 from . import schemas
 from .formdata import bind, form_problem
 from .models import ApiToken
-from .problems import ApiProblem, install_handlers
+from .problems import ApiProblem, install_handlers, problem
 
 __all__ = ["api"]
 
@@ -57,7 +60,21 @@ class TokenAuth(HttpBearer):
         return found
 
 
-api = NinjaAPI(
+class DashApi(NinjaAPI):
+    """The API, whose document says what its errors are: ``application/problem+json``."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for item in schema["paths"].values():
+            for operation in item.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+        return schema
+
+
+api = DashApi(
     title="Exact Dash API",
     version="1",
     description="Configurations, runs and tasks of Exact Dash. Authenticate with a personal API token (your "
@@ -120,6 +137,11 @@ class Resource:
         return self.model._default_manager.select_related(*self.related).order_by("name", "pk")
 
 
+def _through_api(obj: Any) -> None:
+    """The audit trail's entry for this save or delete (a version, by django-simple-history) says "through the API"."""
+    obj._change_reason = API_REASON
+
+
 def _save_model_form(form_class: type[forms.ModelForm], after: Callable[[Any, Any], None] | None = None
                      ) -> Callable[[HttpRequest, Any, dict[str, Any]], Any]:
     """Save through ``form_class`` like the page: ``created_by`` on create, ``after(form, obj)`` for the rest."""
@@ -130,6 +152,7 @@ def _save_model_form(form_class: type[forms.ModelForm], after: Callable[[Any, An
             raise form_problem(form)
         with transaction.atomic():
             obj = form.save(commit=False)  # type: ignore[attr-defined]
+            _through_api(obj)
             if stored is None and hasattr(obj, "created_by"):
                 obj.created_by = request.user
             obj.save()
@@ -161,6 +184,7 @@ def _save_transformer(request: HttpRequest, stored: Transformer | None, body: di
     if not form.is_valid():
         raise form_problem(form)
     transformer: Transformer = form.save(commit=False)  # type: ignore[attr-defined]
+    _through_api(transformer)
     if steps is not None:
         if not isinstance(steps, list):
             raise ApiProblem(422, "The transformer is not valid.", errors={"steps": ["A list of steps."]})
@@ -199,6 +223,7 @@ def _save_client(request: HttpRequest, stored: HttpClient | None, body: dict[str
     target = stored or HttpClient(kind=ctype.kind, created_by=user)
     target.name = form.cleaned_data["name"]
     target.log_requests = form.cleaned_data["log_requests"]
+    _through_api(target)
     with transaction.atomic():
         if ctype.apply(target, cast(forms.Form, type_form)):
             target.forget_grant(ctype.rebound_message)
@@ -288,6 +313,7 @@ def _delete(obj: Any) -> None:
     if isinstance(obj, Incoming) and obj.routes.exists():
         names = ", ".join(map(str, obj.routes.all()))
         raise ApiProblem(409, f"Incoming {obj} is used by route(s) {names}; remove it from them first.")
+    _through_api(obj)
     try:
         obj.delete()
     except (ProtectedError, RestrictedError) as exc:
@@ -330,6 +356,7 @@ def start_run(request: HttpRequest, pk: int) -> Any:
         route_run = routing.start_route_run(route, trigger=TriggerSource.MANUAL, user=request.user)
     except routing.RouteBusy as busy:
         raise ApiProblem(409, f"Not started: {busy}") from None
+    record(AuditEntry.Action.RUN, obj=route, request=request, message=f"Run {route_run.pk} started through the API")
     return Status(202, route_run)
 
 
@@ -405,6 +432,7 @@ def retry_task(request: HttpRequest, pk: int) -> Any:
     if not queued:
         raise ApiProblem(409, f"Task {task.pk} belongs to no route: it cannot be published.")
     task.refresh_from_db()
+    record(AuditEntry.Action.API, obj=task, request=request, message="Retry requested through the API")
     return {"id": task.pk, "status": task.status, "done": True, "message": f"Task {task.pk} queued again."}
 
 
@@ -415,7 +443,86 @@ def skip_task(request: HttpRequest, pk: int) -> Any:
     task = get_for_user(request, Task, pk, write=True)
     if not routing.skip_task(task, user=request.user):
         raise ApiProblem(409, f"Task {task.pk} is {task.get_status_display()}: it cannot be skipped.")
+    record(AuditEntry.Action.API, obj=task, request=request, message="Skipped through the API")
     return {"id": task.pk, "status": task.status, "done": True, "message": f"Task {task.pk} skipped."}
+
+
+# --- export and import (configuration as code) ------------------------------------------------------------
+
+
+class ExportFilters(Schema):
+    format: Literal["json", "yaml"] = "json"
+    routes: list[str] = PydanticField(default_factory=list,
+                                      description="Route names; none: everything. Each route brings what it uses.")
+
+
+class ImportOptions(Schema):
+    dry_run: bool = PydanticField(True, description="true (default): report only; false: apply all or nothing.")
+
+
+class ImportObject(Schema):
+    section: str
+    key: str
+    action: str
+    changes: list[dict[str, Any]]
+    problems: list[str]
+
+
+class ImportReport(Schema):
+    """The import's plan (``configuration.importer.ImportPlan.as_dict``): per object create / update (with its
+    changes) / unchanged / conflict / invalid / missing; ``ok``: it can be applied."""
+
+    ok: bool
+    applied: bool
+    counts: dict[str, int]
+    errors: list[str]
+    missing: list[str]
+    to_enter: list[str]
+    objects: list[ImportObject]
+
+
+class ImportRefusedProblem(Problem):
+    plan: ImportReport
+
+
+IMPORT_BODY = {"requestBody": {"required": True, "description": "An export document (JSON or YAML), as "
+                               "`GET /export` gives it.", "content": {
+                                   "application/json": {"schema": {"type": "object"}},
+                                   "application/yaml": {"schema": {"type": "string"}}}}}
+
+
+@api.get("/export", response={200: dict[str, Any], **ERRORS}, tags=["configuration"],
+         summary="Export configurations as one document (no secrets; variables by name only)")
+@editor_required
+def export(request: HttpRequest, filters: Query[ExportFilters]) -> Any:
+    from configuration.documents import dump_document
+    from configuration.export import export_config
+
+    document = export_config({"routes": filters.routes} if filters.routes else None)
+    if filters.format == "yaml":
+        return HttpResponse(dump_document(document, "yaml"), content_type="application/yaml")
+    return document
+
+
+@api.post("/import", response={200: ImportReport, 413: Problem, 422: ImportRefusedProblem, **ERRORS},
+          tags=["configuration"], openapi_extra=IMPORT_BODY,
+          summary="Import a document: a dry run by default; with dry_run=false, applied all or nothing")
+@editor_required
+def import_document(request: HttpRequest, options: Query[ImportOptions]) -> Any:
+    from configuration.importer import ImportRefused, apply_import, plan_import
+
+    limit = settings.CONFIG_IMPORT_MAX_BYTES
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+        raise ApiProblem(413, f"The document is larger than {limit // 1_000_000} MB: nothing was read.")
+    text = request.read(limit + 1)  # the stream, not request.body: no separate upload limit applies
+    plan = plan_import(text)
+    if options.dry_run:
+        return plan.as_dict()
+    try:
+        applied = apply_import(plan)
+    except ImportRefused as refused:
+        return problem(request, 422, str(refused), plan=refused.plan.as_dict())
+    return applied.as_dict()
 
 
 def api_urls() -> Any:

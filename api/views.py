@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from audit.models import AuditEntry
+from audit.recording import record
 from dashboard.access import AuthedRequest, get_for_user, viewer_required
 from dashboard.roles import role_of
 
@@ -25,6 +27,7 @@ def token_list(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             token, shown = ApiToken.issue(request.user, name=form.cleaned_data["name"], days=form.cleaned_data["days"])
+            record(AuditEntry.Action.API, obj=token, request=request, message=f"API token “{token.name}” created")
             messages.success(request, f"API token “{token.name}” created. Copy it now: it is not shown again.")
             form = TokenForm()
         else:
@@ -40,6 +43,7 @@ def token_list(request: AuthedRequest) -> HttpResponse:
 def token_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     token = get_for_user(request, ApiToken.objects.filter(user=request.user), pk)  # another user's token: 404
     if token.revoke():
+        record(AuditEntry.Action.API, obj=token, request=request, message=f"API token “{token.name}” revoked")
         messages.success(request, f"API token “{token.name}” revoked: it no longer works.")
     else:
         messages.info(request, f"API token “{token.name}” was already revoked.")

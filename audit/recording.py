@@ -21,10 +21,12 @@ from simple_history.models import HistoricalRecords
 
 from .models import AuditEntry
 
-__all__ = ["SECRET_CHANGED", "client_ip", "current_request", "diff_versions", "entry_for_version",
+__all__ = ["API_REASON", "SECRET_CHANGED", "client_ip", "current_request", "diff_versions", "entry_for_version",
            "record", "secret_marks", "tracked_fields", "version_repr"]
 
 SECRET_CHANGED = "changed"
+# The change reason the REST API gives the objects it saves or deletes: their entries say "through the API".
+API_REASON = "api"
 # Fields that change on every save and say nothing about the configuration.
 IGNORED_FIELDS = {"updated_at", "created_at", "created_by"}
 HISTORY_FIELDS = {"history_id", "history_date", "history_change_reason", "history_type", "history_user",
@@ -179,6 +181,7 @@ def entry_for_version(version: Any) -> AuditEntry | None:
     request = current_request()
     user = version.history_user if version.history_user_id else None
     entry = record(action, request=request, user=user, changes=changes,
+                   message="through the API" if version.history_change_reason == API_REASON else "",
                    object_type=version.instance_type._meta.label_lower, object_id=str(version.id),
                    object_repr=version_repr(version),
                    history_id=version.history_id, at=version.history_date)

@@ -1,0 +1,73 @@
+"""Export and import through the API (the configuration app's functions), and API writes in the audit trail."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from audit.models import AuditEntry
+from connections.models import Transformer
+
+from .conftest import CANARY
+
+
+def test_export_gives_the_document_as_json_or_yaml_without_secrets(world, editor_api):
+    document = editor_api.call("GET", "/api/v1/export").json()
+    assert [r["name"] for r in document["routes"]] == [world.route.name]
+    assert CANARY not in json.dumps(document)
+    response = editor_api.call("GET", "/api/v1/export?format=yaml")
+    assert response["Content-Type"] == "application/yaml"
+    assert yaml.safe_load(response.content)["schema"] == document["schema"]
+
+
+def test_an_import_is_a_dry_run_until_asked_and_then_applies_what_it_showed(world, editor_api):
+    document = editor_api.call("GET", "/api/v1/export").json()
+    document["transformers"][0]["description"] = "From Git"
+    dry = editor_api.call("POST", "/api/v1/import", document).json()
+    change = next(o for o in dry["objects"] if o["section"] == "transformers")
+    assert dry["ok"] and not dry["applied"] and change["action"] == "update"
+    assert change["changes"] == [{"path": "description", "old": "", "new": "From Git"}]
+    assert Transformer.objects.get(pk=world.transformer.pk).description == ""
+    applied = editor_api.call("POST", "/api/v1/import?dry_run=false", document).json()
+    assert applied["applied"] and applied["counts"]["update"] == 1
+    assert Transformer.objects.get(pk=world.transformer.pk).description == "From Git"
+    again = editor_api.call("POST", "/api/v1/import?dry_run=false", document).json()
+    assert again["counts"]["update"] == again["counts"]["create"] == 0
+
+
+def test_a_refused_import_writes_nothing_and_says_why(world, editor_api):
+    document = editor_api.call("GET", "/api/v1/export").json()
+    document["routes"][0]["incoming"] = "No such incoming"
+    document["transformers"][0]["description"] = "must not land"
+    response = editor_api.call("POST", "/api/v1/import?dry_run=false", document)
+    assert response.status_code == 422 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["plan"]["ok"] is False
+    assert Transformer.objects.get(pk=world.transformer.pk).description == ""
+    garbage = editor_api.call("POST", "/api/v1/import", {"schema": "something else"}).json()
+    assert garbage["ok"] is False and garbage["errors"]
+
+
+def test_an_import_larger_than_the_limit_is_refused_unread(world, editor_api, settings):
+    settings.CONFIG_IMPORT_MAX_BYTES = 1_000
+    response = editor_api.call("POST", "/api/v1/import", {"pad": "x" * 2_000})
+    assert response.status_code == 413
+
+
+def test_api_writes_land_in_the_audit_trail_with_the_tokens_user(world, editor_api, editor_user):
+    editor_api.call("PATCH", f"/api/v1/transformers/{world.transformer.pk}", {"description": "audited"})
+    entry = AuditEntry.objects.filter(object_type="connections.transformer").latest("at")
+    assert (entry.user, entry.action, entry.message) == (editor_user, AuditEntry.Action.UPDATE, "through the API")
+    assert "audited" in json.dumps(entry.changes)
+    editor_api.call("POST", f"/api/v1/tasks/{world.failed.pk}/retry")
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.API, object_type="connections.task",
+                                     user=editor_user).exists()
+
+
+def test_making_and_revoking_a_token_is_in_the_audit_trail(editor_client, editor_user):
+    editor_client.post("/account/api-tokens/", {"name": "deploy", "days": "7"})
+    token = editor_user.api_tokens.get()
+    editor_client.post(f"/account/api-tokens/{token.pk}/revoke/")
+    messages = list(AuditEntry.objects.filter(object_type="api.apitoken").order_by("at").values_list("message",
+                                                                                                     flat=True))
+    assert messages == ["API token “deploy” created", "API token “deploy” revoked"]
