@@ -27,7 +27,9 @@ class ApiClient:
 
     def call(self, method: str, url: str, body: Any = None, **query: Any) -> Any:
         kwargs: dict[str, Any] = {"headers": self.headers}
-        if body is not None:
+        if isinstance(body, str):
+            kwargs.update(data=body, content_type="application/yaml")
+        elif body is not None:
             kwargs.update(data=body, content_type="application/json")
         elif query:
             kwargs["data"] = query

@@ -34,6 +34,9 @@ def test_an_import_is_a_dry_run_until_asked_and_then_applies_what_it_showed(worl
     assert Transformer.objects.get(pk=world.transformer.pk).description == "From Git"
     again = editor_api.call("POST", "/api/v1/import?dry_run=false", document).json()
     assert again["counts"]["update"] == again["counts"]["create"] == 0
+    as_yaml = editor_api.call("GET", "/api/v1/export?format=yaml").content.decode()
+    assert editor_api.call("POST", "/api/v1/import", as_yaml.replace("From Git", "From YAML")).json()["counts"][
+        "update"] == 1
 
 
 def test_a_refused_import_writes_nothing_and_says_why(world, editor_api):
