@@ -329,17 +329,24 @@ class RouteRun(models.Model):
         return moved == 1
 
     def finish_if_done(self) -> bool:
-        """Close a publishing run once none of its tasks is open; True when this call closed it."""
+        """Close a publishing run once none of its tasks is open; True when this call closed it.
+
+        A run whose every task failed is Failed, not Finished: nothing it read arrived."""
         if self.run_id and self.open_tasks().exists():
             return False
         error = RouteRun.objects.filter(pk=self.pk, status=RouteRun.Status.PUBLISHING).values_list(
             "error", flat=True).first()  # fresh: reading may have ended with an error since this was loaded
         if error is None:
             return False
+        if not error and self.run_id:
+            counts = self.tasks().aggregate(total=models.Count("pk"),
+                                            failed=models.Count("pk", filter=models.Q(status=Task.Status.FAILED)))
+            if counts["total"] and counts["failed"] == counts["total"]:
+                error = f"All {counts['total']} tasks failed."
         status = RouteRun.Status.FAILED if error else RouteRun.Status.FINISHED
         now = timezone.now()
         closed = RouteRun.objects.filter(pk=self.pk, status=RouteRun.Status.PUBLISHING).update(
-            status=status, finished_at=now)
+            status=status, finished_at=now, error=error)
         if closed:
             self.status, self.finished_at, self.error = status, now, error
         return closed == 1

@@ -103,3 +103,18 @@ def test_an_unexpected_error_fails_the_task_instead_of_looping(make_route, make_
     assert publish.publish_task(task.pk, route_run.route, publisher_for=lambda kind: Broken()) == "failed"
     task.refresh_from_db()
     assert "Unexpected error while publishing: KeyError" in task.error
+
+
+def test_a_run_whose_every_task_failed_is_failed_not_finished(make_route, make_run, script):
+    route_run = make_run(make_route(), 3)
+    for i in range(3):
+        script.outcomes[f"src-{i}"] = ["permanent"]
+    publish.publish_batch(route_run, list(Task.objects.filter(run=route_run.run).values_list("pk", flat=True)))
+    route_run.refresh_from_db()
+    assert route_run.status == RouteRun.Status.FAILED
+    assert route_run.error == "All 3 tasks failed."
+    partial = make_run(make_route(), 2)
+    script.outcomes["src-0"] = ["permanent"]
+    publish.publish_batch(partial, list(Task.objects.filter(run=partial.run).values_list("pk", flat=True)))
+    partial.refresh_from_db()
+    assert partial.status == RouteRun.Status.FINISHED  # some arrived: finished, its failed task is counted apart
