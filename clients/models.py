@@ -20,7 +20,7 @@ from lib.relations import Dependent, dependents_of
 if TYPE_CHECKING:
     from .registry import CircuitInfo, ClientType, QuotaInfo
 
-__all__ = ["AuthEvent", "HttpClient", "OAuthGrant", "RequestLog"]
+__all__ = ["ApiCallCount", "AuthEvent", "HttpClient", "OAuthGrant", "RequestLog"]
 
 
 class HttpClientQuerySet(models.QuerySet["HttpClient"]):
@@ -263,3 +263,20 @@ class RequestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.url} → {self.status}"
+
+
+class ApiCallCount(models.Model):
+    """How many requests a client sent per scope (e.g. a division; 0 = none) and hour: every call counts, reads,
+    writes, lookups, retries and token calls alike (``clients.usage.count_call``, fed by ``lib.http.Transport``)."""
+
+    client = models.ForeignKey(HttpClient, on_delete=models.CASCADE, related_name="call_counts")
+    division = models.IntegerField(default=0)
+    hour = models.DateTimeField(help_text="The start of the hour (UTC).")
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "division", "hour"], name="call_count_per_hour")]
+        indexes = [models.Index(fields=["hour"], name="call_count_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.calls} calls of {self.client_id}/{self.division} at {self.hour:%Y-%m-%d %H}:00"

@@ -10,6 +10,7 @@ from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
+from clients.usage import total_calls
 from dashboard.overview import Panel, register_panel
 
 from .models import Run, Task
@@ -35,12 +36,17 @@ def runs_context() -> dict[str, Any]:
     since = timezone.now() - timedelta(hours=24)
     recent = Run.objects.filter(created_at__gte=since)
     by_status = dict(recent.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    tasks = dict(Task.objects.filter(Task.in_routes(), updated_at__gte=since).order_by().values_list("status")
+                 .annotate(n=Count("id")).values_list("status", "n"))
     return {
         "by_status": [(label, value, by_status.get(value, 0)) for value, label in Run.Status.choices],
         "total": sum(by_status.values()),
         "active": Run.objects.active().select_related("incoming").order_by("-created_at")[:5],
         "failed": recent.filter(status=Run.Status.FAILED).select_related("incoming").order_by("-created_at")[:5],
-        "api_calls": sum(recent.values_list("api_calls", flat=True)),
+        # Every call every client made (reads, writes, lookups, retries, tokens), not only what runs read.
+        "api_calls": total_calls(since),
+        "tasks_by_status": [(label, value, tasks.get(value, 0)) for value, label in Task.Status.choices
+                            if tasks.get(value)],
     }
 
 

@@ -234,7 +234,7 @@ class ExactApi:
             waited += self._wait_for_slot(division, waited)
             token = self.grant_store.access_token()
             try:
-                response = self._send(method, url, token, params, json, send_headers)
+                response = self._send(method, url, token, params, json, send_headers, division=division)
             except Unavailable:
                 if may_retry and attempt < self.max_attempts:
                     self._backoff(attempt)
@@ -298,12 +298,13 @@ class ExactApi:
         self.sleep(self.backoff * (2 ** (attempt - 1)))
 
     def _send(
-        self, method: str, url: str, token: str, params: Any, json: Any, headers: Mapping[str, str]
+        self, method: str, url: str, token: str, params: Any, json: Any, headers: Mapping[str, str], *,
+        division: int | None = None,
     ) -> ApiResponse:
         self.calls += 1
         sent = self.transport.send(
             method, url, kind="api", params=params, json=json,
-            headers={**headers, "Authorization": f"Bearer {token}"}, log_secrets=[token],
+            headers={**headers, "Authorization": f"Bearer {token}"}, log_secrets=[token], scope=division,
         )
         r = sent.response
         text = r.text if r.content else ""

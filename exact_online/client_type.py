@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from clients.models import AuthEvent, HttpClient
 from clients.registry import CircuitInfo, ClientType, GrantError, LookupFailed, LookupProvider, QuotaInfo, TestResult
+from clients.usage import counter_for
 
 from .api import ExactApi
 from .error_budget import ErrorBudgetGuard, ErrorBudgetPolicy, open_circuits
@@ -58,7 +59,8 @@ def _transport(client: HttpClient, store: DjangoGrantStore | None = None) -> Tra
         return values
 
     logger = DjangoRequestLogger(client) if client.log_requests else None
-    return Transport(timeout=settings.OUTBOUND_TIMEOUT, logger=logger, secret_values=secrets)
+    return Transport(timeout=settings.OUTBOUND_TIMEOUT, logger=logger, secret_values=secrets,
+                     counter=counter_for(client))
 
 
 def oauth_for(client: HttpClient, transport: Transport | None = None) -> ExactOAuth:

@@ -22,6 +22,7 @@ from django.urls import reverse
 
 from clients.grants import DjangoRequestLogger
 from clients.models import HttpClient
+from clients.usage import counter_for
 from lib.http import AddressGuard, Refused, Transport, Unreachable, redact_text, same_origin
 
 from .auth import GrantRefused, OAuthClient, RestTokenStore, TokenFailure, static_auth
@@ -135,7 +136,7 @@ class RestApi:
         logger = DjangoRequestLogger(client) if client.log_requests else None
         self.transport = Transport(timeout=self.config.timeout, logger=logger, secret_values=self._secret_values,
                                    system=client.name, guard=guard, address_guard=address_guard(),
-                                   max_body=settings.OUTBOUND_MAX_BYTES)
+                                   max_body=settings.OUTBOUND_MAX_BYTES, counter=counter_for(client))
         self.transport.session.verify = self.config.verify_tls
         if self.config.auth in OAUTH:
             self.tokens = RestTokenStore(client, self.oauth(), sleep=self.sleep, clock=self.clock)

@@ -319,8 +319,11 @@ class Transport:
         guard: Callable[[str], None] | None = None,
         address_guard: AddressGuard | None = None,
         max_body: int | None = None,
+        counter: Callable[[str, int | None], None] | None = None,
     ) -> None:
         self.guard = guard
+        # Told (kind, scope) of every request that reached the other side (answered or timed out): the call counts.
+        self.counter = counter
         self.max_body = max_body
         self.system = system
         self.unreachable = unreachable
@@ -344,7 +347,9 @@ class Transport:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         log_secrets: Iterable[str] = (),
+        scope: int | None = None,
     ) -> Sent:
+        """Send one request; ``scope`` (e.g. a division) is what the call is counted under."""
         all_headers = {"User-Agent": USER_AGENT, **dict(headers or {})}
         request = requests.Request(method.upper(), url, params=params, data=data, json=json, headers=all_headers)
         prepared = self.session.prepare_request(request)
@@ -355,12 +360,15 @@ class Transport:
                 self.guard(prepared.url or url)  # raises Refused (or the connector's refusal): nothing is sent
             response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
                                          stream=self.max_body is not None)
+            self._count(kind, scope)
             if self.max_body is not None:
                 self._read_bounded(response)
         except Refused as exc:
             self._log(kind, prepared, None, started, f"refused: {exc.message}", log_secrets)
             raise
         except requests.Timeout as exc:
+            if isinstance(exc, requests.ReadTimeout):
+                self._count(kind, scope)  # it arrived; the answer did not
             self._log(kind, prepared, None, started, f"timeout after {self.timeout:g} s", log_secrets)
             raise self.unreachable(f"{self.system} did not answer within {self.timeout:g} seconds.") from exc
         except requests.RequestException as exc:
@@ -370,6 +378,10 @@ class Transport:
         elapsed_ms = (time.monotonic() - started) * 1000
         self._log(kind, prepared, response, started, "", log_secrets)
         return Sent(response=response, sent_at=sent_at, received_at=self.clock(), elapsed_ms=elapsed_ms)
+
+    def _count(self, kind: str, scope: int | None) -> None:
+        if self.counter is not None:
+            self.counter(kind, scope)
 
     def _read_bounded(self, response: requests.Response) -> None:
         """Read at most ``max_body`` bytes; a longer answer is cut off and refused (never held in memory)."""
