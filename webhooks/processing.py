@@ -27,6 +27,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from configuration.variables import UnknownVariable, resolved
+
 from .kinds import Processed, WebhookKind, get_kind
 from .models import Delivery, Rejection, Webhook
 from .validators import Rejected
@@ -69,7 +71,7 @@ def accept(token: str, *, read_body: Callable[[int], bytes], content_length: int
            headers: Mapping[str, str], remote_addr: str, is_test: bool = False) -> Answer:
     """Check a request to ``/hooks/<token>/`` and store it; ``read_body(n)`` reads at most ``n`` bytes."""
     webhook = Webhook.objects.filter(token=token).only(
-        "pk", "enabled", "kind", "parser", "validation", "secrets", "dedup_header", "config").first()
+        "pk", "enabled", "kind", "parser", "parser_config", "validation", "secrets", "dedup_header", "config").first()
     if webhook is None:
         return _refuse(None, 404, "unknown hook")
     if not webhook.enabled:
@@ -77,6 +79,11 @@ def accept(token: str, *, read_body: Callable[[int], bytes], content_length: int
     handler = get_kind(webhook.kind)
     if handler is None:
         return _refuse(webhook.pk, 410, f"no handler for kind {webhook.kind} is installed")
+    try:
+        webhook = resolved(webhook)  # its checks with their ${NAME} variables as they are now
+    except UnknownVariable as exc:
+        logger.error("webhook %s: %s", webhook.pk, exc)
+        return _refuse(webhook.pk, 503, "hook misconfigured: an environment variable it uses is not defined")
     limit = max_body_bytes()
     if content_length is not None and content_length > limit:
         return _refuse(webhook.pk, 413, f"body of {content_length} bytes is over the limit of {limit}")

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from configuration.variables import UnknownVariable, resolve
 from connections.flow.transform import tester_limits
 from connections.forms.transformers import (
     TransformerForm,
@@ -183,6 +184,10 @@ def transformer_test(request: HttpRequest) -> HttpResponse:
     if problems:
         messages_ = [f"step {index + 1}: {text}" for index, fields in problems.items() for text in fields.values()]
         return render(request, "connections/transformers/_test_result.html", {"report": None, "problems": messages_})
+    try:
+        steps = resolve(steps)  # the chain as a run would see it: its ${NAME} variables filled in
+    except UnknownVariable as exc:
+        return render(request, "connections/transformers/_test_result.html", {"report": None, "problems": [str(exc)]})
     report = test_chain(steps, request.POST.get("input", ""), _tester_context(request), limits=tester_limits())
     return render(request, "connections/transformers/_test_result.html", {"report": report, "problems": []})
 

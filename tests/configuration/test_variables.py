@@ -11,6 +11,7 @@ from connections.flow.read import subscriber_for
 from connections.models import Incoming, Transformer
 from connections.subscribers import ReadError
 from lib.http import SECRET_SOURCES
+from tests.webhooks.conftest import make_webhook  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +77,22 @@ def test_encrypted_values_are_masked_in_request_logs_and_usages_are_listed(clien
     assert any("k-123" in list(source()) for source in SECRET_SOURCES)
     found = usages()
     assert [u.name for u in found["SHOP_URL"]] == ["Shop"] and [u.name for u in found["SHOP_KEY"]] == ["Shop"]
+
+
+def test_a_webhook_checks_its_shared_secret_from_an_encrypted_variable(make_webhook):  # noqa: F811
+    from django.test import Client
+
+    from tests.webhooks.conftest import post
+    from webhooks.models import Delivery, Rejection
+
+    hook = make_webhook(hmac_check=False, validation={"secret_header": {"header": "X-Shop-Token"}})
+    hook.set_secrets({"shared_secret": "${SHOP_HOOK_TOKEN}"})
+    hook.save()
+    assert post(Client(), hook, {"orders": []}, X_Shop_Token="t0k3n").status_code == 503  # not defined yet
+    assert Rejection.objects.get(webhook=hook, status=503).count == 1
+    Variable.objects.create(name="SHOP_HOOK_TOKEN", encrypted=True, secret="t0k3n")
+    assert post(Client(), hook, {"orders": []}, X_Shop_Token="wrong").status_code == 401
+    assert post(Client(), hook, {"orders": []}, X_Shop_Token="t0k3n").status_code == 202
+    assert Delivery.objects.get().webhook_id == hook.pk
+    hook.refresh_from_db()
+    assert hook.get_secrets()["shared_secret"] == "${SHOP_HOOK_TOKEN}"  # the reference, as stored
