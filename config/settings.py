@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -243,11 +244,15 @@ DEFAULT_FROM_EMAIL = env_str("DASH_DEFAULT_FROM_EMAIL", "exact-dash@localhost")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 # Redis redelivers an unacknowledged task after the visibility timeout (a killed worker loses nothing).
 # The SQLAlchemy transport passes its options to create_engine, so it gets none.
-CELERY_BROKER_TRANSPORT_OPTIONS = (
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = (
     {"visibility_timeout": env_int("DASH_CELERY_VISIBILITY_TIMEOUT", 3600)}
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
     else {}
 )
+# DASH_CELERY_KEY_PREFIX: a prefix for every Redis key of the broker, so that several deployments (or parallel
+# test workers, see tests/isolation.py) can share one Redis database without taking each other's tasks.
+if CELERY_BROKER_TRANSPORT_OPTIONS and env_str("DASH_CELERY_KEY_PREFIX", ""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("DASH_CELERY_KEY_PREFIX", "")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -6,8 +6,6 @@ allowed after 1.9 s, so the real clock does the work (with margin for a loaded m
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
@@ -40,7 +38,7 @@ def test_rotation_and_both_refusals(fast) -> None:
                                 "error_description": "Rate limit exceeded: access_token not expired"}
     assert too_early.headers["Reason"].startswith("TooEarlyToRefreshTokens")
 
-    time.sleep(2.05)
+    fast.advance_clock(2.05)  # the 2 s token expires (the sandbox clock; no waiting)
     expired = _me(fast, first)
     assert expired.status_code == 401
     assert "access%20token%20expired" in expired.headers["WWW-Authenticate"]
@@ -52,7 +50,7 @@ def test_rotation_and_both_refusals(fast) -> None:
     assert second["access_token"] != first["access_token"]
     assert _me(fast, second).status_code == 200
 
-    time.sleep(2.0)
+    fast.advance_clock(2.0)
     old = _refresh(fast, app, first["refresh_token"])
     assert old.status_code == 401
     assert old.json() == {"error": "unauthorized_client", "error_description": "Old refresh token used."}
@@ -93,7 +91,7 @@ def test_codes_expire_after_three_minutes(sandbox_factory) -> None:
 def test_lost_token_response_leaves_the_client_with_an_old_token(fast) -> None:
     """The lost-response hazard (API.md §2.3): Exact issued a pair the client never received."""
     app, first = fast.connect("lost response", REDIRECT)
-    time.sleep(2.0)
+    fast.advance_clock(2.0)
     fast.set_faults({"path": "oauth2/token", "drop_rate": 1, "times": 1})
     with pytest.raises(requests.ConnectionError):
         _refresh(fast, app, first["refresh_token"])
