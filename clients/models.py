@@ -95,6 +95,14 @@ class HttpClient(SecretsMixin, models.Model):
         return cls() if cls is not None else None
 
     @property
+    def type_label(self) -> str:
+        """The client type's name for lists (the kind itself when its connector is not installed)."""
+        from .registry import CLIENT_TYPES
+
+        cls = CLIENT_TYPES.find(self.kind)
+        return cls.label if cls is not None else self.kind
+
+    @property
     def connected_as(self) -> str:
         ctype = self.client_type
         return ctype.connected_as(self) if ctype is not None else ""

@@ -6,7 +6,7 @@ type from its ``AppConfig.ready()``. A new connector is one more subclass.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -116,7 +116,8 @@ class ClientType(Plugin):
     bound_to: ClassVar[tuple[str, ...]] = ()
     rebound_message: ClassVar[str] = ("The settings this client's secrets belong to changed: its secrets and tokens "
                                       "were removed. Enter the secrets again and grant access.")
-    form_class: ClassVar[type[forms.Form] | None] = None
+    # Called as form_class(data=, initial=, editing=, stored_secrets=): a form class taking those arguments.
+    form_class: ClassVar[Callable[..., forms.Form] | None] = None
     detail_template: ClassVar[str] = ""
     supports_grant: ClassVar[bool] = False
     grant_label: ClassVar[str] = "Grant access"
@@ -129,7 +130,7 @@ class ClientType(Plugin):
         initial = self.initial(client) if client else None
         if self.form_class is not None:
             stored = frozenset(name for name in self.secret_fields if client is not None and client.get_secret(name))
-            return self.form_class(data=data, initial=initial, editing=editing,  # type: ignore[call-arg]
+            return self.form_class(data=data, initial=initial, editing=editing,
                                    stored_secrets=stored)
         form = forms.Form(data=data, initial=initial)
         form.fields.update(self.secure_form_fields(editing=editing))

@@ -173,7 +173,7 @@ class TransportOAuth2Session(OAuth2Session):
         self._plain = plain or (lambda url: url)  # maps a URL shown to oauthlib back to the real one
         self.last_sent: Any = None
 
-    def request(  # type: ignore[override]
+    def request(  # type: ignore[override]  # oauthlib calls it with these arguments only
         self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
     ) -> requests.Response:
         sent = self._transport.send(method, self._plain(url), kind="auth", data=data, headers=headers,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -211,7 +211,7 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.entities)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Entity]:
         return iter(self.entities)
 
     def get(self, name_or_endpoint: str) -> Entity | None:

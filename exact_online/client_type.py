@@ -116,7 +116,7 @@ def _division_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         try:
-            code = int(row.get("Code"))  # type: ignore[arg-type]
+            code = int(row.get("Code") or "")
         except (TypeError, ValueError):
             continue
         out.append({"code": code, "description": str(row.get("Description") or ""),

@@ -320,7 +320,7 @@ class RefreshingGrantStore(SingleFlightTokenStore, GrantStore):
     def missing(self) -> Exception:
         return self._missing()
 
-    def _missing(self) -> NeedsReconnect:
+    def _missing(self) -> Exception:
         return NeedsReconnect("Access to Exact Online has not been granted (or was revoked): grant access first.")
 
     def _refresh(self, *, seen_version: int, force: bool) -> BaseToken:

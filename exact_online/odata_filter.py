@@ -104,6 +104,14 @@ class _Parser:
     def peek(self) -> _Tok | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
 
+    def peek_kind(self) -> str | None:
+        tok = self.peek()
+        return tok.kind if tok is not None else None
+
+    def peek_text(self) -> str:
+        tok = self.peek()
+        return tok.text if tok is not None else ""
+
     def take(self) -> _Tok:
         tok = self.peek()
         if tok is None:
@@ -153,7 +161,7 @@ class _Parser:
             self.take()
             return
         left = self.operand()
-        if self.peek() is not None and self.peek().kind == "name" and self.peek().text.lower() in COMPARISONS:  # type: ignore[union-attr]
+        if self.peek_kind() == "name" and self.peek_text().lower() in COMPARISONS:
             op = self.take().text.lower()
             right = self.operand()
             self.compare(left, op, right)
@@ -198,9 +206,9 @@ class _Parser:
             raise FilterError(f"Unknown function {name.text!r} in $filter.")
         self.take()  # (
         args: list[_Operand] = []
-        if self.peek() is not None and self.peek().kind != "rparen":  # type: ignore[union-attr]
+        if self.peek_kind() not in (None, "rparen"):
             args.append(self.operand())
-            while self.peek() is not None and self.peek().kind == "comma":  # type: ignore[union-attr]
+            while self.peek_kind() == "comma":
                 self.take()
                 args.append(self.operand())
         closing = self.peek()

@@ -54,8 +54,8 @@ class DjangoGrantStore(GrantRowStore, RefreshingGrantStore):
     def refused_error(self, message: str) -> NeedsReconnect:
         return NeedsReconnect(message)
 
-    def _missing(self) -> NeedsReconnect:
-        return GrantRowStore.missing(self)  # type: ignore[return-value]
+    def _missing(self) -> Exception:
+        return GrantRowStore.missing(self)
 
 
 class DjangoQuotaStore(QuotaStore):

@@ -326,11 +326,12 @@ def _deliver(ready: list[tuple[ExactChange, dict[str, Any], list[Route]]]) -> No
         made: dict[int, int] = {}
         for (route_pk, division), items in by_route.items():
             route = routes[route_pk]
-            keys = subscriber_for(route.incoming)  # type: ignore[arg-type]
+            assert route.incoming is not None  # targets are the routes whose Incoming reads the topic
+            keys = subscriber_for(route.incoming)
             fed = feed_route(route, [(change.pk, [record]) for change, record in items], identifier=keys.identifier,
                              source=lambda pk: f"Exact Online webhook, change {pk}", division=division)
             for pk, task_ids in fed.task_ids.items():
-                made[int(pk)] = made.get(int(pk), 0) + len(task_ids)  # type: ignore[call-overload]
+                made[int(str(pk))] = made.get(int(str(pk)), 0) + len(task_ids)  # keys are the changes' ids
         now = timezone.now()
         for change, record, targets in ready:
             ExactChange.objects.filter(pk=change.pk).update(

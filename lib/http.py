@@ -250,18 +250,16 @@ def check_destination(url: str, *, allow_private: bool, allowed_hosts: Iterable[
     guard.address(parts.hostname, parts.port, resolve=resolve)
 
 
-class _AddressCheck:
-    """Mixed into urllib3's connections: open the socket to the guard's checked address of the host."""
+class _AddressCheck(HTTPConnection):
+    """Put before urllib3's connection class: open the socket to the guard's checked address of the host."""
 
-    _dns_host: str
-    port: int
     address_guard: AddressGuard
 
     def _new_conn(self) -> socket.socket:
         name = self._dns_host
         self._dns_host = self.address_guard.address(name, self.port)  # connect to the address that was checked
         try:
-            return super()._new_conn()  # type: ignore[misc]  # the urllib3 connection class this is mixed into
+            return super()._new_conn()
         finally:
             self._dns_host = name  # TLS (SNI, certificate) and Host keep the name
 
@@ -280,7 +278,7 @@ class GuardedAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         guard = {"address_guard": self.address_guard}
-        plain = type("GuardedHTTPConnection", (_AddressCheck, HTTPConnection), guard)
+        plain = type("GuardedHTTPConnection", (_AddressCheck,), guard)
         tls = type("GuardedHTTPSConnection", (_AddressCheck, HTTPSConnection), guard)
         self.poolmanager.pool_classes_by_scheme = {
             "http": type("GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": plain}),

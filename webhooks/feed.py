@@ -7,7 +7,7 @@ from there. Called inside the processing transaction, so a worker killed half-wa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ class Fed:
     route_runs: list[int] = field(default_factory=list)
 
 
-def feed_route(route: Route, groups: list[tuple[Hashable, list[dict[str, Any]]]], *, identifier: Identifier,
+def feed_route(route: Route, groups: Sequence[tuple[Hashable, list[dict[str, Any]]]], *, identifier: Identifier,
                source: Callable[[Hashable], str], division: int | None = None, fed: Fed | None = None) -> Fed:
     """Write each group's entities as tasks of ``route`` (through its chain); queue them after commit."""
     fed = fed if fed is not None else Fed()
@@ -68,7 +68,7 @@ def feed_route(route: Route, groups: list[tuple[Hashable, list[dict[str, Any]]]]
     return fed
 
 
-def feed_routes(webhook: Any, groups: list[tuple[Hashable, list[dict[str, Any]]]], *, identifier: Identifier,
+def feed_routes(webhook: Any, groups: Sequence[tuple[Hashable, list[dict[str, Any]]]], *, identifier: Identifier,
                 source: Callable[[Hashable], str], division: int | None = None) -> Fed:
     """Feed every enabled route of ``webhook``; raises ``NothingToFeed`` when there is none."""
     routes = list(webhook.fed_routes())

@@ -119,7 +119,7 @@ class WebhookKind(Plugin):
             return outcomes
         webhook = deliveries[0].webhook
         try:
-            fed = feed_routes(webhook, groups, identifier=lambda item: self.identifier(webhook, item),  # type: ignore[arg-type]
+            fed = feed_routes(webhook, groups, identifier=lambda item: self.identifier(webhook, item),
                               source=lambda pk: f"webhook {webhook.name}, delivery {pk}")
         except NothingToFeed as exc:
             outcomes.update({pk: Processed(status="failed", note=str(exc)) for pk, _ in groups})

@@ -51,9 +51,6 @@ def client_list(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "name")
     clients = clients.order_by(sort if sort in SORTS else "name", "pk")
     page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
-    labels = {t.kind: t.label for t in registered_types()}
-    for client in page:
-        client.type_label = labels.get(client.kind, client.kind)  # type: ignore[attr-defined]
     return render(request, "clients/list.html", {
         "page": page, "q": q, "status": status, "sort": sort, "statuses": HttpClient.Status.choices,
         "filtered": bool(q or status),

@@ -32,7 +32,7 @@ def parse_key_values(text: str) -> dict[str, str]:
     return result
 
 
-class KeyValueField(forms.CharField):
+class KeyValueField(forms.Field):
     """Path or query parameters: a textarea of ``key=value`` lines; cleans to a dict of text values."""
 
     widget = forms.Textarea
@@ -49,7 +49,7 @@ class KeyValueField(forms.CharField):
             return "\n".join(f"{key}={item}" for key, item in value.items())
         return value
 
-    def to_python(self, value: Any) -> dict[str, str]:  # type: ignore[override]  # a map, not text
+    def to_python(self, value: Any) -> dict[str, str]:
         if isinstance(value, dict):
             return {str(k): str(v) for k, v in value.items()}
         text = (value or "").strip()
@@ -67,7 +67,7 @@ class KeyValueField(forms.CharField):
             raise forms.ValidationError(f"{exc}, one key=value per line.") from exc
 
 
-class JSONObjectField(forms.CharField):
+class JSONObjectField(forms.Field):
     """A textarea holding a JSON object; cleans to a dict."""
 
     widget = forms.Textarea
@@ -83,7 +83,7 @@ class JSONObjectField(forms.CharField):
             return json.dumps(value, indent=2, ensure_ascii=False)
         return value
 
-    def to_python(self, value: Any) -> dict[str, Any]:  # type: ignore[override]  # a JSON object, not text
+    def to_python(self, value: Any) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
         text = (value or "").strip()

@@ -86,7 +86,7 @@ def _read_steps(data: Mapping[str, Any], base: str, count: int) -> list[dict[str
         specs = field_specs(step_type)
         nested = {spec.name for spec in specs if spec.kind == "steps" and f"{prefix}p-{spec.name}-count" in data}
         values = {spec.name: "[]" if spec.name in nested else data.get(f"{prefix}p-{spec.name}") for spec in specs}
-        params, field_problems = params_from_form(step_type, values)  # type: ignore[arg-type]
+        params, field_problems = params_from_form(step_type, {k: v for k, v in values.items() if v is not None})
         for name in nested:
             params[name] = _read_steps(data, f"{prefix}p-{name}-", _count(data.get(f"{prefix}p-{name}-count")))
         step: dict[str, Any] = {"type": step_type, "params": params}

@@ -7,7 +7,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union, cast, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -146,7 +146,7 @@ def describe_fields(step: type[Step]) -> list[FieldSpec]:
         kind = step.widgets.get(name, kind)
         default: Any = None
         if not info.is_required():
-            factory: Callable[[], Any] | None = info.default_factory  # type: ignore[assignment]
+            factory = cast(Callable[[], Any] | None, info.default_factory)  # never the validated-data form here
             default = factory() if factory is not None else info.default
         specs.append(
             FieldSpec(

@@ -137,13 +137,14 @@ def _cursors(incoming: Incoming) -> dict[int, dict[str, Any]]:
 def incoming_sample(request: HttpRequest) -> HttpResponse:
     """htmx: run the request once and show the first entities (from the form, or a saved Incoming)."""
     saved = request.POST.get("incoming")
+    incoming: Incoming | None
     if saved and "subscriber" not in request.POST:
         incoming = get_incoming_for_user(request, int(saved))
         errors: list[str] = []
     else:
         form = _form_from_request(request)
         errors = _request_errors(form)
-        incoming = form.unsaved_incoming() if not errors else None  # type: ignore[assignment]
+        incoming = form.unsaved_incoming() if not errors else None
     context: dict[str, Any] = {"errors": errors}
     if incoming is not None and not errors:
         try:
