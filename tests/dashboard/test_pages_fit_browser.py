@@ -53,6 +53,7 @@ def _pages(route: Route) -> list[tuple[str, str]]:
         ("request-log", "/clients/logs/requests/"),
         ("users", "/users/"),
         ("two-factor", "/accounts/2fa/"),
+        ("api-tokens", "/account/api-tokens/"),
     ]
     if run:
         pages.append(("run", f"/connections/runs/{run.run_id}/"))
