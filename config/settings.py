@@ -208,6 +208,34 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 
+# Optional single sign-on through an OpenID Connect provider (dashboard/sso.py; README "Single sign-on").
+OIDC_SERVER_URL = env_str("DASH_OIDC_SERVER_URL", "")
+OIDC_ENABLED = bool(OIDC_SERVER_URL)
+OIDC_NAME = env_str("DASH_OIDC_NAME", "Single sign-on")
+OIDC_ROLE_CLAIM = env_str("DASH_OIDC_ROLE_CLAIM", "groups")
+OIDC_DEFAULT_ROLE = env_str("DASH_OIDC_DEFAULT_ROLE", "")
+if OIDC_DEFAULT_ROLE not in {"", "Viewer", "Editor", "Administrator"}:
+    raise ImproperlyConfigured("DASH_OIDC_DEFAULT_ROLE must be empty, Viewer, Editor or Administrator")
+try:
+    from dashboard.sso import parse_role_map
+
+    OIDC_ROLE_MAP = parse_role_map(env_str("DASH_OIDC_ROLE_MAP", ""))
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+if OIDC_ENABLED:
+    INSTALLED_APPS += ["allauth.socialaccount", "allauth.socialaccount.providers.openid_connect"]
+    SOCIALACCOUNT_ADAPTER = "dashboard.adapters.SsoAdapter"
+    SOCIALACCOUNT_AUTO_SIGNUP = True
+    SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+    SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": [{
+        "provider_id": "sso",
+        "name": OIDC_NAME,
+        "client_id": env_str("DASH_OIDC_CLIENT_ID", ""),
+        "secret": env_secret("DASH_OIDC_CLIENT_SECRET"),
+        "settings": {"server_url": OIDC_SERVER_URL, "scope": env_list("DASH_OIDC_SCOPES", ["openid", "profile",
+                                                                                            "email"])},
+    }]}}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("DASH_TIME_ZONE", "Europe/Amsterdam")
 USE_I18N = True

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.db.models.signals import post_migrate
 
 
@@ -18,3 +19,8 @@ class DashboardConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(create_cache_table, sender=self, dispatch_uid="dashboard.create_cache_table")
         from . import passwords  # noqa: F401  (the demo password's sign-in receiver)
+
+        if getattr(settings, "OIDC_ENABLED", False):
+            from .sso import connect
+
+            connect()

@@ -12,7 +12,14 @@ from .roles import Role, role_of
 def shell(request: HttpRequest) -> dict[str, Any]:
     """What the base layout needs on every page: the user's role for the navigation."""
     role = role_of(getattr(request, "user", None))
+    sso = {}
+    if settings.OIDC_ENABLED and role == Role.NONE:  # the sign-in page offers the provider
+        from django.urls import reverse
+
+        sso = {"sso_name": settings.OIDC_NAME,
+               "sso_login_url": reverse("openid_connect_login", kwargs={"provider_id": "sso"})}
     return {
+        **sso,
         "user_role": role,
         "user_role_label": role.label,
         "user_can_edit": role >= Role.EDITOR,
