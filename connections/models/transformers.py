@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from connections.transformers import Chain, compile_chain, validate_chain
-from lib.naming import free_copy_name
+from lib.naming import save_copy
 from lib.relations import Dependent, dependents_of
 
 __all__ = ["Transformer"]
@@ -71,9 +69,7 @@ class Transformer(models.Model):
 
     def duplicate(self) -> Transformer:
         """A copy under a free name ("Copy of X", "Copy of X (2)", ...)."""
-        name = free_copy_name(Transformer.objects.all(), self.name)
-        copy: Any = Transformer.objects.create(name=name, description=self.description, steps=self.steps)
-        return copy
+        return save_copy(self)
 
     def dependents(self) -> list[Dependent]:
         """What refers to this transformer (the delete confirmation lists them; protecting ones block it)."""

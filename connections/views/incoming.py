@@ -15,7 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.models import AuditEntry
 from audit.recording import record
 from dashboard.access import AuthedRequest, can_edit, editor_required, get_for_user, viewer_required
-from lib.naming import free_copy_name
+from dashboard.editing import create_or_edit
+from lib.naming import save_copy
 
 from .. import tester_sources
 from ..flow.read import request_hook_for
@@ -50,36 +51,22 @@ def incoming_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _render_form(request: HttpRequest, form: IncomingForm, incoming: Incoming | None, status: int = 200
-                 ) -> HttpResponse:
-    return render(request, "connections/incoming/form.html", {"form": form, "incoming": incoming}, status=status)
+FORM_TEMPLATE = "connections/incoming/form.html"
 
 
 @editor_required
 def incoming_create(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        form = IncomingForm(request.POST)
-        if form.is_valid():
-            incoming = form.save(commit=False)
-            incoming.created_by = request.user
-            incoming.save()
-            messages.success(request, f"Incoming {incoming.name} created.")
-            return redirect(incoming)
-        return _render_form(request, form, None, status=400)
-    return _render_form(request, IncomingForm(initial=request.GET.dict() or None), None)
+    form = IncomingForm(request.POST) if request.method == "POST" else IncomingForm(initial=request.GET.dict() or None)
+    return create_or_edit(request, form, template=FORM_TEMPLATE, noun="Incoming", instance=None,
+                          context_name="incoming")
 
 
 @editor_required
 def incoming_edit(request: HttpRequest, pk: int) -> HttpResponse:
     incoming = get_incoming_for_user(request, pk, write=True)
-    if request.method == "POST":
-        form = IncomingForm(request.POST, instance=incoming)
-        if form.is_valid():
-            form.save()
-            messages.success(request, f"Incoming {incoming.name} saved.")
-            return redirect(incoming)
-        return _render_form(request, form, incoming, status=400)
-    return _render_form(request, IncomingForm(instance=incoming), incoming)
+    form = IncomingForm(request.POST if request.method == "POST" else None, instance=incoming)
+    return create_or_edit(request, form, template=FORM_TEMPLATE, noun="Incoming", instance=incoming,
+                          context_name="incoming")
 
 
 def _form_from_request(request: HttpRequest) -> IncomingForm:
@@ -207,14 +194,7 @@ def incoming_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def incoming_duplicate(request: AuthedRequest, pk: int) -> HttpResponse:
     incoming = get_incoming_for_user(request, pk, write=True)
-    name = free_copy_name(Incoming.objects.all(), incoming.name)
-    copy = Incoming.objects.create(
-        name=name, subscriber=incoming.subscriber, config=incoming.config, secrets=incoming.secrets, path=incoming.path,
-        query=incoming.query,
-        pagination=incoming.pagination, page_cap=incoming.page_cap, incremental=incoming.incremental,
-        http_client=incoming.http_client, transformer=incoming.transformer, enabled=incoming.enabled,
-        task_label=incoming.task_label, task_key=incoming.task_key, created_by=request.user,
-    )
+    copy = save_copy(incoming, created_by=request.user)
     messages.success(request, f"Incoming {incoming.name} duplicated as {copy.name}.")
     return redirect("connections:incoming_edit", copy.pk)
 

@@ -12,7 +12,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import AuthedRequest, can_edit, editor_required, get_for_user, viewer_required
-from lib.naming import free_copy_name
+from dashboard.editing import create_or_edit
+from lib.naming import save_copy
 
 from .. import tester_sources
 from ..forms.outgoing import OutgoingForm
@@ -41,39 +42,24 @@ def outgoing_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _render_form(request: HttpRequest, form: OutgoingForm, outgoing: Outgoing | None,
-                 status: int = 200) -> HttpResponse:
-    return render(request, "connections/outgoing/form.html", {"form": form, "outgoing": outgoing}, status=status)
+FORM_TEMPLATE = "connections/outgoing/form.html"
 
 
 @editor_required
 def outgoing_create(request: AuthedRequest) -> HttpResponse:
-    if request.method == "POST":
-        form = OutgoingForm(request.POST)
-        if form.is_valid():
-            outgoing = form.save(commit=False)
-            outgoing.created_by = request.user
-            outgoing.save()
-            messages.success(request, f"Outgoing {outgoing.name} created.")
-            return redirect(outgoing)
-        return _render_form(request, form, None, status=400)
     # htmx re-renders the dependent fields (entity list, reference field) when action or entity change.
-    form = OutgoingForm(initial=request.GET.dict()) if request.GET else OutgoingForm()
-    return _render_form(request, form, None)
+    form = OutgoingForm(request.POST) if request.method == "POST" else OutgoingForm(initial=request.GET.dict() or None)
+    return create_or_edit(request, form, template=FORM_TEMPLATE, noun="Outgoing", instance=None,
+                          context_name="outgoing")
 
 
 @editor_required
 def outgoing_edit(request: HttpRequest, pk: int) -> HttpResponse:
     outgoing = get_outgoing_for_user(request, pk, write=True)
-    if request.method == "POST":
-        form = OutgoingForm(request.POST, instance=outgoing)
-        if form.is_valid():
-            form.save()
-            messages.success(request, f"Outgoing {outgoing.name} saved.")
-            return redirect(outgoing)
-        return _render_form(request, form, outgoing, status=400)
-    form = OutgoingForm(instance=outgoing, initial=request.GET.dict() if request.GET else None)
-    return _render_form(request, form, outgoing)
+    form = OutgoingForm(request.POST, instance=outgoing) if request.method == "POST" else \
+        OutgoingForm(instance=outgoing, initial=request.GET.dict() or None)
+    return create_or_edit(request, form, template=FORM_TEMPLATE, noun="Outgoing", instance=outgoing,
+                          context_name="outgoing")
 
 
 @viewer_required
@@ -116,15 +102,9 @@ def outgoing_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def outgoing_duplicate(request: AuthedRequest, pk: int) -> HttpResponse:
     original = get_outgoing_for_user(request, pk, write=True)
-    name = free_copy_name(Outgoing.objects.all(), original.name)
-    copy = Outgoing.objects.create(
-        name=name, publisher=original.publisher, action=original.action, entity=original.entity, path=original.path,
-        query=original.query, payload=original.payload, transformer=original.transformer,
-        config={k: v for k, v in original.config.items() if k != "reference_salt"},  # a copy gets its own salt
-        secrets=original.secrets,
-        http_client=original.http_client, created_by=request.user,
-    )
-    messages.success(request, f"Duplicated as {copy.name}.")
+    copy = save_copy(original, created_by=request.user,  # a copy gets its own idempotency salt
+                     config={k: v for k, v in original.config.items() if k != "reference_salt"})
+    messages.success(request, f"Outgoing {original.name} duplicated as {copy.name}.")
     return redirect("connections:outgoing_edit", pk=copy.pk)
 
 
