@@ -88,3 +88,33 @@ def test_daily_and_weekly_windows_repeat_at_the_same_local_time(make_route, sett
                                repeat=MaintenanceWindow.Repeat.WEEKLY)
     assert weekly.active_until(datetime(2026, 3, 10, 0, 30, tzinfo=tz)) == datetime(2026, 3, 10, 2, 0, tzinfo=tz)
     assert weekly.active_until(datetime(2026, 3, 11, 0, 30, tzinfo=tz)) is None
+
+
+@pytest.mark.django_db
+def test_the_route_task_and_client_pages_say_until_when(make_route, editor_client):
+    route = make_route()
+    client = route.outgoing.http_client
+    page = editor_client.get(f"/connections/routes/{route.pk}/").content.decode()
+    assert "maintenance-note" not in page and f"/alerts/maintenance/create/?route={route.pk}" in page
+    _window(http_client=client)
+    run = Run.objects.create(incoming=route.incoming, status=Run.Status.SUCCEEDED)
+    RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.PUBLISHING)
+    task = Task.objects.create(run=run, data={}, status=Task.Status.RETRY)
+    for url in (f"/connections/routes/{route.pk}/", f"/connections/tasks/{task.pk}/", f"/clients/{client.pk}/"):
+        page = editor_client.get(url).content.decode()
+        assert 'data-testid="maintenance-note">In maintenance window until' in page, url
+        assert "(Exact upgrade)" in page
+
+
+@pytest.mark.django_db
+def test_an_editor_plans_a_window_from_the_form(make_route, editor_client):
+    route = make_route()
+    response = editor_client.post("/alerts/maintenance/create/", {
+        "route": route.pk, "starts_at": "2026-06-01T22:00", "ends_at": "2026-06-02T02:00", "repeat": "daily",
+        "reason": "nightly backup"})
+    assert response.status_code == 302
+    window = MaintenanceWindow.objects.get()
+    assert window.route == route and window.repeat == "daily" and window.created_by is not None
+    bad = editor_client.post("/alerts/maintenance/create/", {"starts_at": "2026-06-01T22:00",
+                                                             "ends_at": "2026-06-01T21:00", "repeat": "none"})
+    assert bad.status_code == 400 and "Choose a route or an HTTP client." in bad.content.decode()

@@ -55,11 +55,38 @@ def _pages(route: Route) -> list[tuple[str, str]]:
         ("two-factor", "/accounts/2fa/"),
         ("api-tokens", "/account/api-tokens/"),
     ]
+    pages += _alert_pages(route)
     if run:
         pages.append(("run", f"/connections/runs/{run.run_id}/"))
     if task:
         pages.append(("task", f"/connections/tasks/{task.pk}/"))
     return pages
+
+
+def _alert_pages(route: Route) -> list[tuple[str, str]]:
+    """Alerts, rules, channels and maintenance windows, each with a row (a long subject, a broken channel)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alerts.models import Alert, Channel, MaintenanceWindow, Notification, Rule
+
+    channel = Channel.objects.create(name="Operations on Slack", kind=Channel.Kind.SLACK, daily_digest=True,
+                                     last_error_at=timezone.now(), last_error="The webhook at hooks.slack.com answered "
+                                     "HTTP 404.")
+    rule = Rule.objects.create(name="Failed tasks in the first integration", kind=Rule.Kind.TASKS_FAILED,
+                               route=route, threshold=5, percent=20)
+    rule.channels.add(channel)
+    alert = Alert.objects.create(rule=rule, key=f"route:{route.pk}", url=route.get_absolute_url(),
+                                 subject=f"Route {route.name}: 11 of 11 tasks failed in run 1",
+                                 detail="11 of 11 tasks failed (100%).")
+    Notification.objects.create(alert=alert, channel=channel, channel_name=channel.name, event="fired", ok=False,
+                                error=channel.last_error)
+    MaintenanceWindow.objects.create(http_client=route.outgoing.http_client, starts_at=timezone.now(),
+                                     ends_at=timezone.now() + timedelta(hours=2), reason="Exact Online upgrade")
+    return [("alerts", "/alerts/"), ("alert", f"/alerts/{alert.pk}/"), ("alert-rules", "/alerts/rules/"),
+            ("alert-rule-create", "/alerts/rules/create/"), ("alert-channels", "/alerts/channels/"),
+            ("maintenance", "/alerts/maintenance/")]
 
 
 # One round trip per check: how far the document overflows the viewport, the narrowest element sticking out
