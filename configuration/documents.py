@@ -230,8 +230,8 @@ def read_document(text: str | bytes, *, max_bytes: int | None = None) -> ConfigD
     limit = settings.CONFIG_IMPORT_MAX_BYTES if max_bytes is None else max_bytes
     size = len(text.encode() if isinstance(text, str) else text)
     if size > limit:
-        raise DocumentError(f"The document is {size / 1_000_000:.1f} MB; "
-                            f"at most {limit / 1_000_000:.1f} MB is accepted.")
+        raise DocumentError(f"The document is over the limit of {limit / 1_000_000:.1f} MB "
+                            "(DASH_CONFIG_IMPORT_MAX_BYTES): nothing was read.")
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")

@@ -54,6 +54,8 @@ def _pages(route: Route) -> list[tuple[str, str]]:
         ("users", "/users/"),
         ("two-factor", "/accounts/2fa/"),
         ("api-tokens", "/account/api-tokens/"),
+        ("variables", "/settings/variables/"),
+        ("export-import", "/settings/configuration/"),
     ]
     pages += _alert_pages(route)
     if run:

@@ -53,12 +53,8 @@ class Command(BaseCommand):
             elif options["file"] == "-":
                 text = sys.stdin.buffer.read(settings.CONFIG_IMPORT_MAX_BYTES + 1)
             else:
-                path = Path(options["file"])
-                if path.stat().st_size > settings.CONFIG_IMPORT_MAX_BYTES:
-                    text = b"x" * (settings.CONFIG_IMPORT_MAX_BYTES + 1)  # refused by size, unread
-                    text = path.open("rb").read(settings.CONFIG_IMPORT_MAX_BYTES + 1)
-                else:
-                    text = path.read_bytes()
+                with Path(options["file"]).open("rb") as handle:  # at most one byte over: refused by its size
+                    text = handle.read(settings.CONFIG_IMPORT_MAX_BYTES + 1)
         except (OSError, DocumentError) as exc:
             raise CommandError(str(exc)) from exc
         plan = plan_import(text)
