@@ -19,7 +19,7 @@ from dashboard.editing import create_or_edit
 from lib.naming import save_copy
 
 from .. import tester_sources
-from ..flow.read import request_hook_for
+from ..flow.read import request_hook_for, subscriber_for
 from ..forms.incoming import IncomingForm
 from ..models import Incoming, IncomingCursor, Run, TriggerSource
 from ..subscribers import ReadError
@@ -135,7 +135,7 @@ def incoming_sample(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"errors": errors}
     if incoming is not None and not errors:
         try:
-            subscriber = incoming.subscriber_class(incoming)
+            subscriber = subscriber_for(incoming)  # with its ${NAME} variables filled in, as a run reads
             sample = subscriber.fetch_sample(limit=5, request_hook=request_hook_for(incoming))
             context["sample"] = sample
         except ReadError as exc:
