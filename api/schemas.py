@@ -12,8 +12,24 @@ from pydantic import BaseModel, ConfigDict, create_model
 
 __all__ = [
     "ClientOut", "ClientStatusOut", "IncomingOut", "MeOut", "OutgoingOut", "QuotaOut", "RouteOut", "RouteRunOut",
-    "TaskDetailOut", "TaskOut", "TransformerOut", "WebhookOut", "input_schema",
+    "TaskDetailOut", "TaskOut", "TransformerOut", "VariableOut", "WebhookOut", "input_schema",
 ]
+
+
+class VariableOut(Schema):
+    """An environment variable; an encrypted one's value is write-only (``value`` is null)."""
+
+    id: int
+    name: str
+    description: str
+    encrypted: bool
+    value: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_value(obj: Any) -> str | None:
+        return None if obj.encrypted else obj.value
 
 
 class MeOut(Schema):
@@ -245,7 +261,7 @@ _FIELD_TYPES: list[tuple[type[forms.Field], Any]] = [
 
 
 def input_schema(name: str, form_class: type[forms.BaseForm], *, also: type[forms.BaseForm] | None = None,
-                 doc: str = "") -> type[FormBody]:
+                 doc: str = "", renames: dict[str, str] | None = None) -> type[FormBody]:
     """A body schema naming the fields of ``form_class`` (declared ones; a plugin's fields are extra keys).
 
     Every field is optional here: the form decides what is required, and an update sends only what changes.
@@ -254,6 +270,6 @@ def input_schema(name: str, form_class: type[forms.BaseForm], *, also: type[form
     for form in (form_class, also):
         for field_name, field in (getattr(form, "base_fields", {}) if form is not None else {}).items():
             kind: Any = next((t for cls, t in _FIELD_TYPES if isinstance(field, cls)), str | dict[str, Any] | list[Any])
-            fields[field_name] = (kind | None, None)
+            fields[(renames or {}).get(field_name, field_name)] = (kind | None, None)
     model: type[FormBody] = create_model(name, __base__=FormBody, __doc__=doc or None, **fields)
     return model

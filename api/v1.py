@@ -30,6 +30,9 @@ from audit.recording import API_REASON, record
 from clients.forms import ClientForm
 from clients.models import HttpClient
 from clients.registry import ClientType, get_client_type
+from configuration.forms import VariableForm
+from configuration.models import Variable
+from configuration.variables import usages
 from connections.flow import routing
 from connections.forms.incoming import IncomingForm
 from connections.forms.outgoing import OutgoingForm
@@ -197,6 +200,20 @@ def _save_transformer(request: HttpRequest, stored: Transformer | None, body: di
     return transformer
 
 
+def _save_variable(request: HttpRequest, stored: Variable | None, body: dict[str, Any]) -> Variable:
+    """As the Environment variables page: the form saves (an encrypted value left out is kept), and a changed
+    value under a client's Base URI or Client ID removes that client's secrets and grant."""
+    body = dict(body)
+    if "value" in body:  # the API's name for the page's "Value" field
+        body["new_value"] = body.pop("value")
+    form = bind(partial(VariableForm, instance=stored), body)
+    if not form.is_valid():
+        raise form_problem(form)
+    _through_api(form.instance)  # type: ignore[attr-defined]
+    variable: Variable = form.save()  # type: ignore[attr-defined]
+    return variable
+
+
 def _client_type(kind: str) -> ClientType:
     try:
         return get_client_type(kind)
@@ -251,6 +268,11 @@ RESOURCES = [
                                   "transformer_N (ids, in order)."),
              _save_route, lambda q: Q(name__icontains=q) | Q(incoming__name__icontains=q)
              | Q(outgoing__name__icontains=q)),
+    Resource("variables", "Environment variable", Variable, schemas.VariableOut,
+             schemas.input_schema("VariableIn", VariableForm, doc="Name, description, encrypted (on create only) and "
+                                  "value (write-only when encrypted: left out, the stored value stays).",
+                                  renames={"new_value": "value"}),
+             _save_variable, lambda q: Q(name__icontains=q) | Q(description__icontains=q)),
     Resource("webhooks", "Webhook", Webhook, schemas.WebhookOut,
              schemas.input_schema("WebhookIn", WebhookForm, doc="The Webhook form: checks, parser, routes (ids)."),
              _save_webhook, lambda q: Q(name__icontains=q)),
@@ -310,6 +332,9 @@ def _delete(obj: Any) -> None:
     if isinstance(obj, HttpClient) and obj.dependents():
         names = ", ".join(f"{d.label} “{o}”" for d in obj.dependents() for o in d.examples)
         raise ApiProblem(409, f"“{obj}” is used by {names}: change or delete those first.")
+    if isinstance(obj, Variable) and usages().get(obj.name):
+        names = ", ".join(f"{u.kind} “{u.name}”" for u in usages()[obj.name][:5])
+        raise ApiProblem(409, f"Variable {obj.name} is used by {names}: change those first.")
     if isinstance(obj, Incoming) and obj.routes.exists():
         names = ", ".join(map(str, obj.routes.all()))
         raise ApiProblem(409, f"Incoming {obj} is used by route(s) {names}; remove it from them first.")

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from api.models import ApiToken
 from clients.models import HttpClient
+from configuration.models import Variable
 from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task, Transformer
 from webhooks.models import Webhook
 
@@ -70,6 +71,7 @@ class World:
     outgoing: Outgoing
     route: Route
     webhook: Webhook
+    variable: Variable
     route_run: RouteRun
     failed: Task
     waiting: Task
@@ -100,4 +102,7 @@ def world(db) -> World:
                                   status=Task.Status.RETRY, data={"id": 2},
                                   next_attempt_at=timezone.now() + timedelta(hours=1))
     route_run = RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.PUBLISHING)
-    return World(client, transformer, incoming, outgoing, route, webhook, route_run, failed, waiting)
+    variable = Variable(name="SHOP_KEY", encrypted=True)
+    variable.set_value(CANARY)
+    variable.save()
+    return World(client, transformer, incoming, outgoing, route, webhook, variable, route_run, failed, waiting)

@@ -74,3 +74,20 @@ def test_making_and_revoking_a_token_is_in_the_audit_trail(editor_client, editor
     messages = list(AuditEntry.objects.filter(object_type="api.apitoken").order_by("at").values_list("message",
                                                                                                      flat=True))
     assert messages == ["API token “deploy” created", "API token “deploy” revoked"]
+
+
+def test_variables_keep_an_encrypted_value_write_only_and_are_not_deleted_while_used(world, editor_api):
+    from configuration.models import Variable
+
+    url = f"/api/v1/variables/{world.variable.pk}"
+    assert editor_api.call("GET", url).json()["value"] is None
+    editor_api.call("PATCH", url, {"description": "rotated monthly"})
+    assert Variable.objects.get(pk=world.variable.pk).current_value == CANARY  # left out: kept
+    plain = editor_api.call("POST", "/api/v1/variables", {"name": "SHOP_PATH", "value": "/orders"}).json()
+    assert plain["value"] == "/orders" and plain["encrypted"] is False
+    patched = editor_api.call("PATCH", f"/api/v1/outgoings/{world.outgoing.pk}", {"payload": {"p": "${SHOP_PATH}"}})
+    assert patched.status_code == 200, patched.content
+    refused = editor_api.call("DELETE", f"/api/v1/variables/{plain['id']}")
+    assert refused.status_code == 409 and "Post orders" in refused.json()["detail"]
+    unknown = editor_api.call("PATCH", f"/api/v1/outgoings/{world.outgoing.pk}", {"payload": {"p": "${NOPE}"}})
+    assert unknown.status_code == 422  # the form's check of unknown variables, as on the page

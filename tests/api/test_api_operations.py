@@ -86,6 +86,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/tasks/{pk}"): Case(200, lambda w: f"/api/v1/tasks/{w.failed.pk}"),
     ("POST", "/api/v1/tasks/{pk}/retry"): Case(200, lambda w: f"/api/v1/tasks/{w.failed.pk}/retry"),
     ("POST", "/api/v1/tasks/{pk}/skip"): Case(200, lambda w: f"/api/v1/tasks/{w.waiting.pk}/skip"),
+    ("GET", "/api/v1/variables"): Case(200, lambda w: "/api/v1/variables?q=SHOP"),
+    ("POST", "/api/v1/variables"): Case(201, lambda w: "/api/v1/variables", lambda w: {
+        "name": "SHOP_TOKEN", "encrypted": True, "value": CANARY}),
+    ("GET", "/api/v1/variables/{pk}"): Case(200, lambda w: f"/api/v1/variables/{w.variable.pk}"),
+    ("PATCH", "/api/v1/variables/{pk}"): Case(200, lambda w: f"/api/v1/variables/{w.variable.pk}",
+                                              lambda w: {"description": "the shop's key"}),
+    ("DELETE", "/api/v1/variables/{pk}"): Case(200, lambda w: f"/api/v1/variables/{w.variable.pk}"),
     ("GET", "/api/v1/export"): Case(200, lambda w: f"/api/v1/export?routes={w.route.name}"),
     ("POST", "/api/v1/import"): Case(200, lambda w: "/api/v1/import", lambda w: export_config()),
 }
