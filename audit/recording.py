@@ -130,7 +130,7 @@ def diff_versions(old: Any, new: Any) -> dict[str, Any]:
     """Field-level changes from version ``old`` (None: nothing before) to ``new``; secrets as ``"changed"``."""
     changes: dict[str, Any] = {}
     for field in tracked_fields(new):
-        if field.name in IGNORED_FIELDS:
+        if field.name in IGNORED_FIELDS or field.primary_key:
             continue
         before = getattr(old, field.attname) if old is not None else None
         after = getattr(new, field.attname)

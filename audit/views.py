@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from connections.transformers.diff import json_diff
 from dashboard.access import admin_required, can_edit, editor_required, get_for_user, is_admin, viewer_required
 
 from .forms import AuditFilterForm
@@ -99,9 +100,15 @@ def version_detail(request: HttpRequest, label: str, pk: int, history_id: int) -
     version = _version(model, pk, history_id)
     against_id = request.GET.get("against", "")
     against = _version(model, pk, int(against_id)) if against_id.isdigit() else version.prev_record
+    changes = diff_versions(against, version)
+    # JSON fields (steps, config, payload...) also as a path-by-path diff, like a task's stages.
+    path_diffs = [(field, json_diff(change[0], change[1])) for field, change in changes.items()
+                  if isinstance(change, list) and any(isinstance(value, (dict, list)) for value in change)]
+    latest = history_of(model, pk).values_list("history_id", flat=True).first()
     return render(request, "audit/version.html", {
         "label": label, "pk": pk, "version": version, "fields": version_fields(version), "against": against,
-        "changes": diff_versions(against, version), "others": history_of(model, pk)[:200],
+        "changes": changes, "path_diffs": path_diffs, "is_latest": latest == version.history_id,
+        "others": history_of(model, pk)[:200],
         "can_edit": can_edit(request.user), "name": version_repr(version), "kind": model._meta.verbose_name,
     })
 

@@ -110,3 +110,19 @@ def test_pruning_keeps_the_newest_version_of_each_object():
     result = prune_audit_trail(days=365)
     assert result == {"entries": 2, "versions": 1}
     assert Transformer.history.count() == 1  # type: ignore[attr-defined]
+
+
+def test_two_factor_changes_are_recorded(rf, editor_user):
+    from types import SimpleNamespace
+
+    from allauth.mfa import signals
+
+    request = rf.post("/accounts/2fa/totp/activate", REMOTE_ADDR="198.51.100.7")
+    request.user = editor_user
+    signals.authenticator_added.send(sender=type(editor_user), request=request, user=editor_user,
+                                     authenticator=SimpleNamespace(type="totp"))
+    signals.authenticator_removed.send(sender=type(editor_user), request=request, user=editor_user,
+                                       authenticator=SimpleNamespace(type="totp"))
+    rows = list(AuditEntry.objects.filter(action="two_factor").order_by("pk").values_list("username", "ip", "message"))
+    assert rows == [("eddie-editor", "198.51.100.7", "Authenticator added: totp"),
+                    ("eddie-editor", "198.51.100.7", "Authenticator removed: totp")]

@@ -42,6 +42,7 @@ def test_restoring_an_earlier_transformer_version_gives_the_earlier_output(edito
     compare = viewer_client.get(reverse("audit:version", args=[LABEL, transformer.pk, second.history_id]),
                                 {"against": first.history_id}).content.decode()
     assert "Title" in html.unescape(compare) and "Name" in html.unescape(compare)
+    assert 'data-testid="diff"' in compare and "0.params.target" in compare
     restore = reverse("audit:restore", args=[LABEL, transformer.pk, first.history_id])
     assert viewer_client.post(restore).status_code == 403
 
