@@ -27,7 +27,7 @@ def attention_context() -> dict[str, Any]:
               .select_related("route").order_by("-finished_at"))
     failed_runs = list(recent.filter(status=RouteRun.Status.FAILED)[:10])
     # Runs that "finished" but whose tasks failed: as much a failure to the person reading the dashboard.
-    with_failures = list(recent.filter(status=RouteRun.Status.FINISHED).annotate(
+    with_failures = list(recent.filter(status=RouteRun.Status.SUCCEEDED).annotate(
         failed=Count("run__tasks", filter=Q(run__tasks__status=Task.Status.FAILED)),
         total=Count("run__tasks")).filter(failed__gt=0)[:10])
     failed_tasks = Task.objects.filter(Task.in_routes(), status=Task.Status.FAILED, updated_at__gte=since).count()

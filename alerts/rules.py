@@ -100,7 +100,7 @@ def no_success(rule: Rule, now: datetime) -> list[Finding]:
     for route in _routes(rule):
         if not rule.route_id and route.schedule_kind == Route.ScheduleKind.NONE and route.webhook_id is None:
             continue  # a route only run by hand is not expected to succeed on its own
-        last_ok = (route.runs.filter(status=RouteRun.Status.FINISHED).exclude(trigger=TriggerSource.WEBHOOK)
+        last_ok = (route.runs.filter(status=RouteRun.Status.SUCCEEDED).exclude(trigger=TriggerSource.WEBHOOK)
                    .order_by("-finished_at").values_list("finished_at", flat=True).first())
         since = last_ok or route.created_at
         if since < now - timedelta(hours=hours):

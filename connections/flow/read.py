@@ -226,7 +226,7 @@ def execute_incoming_run(run_id: int, *, transform: TransformHook | None = None,
         return run
     reclaimed = False
     if not run.start():
-        reclaimed = run.status == Run.Status.RUNNING and run.reclaim(stale_after=STALE_AFTER)
+        reclaimed = run.status == Run.Status.READING and run.reclaim(stale_after=STALE_AFTER)
         if not reclaimed:
             logger.info("Run %s was not queued (status %s): not started twice", run.pk, run.status)
             return run

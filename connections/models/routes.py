@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .runs import Task, TaskQuerySet, TriggerSource
+from .runs import RunStatus, Task, TaskQuerySet, TriggerSource
 
 __all__ = ["Route", "RouteRun", "RouteTransformer"]
 
@@ -237,14 +237,10 @@ class RouteRun(models.Model):
     not reads and may overlap.
     """
 
-    class Status(models.TextChoices):
-        READING = "reading", "Reading"
-        PUBLISHING = "publishing", "Publishing"
-        FINISHED = "finished", "Finished"
-        FAILED = "failed", "Failed"
+    Status = RunStatus  # never queued nor cancelled: Reading, Publishing, then Succeeded or Failed
 
     ACTIVE = (Status.READING, Status.PUBLISHING)
-    TERMINAL = (Status.FINISHED, Status.FAILED)
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
 
     route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="runs")
     run = models.OneToOneField("connections.Run", null=True, blank=True, on_delete=models.CASCADE,
@@ -343,7 +339,7 @@ class RouteRun(models.Model):
                                             failed=models.Count("pk", filter=models.Q(status=Task.Status.FAILED)))
             if counts["total"] and counts["failed"] == counts["total"]:
                 error = f"All {counts['total']} tasks failed."
-        status = RouteRun.Status.FAILED if error else RouteRun.Status.FINISHED
+        status = RouteRun.Status.FAILED if error else RouteRun.Status.SUCCEEDED
         now = timezone.now()
         closed = RouteRun.objects.filter(pk=self.pk, status=RouteRun.Status.PUBLISHING).update(
             status=status, finished_at=now, error=error)

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-__all__ = ["Run", "RunLogEntry", "Task", "TriggerSource"]
+__all__ = ["Run", "RunLogEntry", "RunStatus", "Task", "TriggerSource"]
 
 
 class TriggerSource(models.TextChoices):
@@ -32,13 +32,28 @@ class TriggerSource(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
 
 
+class RunStatus(models.TextChoices):
+    """The one set of states of a run, whether of an Incoming (``Run``) or of a route (``RouteRun``)::
+
+        Run:       Queued --start--> Reading --finish--> Succeeded | Failed | Cancelled
+        RouteRun:                    Reading --finish_reading--> Publishing --finish_if_done--> Succeeded | Failed
+    """
+
+    QUEUED = "queued", "Queued"
+    READING = "reading", "Reading"
+    PUBLISHING = "publishing", "Publishing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class RunQuerySet(models.QuerySet["Run"]):
     def active(self) -> RunQuerySet:
         return self.filter(status__in=Run.ACTIVE)
 
     def stale(self, *, older_than: timedelta) -> RunQuerySet:
         """Running runs whose worker stopped reporting (killed, lost): candidates for a resume."""
-        return self.filter(status=Run.Status.RUNNING, heartbeat_at__lt=timezone.now() - older_than)
+        return self.filter(status=Run.Status.READING, heartbeat_at__lt=timezone.now() - older_than)
 
 
 class Run(models.Model):
@@ -50,14 +65,9 @@ class Run(models.Model):
     Incoming (a partial unique constraint): a "Run now" click racing the schedule cannot start a second.
     """
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = RunStatus  # it never publishes: Queued, Reading, then Succeeded, Failed or Cancelled
 
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    ACTIVE = (Status.QUEUED, Status.READING)
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
     RESUMABLE = (Status.FAILED, Status.CANCELLED)
 
@@ -100,7 +110,7 @@ class Run(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["incoming"], condition=models.Q(status__in=["queued", "running"]),
+                fields=["incoming"], condition=models.Q(status__in=["queued", "reading"]),
                 name="one_active_run_per_incoming",
             )
         ]
@@ -134,10 +144,10 @@ class Run(models.Model):
         """Claim a queued run for this worker; False when someone else already did (or it was cancelled)."""
         now = timezone.now()
         claimed = Run.objects.filter(pk=self.pk, status=Run.Status.QUEUED).update(
-            status=Run.Status.RUNNING, started_at=now, heartbeat_at=now
+            status=Run.Status.READING, started_at=now, heartbeat_at=now
         )
         if claimed == 1:
-            self.status, self.started_at, self.heartbeat_at = Run.Status.RUNNING, now, now
+            self.status, self.started_at, self.heartbeat_at = Run.Status.READING, now, now
         return claimed == 1
 
     def reclaim(self, *, stale_after: timedelta) -> bool:
@@ -146,7 +156,7 @@ class Run(models.Model):
         Atomic like ``start()``: of two workers that both see the stale heartbeat, one wins.
         """
         now = timezone.now()
-        claimed = Run.objects.filter(pk=self.pk, status=Run.Status.RUNNING, heartbeat_at=self.heartbeat_at,
+        claimed = Run.objects.filter(pk=self.pk, status=Run.Status.READING, heartbeat_at=self.heartbeat_at,
                                      heartbeat_at__lt=now - stale_after).update(heartbeat_at=now)
         if claimed == 1:
             self.refresh_from_db()
@@ -170,7 +180,7 @@ class Run(models.Model):
 
     def resume(self, *, user: Any = None) -> Run:
         """A new queued run that continues this one's checkpoint (the next page of each unfinished division)."""
-        if self.status == Run.Status.RUNNING:
+        if self.status == Run.Status.READING:
             self.finish(Run.Status.FAILED, self.error or "Worker stopped reporting; resumed by a new run.")
         return Run.objects.create(
             incoming=self.incoming, trigger=TriggerSource.MANUAL, dry_run=self.dry_run, resumed_from=self,

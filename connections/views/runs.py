@@ -70,7 +70,7 @@ def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
     from ..tasks import enqueue_incoming_run
 
     run = get_run_for_user(request, pk, write=True)
-    if not (run.can_resume or run.status == Run.Status.RUNNING):
+    if not (run.can_resume or run.status == Run.Status.READING):
         messages.error(request, f"Run {run.pk} is {run.get_status_display().lower()}; there is nothing to resume.")
         return redirect(run)
     if run.incoming is not None and run.incoming.active_run() not in (None, run):

@@ -16,7 +16,7 @@ register = template.Library()
 # One colour meaning everywhere (ui.md): green done, blue running/new, amber waiting, red failed, grey off.
 _BADGE_COLOURS = {
     "green": {"finished", "granted", "ok", "succeeded", "success", "active", "enabled", "connected"},
-    "blue": {"running", "new", "processing", "queued", "started"},
+    "blue": {"running", "reading", "publishing", "new", "processing", "queued", "started"},
     "amber": {"retry", "waiting", "needs_attention", "stale", "throttled", "pending", "unknown"},
     "red": {"failed", "needs_reconnect", "error", "refused", "revoked", "denied"},
     "grey": {"skipped", "disabled", "not_granted", "never", "cancelled"},

@@ -19,7 +19,7 @@ from exact_online.models import ErrorBudget, QuotaState
 from webhooks.models import Delivery, Webhook
 
 
-def _finished_run(route: Route, *, status: str = RouteRun.Status.FINISHED, failed: int = 0, ok: int = 0,
+def _finished_run(route: Route, *, status: str = RouteRun.Status.SUCCEEDED, failed: int = 0, ok: int = 0,
                   error: str = "") -> RouteRun:
     run = Run.objects.create(incoming=route.incoming, status=Run.Status.SUCCEEDED)
     Task.objects.bulk_create([Task(run=run, status=Task.Status.FAILED, data={}) for _ in range(failed)]
@@ -93,7 +93,7 @@ def _circuit(make_route: Callable[..., Route]) -> tuple[Callable[[], Any], Calla
 def _stalled(make_route: Callable[..., Route]) -> tuple[Callable[[], Any], Callable[[Any], None]]:
     def start() -> RouteRun:
         route = make_route()
-        run = Run.objects.create(incoming=route.incoming, status=Run.Status.RUNNING)
+        run = Run.objects.create(incoming=route.incoming, status=Run.Status.READING)
         return RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.READING,
                                        heartbeat_at=timezone.now() - timedelta(minutes=30))
     return start, lambda rr: RouteRun.objects.filter(pk=rr.pk).update(heartbeat_at=timezone.now()) and None

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def test_run_now_and_a_bulk_action_are_recorded(editor_client, make_route, make_run):
     route = make_route()
-    make_run(route, 2, status="finished")
+    make_run(route, 2, status="succeeded")
     assert editor_client.post(reverse("connections:route_run", args=[route.pk])).status_code == 302
     run = AuditEntry.objects.get(action="run")
     assert (run.username, run.object_type, run.object_id) == ("eddie-editor", "connections.route", str(route.pk))

@@ -18,7 +18,7 @@ def _route_run(status: str = Run.Status.SUCCEEDED, **run_fields) -> Run:
                                        entity="crm/Accounts", http_client=client)
     route = Route.objects.create(name=f"r{Run.objects.count()}", incoming=incoming, outgoing=outgoing)
     run = Run.objects.create(incoming=incoming, status=status, **run_fields)
-    RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.FINISHED)
+    RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.SUCCEEDED)
     return run
 
 

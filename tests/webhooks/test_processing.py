@@ -39,7 +39,7 @@ def test_each_item_becomes_a_task_of_the_route_and_is_published(fed_route, scrip
     publish_batch(route_run, [t.pk for t in tasks])
     assert [job.source_id for job in script.jobs] == ["A-1", "A-2"]
     route_run.refresh_from_db()
-    assert route_run.status == RouteRun.Status.FINISHED
+    assert route_run.status == RouteRun.Status.SUCCEEDED
 
 
 def test_a_second_delivery_while_the_first_publishes_gets_its_own_webhook_run(fed_route):

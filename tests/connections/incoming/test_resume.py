@@ -84,7 +84,7 @@ def test_a_run_that_is_going_is_not_started_twice(exact_client):
     assert created and not created_again and again.pk == run.pk
     assert run.start() is True
     assert Run.objects.get(pk=run.pk).start() is False  # a second worker cannot claim it
-    assert execute_incoming_run(run.pk).status == Run.Status.RUNNING  # not executed by a second caller
+    assert execute_incoming_run(run.pk).status == Run.Status.READING  # not executed by a second caller
     run.finish(Run.Status.CANCELLED)
     assert Run.enqueue(incoming)[1] is True
 
@@ -104,7 +104,7 @@ def test_a_redelivered_task_takes_over_a_run_whose_worker_died(exact_client):
     with pytest.raises(SystemExit):
         execute_incoming_run(run.pk, on_page=die_after_page_4)
     run.refresh_from_db()
-    assert run.status == Run.Status.RUNNING and run.pages == 4
+    assert run.status == Run.Status.READING and run.pages == 4
     assert execute_incoming_run(run.pk).pages == 4  # heartbeat still fresh: a live worker may own it
     Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=11))
     done = execute_incoming_run(run.pk)

@@ -5,7 +5,7 @@ from connections.models import Run
 
 @pytest.mark.django_db
 def test_polling_an_active_run_returns_the_counters_and_keeps_polling(viewer_client):
-    run = Run.objects.create(status=Run.Status.RUNNING, entities_read=42)
+    run = Run.objects.create(status=Run.Status.READING, entities_read=42)
     response = viewer_client.get(f"/connections/runs/{run.pk}/status/", HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert response.status_code == 200

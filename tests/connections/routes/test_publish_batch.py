@@ -22,7 +22,7 @@ def test_a_batch_finishes_every_task_and_closes_the_run(make_route, make_run, sc
     assert task.attempts == 1
     assert SourceIdMap.lookup(route.outgoing_id, "src-1") == "key-src-1"
     route_run.refresh_from_db()
-    assert route_run.status == RouteRun.Status.FINISHED
+    assert route_run.status == RouteRun.Status.SUCCEEDED
     assert route_run.api_calls == 3
 
 
@@ -44,7 +44,7 @@ def test_permanent_errors_fail_the_task_with_the_message(make_route, make_run, s
     assert failed.attempts == 1
     assert Task.objects.get(identifier="src-1").status == Task.Status.FINISHED
     route_run.refresh_from_db()
-    assert route_run.status == RouteRun.Status.FINISHED  # a failed task is closed, not open
+    assert route_run.status == RouteRun.Status.SUCCEEDED  # a failed task is closed, not open
 
 
 def test_transient_errors_retry_with_growing_backoff_then_fail(make_route, make_run, script):
@@ -117,4 +117,4 @@ def test_a_run_whose_every_task_failed_is_failed_not_finished(make_route, make_r
     script.outcomes["src-0"] = ["permanent"]
     publish.publish_batch(partial, list(Task.objects.filter(run=partial.run).values_list("pk", flat=True)))
     partial.refresh_from_db()
-    assert partial.status == RouteRun.Status.FINISHED  # some arrived: finished, its failed task is counted apart
+    assert partial.status == RouteRun.Status.SUCCEEDED  # some arrived: finished, its failed task is counted apart

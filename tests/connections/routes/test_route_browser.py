@@ -67,7 +67,7 @@ def test_outgoing_route_run_and_fix_a_failed_task(browser_page, live_server, edi
         wait_for_js(page,
             "(document.querySelector('[data-testid=count-failed]') || {}).textContent?.trim() === '1'", timeout=15_000)
         page.wait_for_selector("#route-status:not([hx-trigger])", timeout=15_000)  # polling stopped
-        assert page.inner_text("#route-runs tbody tr:first-child td:nth-child(2)").strip() == "Finished"  # out of band
+        assert page.inner_text("#route-runs tbody tr:first-child td:nth-child(2)").strip() == "Succeeded"  # out of band
         screenshot(page, "route-run-counters")
 
         # --- open the failed task, edit its payload, retry --------------------------------------------

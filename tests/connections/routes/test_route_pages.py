@@ -54,7 +54,7 @@ def test_the_status_partial_polls_only_while_the_run_is_active(viewer_client, ma
     url = reverse("connections:route_status", args=[route.pk])
     active = viewer_client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-trigger="every 2s"' in active and 'data-testid="count-new">4<' in active
-    RouteRun.objects.filter(pk=route_run.pk).update(status=RouteRun.Status.FINISHED)
+    RouteRun.objects.filter(pk=route_run.pk).update(status=RouteRun.Status.SUCCEEDED)
     done = viewer_client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in done
 

@@ -38,7 +38,7 @@ def test_schedule_from_the_form_fires_through_beat(sandbox, editor_client, celer
     finished = None
     while time.monotonic() < deadline and finished is None:
         finished = RouteRun.objects.filter(route=route, trigger=TriggerSource.SCHEDULED,
-                                           status=RouteRun.Status.FINISHED).first()
+                                           status=RouteRun.Status.SUCCEEDED).first()
         time.sleep(0.5)
     assert finished is not None, "the schedule did not fire a run that finished"
     assert finished.run.entities_read > 0

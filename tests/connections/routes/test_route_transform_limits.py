@@ -17,7 +17,7 @@ def test_an_entity_over_the_limits_fails_its_task_and_nothing_else_is_lost(make_
     settings.TRANSFORM_MAX_BYTES = 200_000
     route = make_route()
     route.set_transformers([Transformer.objects.create(name="lines", steps=SPLIT_WITH_PARENT)])
-    run = Run.objects.create(incoming=route.incoming, status=Run.Status.RUNNING)
+    run = Run.objects.create(incoming=route.incoming, status=Run.Status.READING)
     huge = {"ID": "huge", "Lines": [{"i": n} for n in range(2000)]}  # 22 KB: every branch copies all lines
     small = {"ID": "small", "Lines": [{"i": n} for n in range(3)]}
     page = Page(division=101002, number=1, entities=[huge, small], next_url=None, endpoint="crm/Accounts")

@@ -47,8 +47,8 @@ def test_a_fire_while_the_previous_run_goes_on_is_shown_as_skipped(viewer_client
 @pytest.mark.django_db
 def test_run_numbers_count_per_route(viewer_client, make_route, make_run):
     other, route = make_route(), make_route()
-    make_run(other, status=RouteRun.Status.FINISHED)
-    first = make_run(route, status=RouteRun.Status.FINISHED)
+    make_run(other, status=RouteRun.Status.SUCCEEDED)
+    first = make_run(route, status=RouteRun.Status.SUCCEEDED)
     assert first.number == 1
     page = viewer_client.get(reverse("connections:route_detail", args=[route.pk])).content.decode()
     assert "<h2>Run 1 " in page

@@ -30,7 +30,7 @@ def test_a_second_start_while_running_is_refused(make_route):
 def test_a_finished_route_can_run_again(make_route):
     route = make_route()
     first = routing.start_route_run(route, enqueue=False)
-    RouteRun.objects.filter(pk=first.pk).update(status=RouteRun.Status.FINISHED)
+    RouteRun.objects.filter(pk=first.pk).update(status=RouteRun.Status.SUCCEEDED)
     first.run.finish(Run.Status.SUCCEEDED)
     second = routing.start_route_run(route, enqueue=False)
     assert second.pk != first.pk

@@ -51,7 +51,7 @@ def test_a_route_run_reads_publishes_and_closes_once(make_route, make_run):
     assert route_run.finish_if_done()
     assert not route_run.finish_if_done()
     route_run.refresh_from_db()
-    assert (route_run.status, route_run.api_calls, route_run.error) == (RouteRun.Status.FINISHED, 2, "")
+    assert (route_run.status, route_run.api_calls, route_run.error) == (RouteRun.Status.SUCCEEDED, 2, "")
 
 
 def test_a_run_starts_and_finishes_once(make_route):

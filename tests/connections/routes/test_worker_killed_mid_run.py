@@ -82,4 +82,4 @@ def test_worker_killed_mid_run_every_task_finishes_once(own_sandbox, celery_work
     assert len(seen) == TASKS  # every task's record is in Exact...
     assert max(seen.values()) == 1  # ...exactly once
     route_run.refresh_from_db()
-    assert route_run.status == RouteRun.Status.FINISHED
+    assert route_run.status == RouteRun.Status.SUCCEEDED

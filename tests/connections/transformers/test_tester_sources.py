@@ -30,7 +30,7 @@ def route(db) -> Route:
 
 def add_tasks(route: Route, *rows: dict) -> list[Task]:
     run = Run.objects.create(incoming=route.incoming, status=Run.Status.SUCCEEDED)
-    RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.FINISHED)
+    RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.SUCCEEDED)
     return [Task.objects.create(run=run, incoming=route.incoming, identifier=str(n), **row)
             for n, row in enumerate(rows)]
 
