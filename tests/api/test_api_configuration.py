@@ -91,3 +91,35 @@ def test_variables_keep_an_encrypted_value_write_only_and_are_not_deleted_while_
     assert refused.status_code == 409 and "Post orders" in refused.json()["detail"]
     unknown = editor_api.call("PATCH", f"/api/v1/outgoings/{world.outgoing.pk}", {"payload": {"p": "${NOPE}"}})
     assert unknown.status_code == 422  # the form's check of unknown variables, as on the page
+
+
+def test_a_patch_keeps_what_it_leaves_out_secrets_and_a_routes_chain_included(world, editor_api):
+    from clients.models import HttpClient
+    from webhooks.models import Webhook
+
+    editor_api.call("PATCH", f"/api/v1/clients/{world.client.pk}", {"name": "Shop (API)"})
+    client = HttpClient.objects.get(pk=world.client.pk)
+    assert client.name == "Shop (API)" and client.get_secrets()["api_key"] == CANARY
+    assert client.status == HttpClient.Status.GRANTED  # nothing it is bound to changed: the grant stays
+    editor_api.call("PATCH", f"/api/v1/webhooks/{world.webhook.pk}", {"enabled": False})
+    assert Webhook.objects.get(pk=world.webhook.pk).get_secrets()["shared_secret"] == CANARY
+    route = editor_api.call("POST", "/api/v1/routes", {
+        "name": "Chained", "incoming": world.incoming.pk, "outgoing": world.outgoing.pk,
+        "transformer_1": world.transformer.pk}).json()
+    assert route["transformers"] == [world.transformer.pk]
+    patched = editor_api.call("PATCH", f"/api/v1/routes/{route['id']}", {"batch_size": 5}).json()
+    assert (patched["transformers"], patched["batch_size"], patched["name"]) == ([world.transformer.pk], 5, "Chained")
+    moved = editor_api.call("PATCH", f"/api/v1/clients/{world.client.pk}", {"base_url": "http://127.0.0.1:9/v2"})
+    assert moved.json()["status"] == HttpClient.Status.NOT_GRANTED  # as on the page: a new address forgets secrets
+    assert HttpClient.objects.get(pk=world.client.pk).get_secrets() == {}
+
+
+def test_invalid_input_is_a_problem_naming_the_fields(world, editor_api):
+    response = editor_api.call("POST", "/api/v1/routes", {"name": "", "outgoing": 999999, "colour": "red"})
+    assert response.status_code == 422 and response.json()["errors"] == {"colour": ["Not a field of this form."]}
+    response = editor_api.call("POST", "/api/v1/routes", {"name": "", "outgoing": 999999})
+    errors = response.json()["errors"]
+    assert response.status_code == 422 and {"name", "outgoing"} <= set(errors)
+    typed = editor_api.call("PATCH", f"/api/v1/routes/{world.route.pk}", {"batch_size": "many"})
+    assert typed.status_code == 422 and "batch_size" in typed.json()["errors"]
+    assert editor_api.call("GET", "/api/v1/routes/999999").json()["status"] == 404
