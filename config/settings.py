@@ -347,6 +347,8 @@ DASH_ERROR_BUDGET_STATUSES = [int(s) for s in env_list("DASH_ERROR_BUDGET_STATUS
 TASK_RETENTION_DAYS = env_int("DASH_TASK_RETENTION_DAYS", 30)
 # Tasks of an Incoming run outside a route (a preview) are deleted this many hours after they were read.
 PREVIEW_TASK_HOURS = env_int("DASH_PREVIEW_TASK_HOURS", 24)
+# The Tasks page counts each status exactly up to this many tasks; above it shows the database's estimate.
+TASK_COUNT_CAP = env_int("DASH_TASK_COUNT_CAP", 1_000)
 TASK_STUCK_AFTER = env_int("DASH_TASK_STUCK_AFTER", 900)
 # Inbound webhooks: the largest body a hook stores (bigger ones get 413), when a delivery still Received is
 # queued again (its broker message was lost), how long deliveries are kept.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.urls import reverse
@@ -18,6 +19,7 @@ from .models import Run, Task
 __all__ = ["register_panels", "runs_context", "task_chart_context"]
 
 CHART_DAYS = 14
+PAST_DAYS_CACHE_SECONDS = 300
 CHART_HEIGHT = 120
 BAR_WIDTH = 22
 BAR_GAP = 8
@@ -56,20 +58,34 @@ def _day_bounds(day: date) -> tuple[str, str]:
     return start.isoformat(), (start + timedelta(days=1)).isoformat()
 
 
+def _counts_per_day(start: datetime, end: datetime | None) -> dict[tuple[date, str], int]:
+    """Route tasks created from ``start`` (until ``end``) per local day and status."""
+    rows = Task.objects.filter(Task.in_routes(), created_at__gte=start)
+    if end is not None:
+        rows = rows.filter(created_at__lt=end)
+    counted = (rows.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+               .values_list("day", "status").annotate(n=Count("id")))
+    return {(day, status): n for day, status, n in counted}
+
+
 def task_chart_context(today: date | None = None) -> dict[str, Any]:
-    """A stacked bar per day of the last two weeks, as SVG rectangles (no chart library, works offline)."""
+    """A stacked bar per day of the last two weeks, as SVG rectangles (no chart library, works offline).
+
+    Today is counted at every request; the thirteen days before change only when someone retries or prunes old
+    tasks, and counting them means reading hundreds of thousands of rows, so they are cached for
+    ``PAST_DAYS_CACHE_SECONDS``.
+    """
     today = today or timezone.localdate()
     first = today - timedelta(days=CHART_DAYS - 1)
-    start = datetime.combine(first, time.min, tzinfo=timezone.get_current_timezone())
-    counts: dict[tuple[date, str], int] = {}
-    rows = (
-        Task.objects.filter(Task.in_routes(), created_at__gte=start)
-        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
-        .values_list("day", "status")
-        .annotate(n=Count("id"))
-    )
-    for day, status, n in rows:
-        counts[(day, status)] = n
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    today_start = datetime.combine(today, time.min, tzinfo=tz)
+    key = f"connections:task-chart:{first.isoformat()}:{today.isoformat()}"
+    past = cache.get(key)
+    if past is None:
+        past = _counts_per_day(start, today_start)
+        cache.set(key, past, PAST_DAYS_CACHE_SECONDS)
+    counts = {**past, **_counts_per_day(today_start, None)}
     days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
     totals = {day: sum(counts.get((day, s), 0) for s, _ in STACK) for day in days}
     peak = max(totals.values(), default=0) or 1

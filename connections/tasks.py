@@ -16,13 +16,19 @@ from django.db import OperationalError
 
 from alerts.maintenance import route_window
 
-from .flow import publish, routing
+from .flow import bulk, publish, routing
 from .flow.queue import send_after_commit
 from .flow.read import execute_incoming_run
 from .models import Route, RouteRun, Run, TriggerSource
 
 __all__ = [
-    "enqueue_incoming_run", "prune_tasks", "publish_route_batch", "read_route", "repair_tasks", "run_incoming",
+    "enqueue_incoming_run",
+    "prune_tasks",
+    "publish_route_batch",
+    "read_route",
+    "repair_tasks",
+    "run_bulk_retry",
+    "run_incoming",
     "run_scheduled_route",
 ]
 
@@ -87,3 +93,10 @@ def repair_tasks() -> dict[str, int]:
 @shared_task(ignore_result=True)
 def prune_tasks() -> int:
     return routing.prune_old_tasks()
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5, retry_jitter=True, max_retries=5,
+             ignore_result=True)
+def run_bulk_retry(job_id: int) -> None:
+    """A user's "Retry all matching", in chunks (``flow/bulk.py``); a redelivered job resumes where it was."""
+    bulk.run_bulk_retry(job_id)

@@ -160,8 +160,10 @@ def requeue_tasks(tasks: list[Task], *, message: str) -> tuple[int, int]:
     per_run: dict[int, list[int]] = {}
     routes: dict[int, RouteRun] = {}
     orphans = 0
+    by_run = {rr.run_id: rr for rr in RouteRun.objects.select_related("route").filter(
+        run_id__in={task.run_id for task in tasks if task.run_id})}  # one query, not one per task
     for task in tasks:
-        route_run = RouteRun.objects.select_related("route").filter(run_id=task.run_id).first() if task.run_id else None
+        route_run = by_run.get(task.run_id) if task.run_id else None
         if route_run is None:
             orphans += 1
             continue

@@ -1,5 +1,6 @@
 """Connections' models, one module per feature; each module's models are re-exported here."""
 
+from .bulk import *  # noqa: F403
 from .incoming import *  # noqa: F403
 from .outgoing import *  # noqa: F403
 from .routes import *  # noqa: F403

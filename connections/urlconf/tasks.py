@@ -9,6 +9,7 @@ from ..views import tasks as views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/bulk/", views.task_bulk, name="task_bulk"),
+    path("tasks/bulk/progress/", views.task_bulk_progress, name="task_bulk_progress"),
     path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
     path("tasks/<int:pk>/retry/", views.task_retry, name="task_retry"),
     path("tasks/<int:pk>/skip/", views.task_skip, name="task_skip"),

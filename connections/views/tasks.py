@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,65 +21,32 @@ from audit.recording import record
 from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 from lib.json_input import parse_json
 
+from ..flow.bulk import start_bulk_retry
 from ..flow.routing import requeue_tasks, skip_task
-from ..models import Route, RouteRun, Task
+from ..models import Route, RouteRun, Task, TaskBulkRetry
+from ..task_counts import TaskCount, count_by_status
+from ..task_filters import FILTER_KEYS, filtered_tasks
 from ..transformers.diff import json_diff
 
-__all__ = ["task_bulk", "task_delete", "task_detail", "task_edit_payload", "task_list", "task_retry", "task_skip"]
+__all__ = [
+    "task_bulk", "task_bulk_progress", "task_delete", "task_detail", "task_edit_payload", "task_list", "task_retry",
+    "task_skip",
+]
 
-FILTER_KEYS = ("find", "scope", "route", "run", "status", "since", "until", "identifier", "q")
 
 
-def bulk_counts(by_status: dict[str, int]) -> dict[str, int]:
+def bulk_counts(by_status: dict[str, TaskCount]) -> dict[str, TaskCount]:
     """How many tasks each bulk action would touch, so every confirmation can name its count."""
+    none = TaskCount(0)
     return {
-        "retry": sum(by_status.get(status, 0) for status in Task.RETRYABLE),
-        "skip": sum(by_status.get(status, 0) for status in Task.SKIPPABLE),
-        "delete": sum(n for status, n in by_status.items() if status != Task.Status.PROCESSING),
+        "retry": sum((by_status.get(status, none) for status in Task.RETRYABLE), none),
+        "skip": sum((by_status.get(status, none) for status in Task.SKIPPABLE), none),
+        "delete": sum((n for status, n in by_status.items() if status != Task.Status.PROCESSING), none),
     }
 
 
 def get_task_for_user(request: HttpRequest, pk: int, *, write: bool = False) -> Task:
     return get_for_user(request, Task.objects.select_related("run__route_run__route"), pk, write=write)
-
-
-def _parse_time(value: str) -> datetime | None:
-    parsed = parse_datetime(value) if value else None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
-    return parsed
-
-
-def filtered_tasks(params: Any) -> QuerySet[Task]:
-    """Tasks matching the filter bar (the same filter for the list and for bulk actions)."""
-    tasks = Task.objects.all()
-    # Previews (an Incoming run outside a route) only when asked for, or when their run is named.
-    scope = params.get("scope", "")
-    if scope == "previews":
-        tasks = tasks.exclude(Task.in_routes())
-    elif scope != "all" and not params.get("run", "").isdigit():
-        tasks = tasks.filter(Task.in_routes())
-    if params.get("route", "").isdigit():
-        tasks = tasks.filter(run__route_run__route_id=int(params["route"]))
-    if params.get("run", "").isdigit():
-        tasks = tasks.filter(run_id=int(params["run"]))
-    if params.get("status") in Task.Status.values:
-        tasks = tasks.filter(status=params["status"])
-    since, until = _parse_time(params.get("since", "")), _parse_time(params.get("until", ""))
-    if since:
-        tasks = tasks.filter(created_at__gte=since)
-    if until:
-        tasks = tasks.filter(created_at__lte=until)
-    if params.get("identifier", "").strip():
-        tasks = tasks.filter(identifier=params["identifier"].strip())
-    found = Task.search_filter(params.get("find", ""))
-    if found is not None:
-        tasks = tasks.filter(found)
-    text = params.get("q", "").strip()
-    if text:
-        tasks = tasks.filter(Q(identifier__icontains=text) | Q(external_key__icontains=text)
-                             | Q(error__icontains=text) | Q(skip_reason__icontains=text))
-    return tasks
 
 
 def _filter_query(params: Any) -> str:
@@ -88,17 +55,51 @@ def _filter_query(params: Any) -> str:
     return urlencode({k: params.get(k) for k in FILTER_KEYS if params.get(k)})
 
 
+class _KnownCountPaginator(Paginator):
+    """A paginator told how many objects there are (the capped count), so it never runs ``COUNT(*)`` itself."""
+
+    def __init__(self, object_list: Any, per_page: int, *, total: int) -> None:
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = total  # ``count`` is a cached property: this is its value
+
+
+class _IdsFirst:
+    """The rows of a page in two steps: its ids (an index-only scan, cheap even at page 500), then those rows."""
+
+    def __init__(self, tasks: QuerySet[Task], total: int) -> None:
+        self.tasks, self.total = tasks, total
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, window: slice) -> list[Task]:
+        ids = list(self.tasks.values_list("pk", flat=True)[window])
+        rows = {task.pk: task for task in self.tasks.filter(pk__in=ids)}
+        return [rows[pk] for pk in ids if pk in rows]
+
+
+# The list shows none of the large columns: they stay on disk until a task's own page opens.
+LIST_DEFERRED = ("data", "transformed", "request", "response", "log")
+
+
 @viewer_required
 @require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
-    tasks = filtered_tasks(request.GET).select_related("run__route_run__route").order_by("-created_at", "-pk")
-    page = Paginator(tasks, 50).get_page(request.GET.get("page"))
-    # Tasks per status of everything that matches, as a bar: a picture where people would rather look.
-    by_status = dict(filtered_tasks(request.GET).order_by().values_list("status").annotate(n=Count("pk")))
-    total = sum(by_status.values()) or 1
-    bar = [{"status": value, "label": label, "count": by_status.get(value, 0),
-            "percent": round(100 * by_status.get(value, 0) / total, 1)}
-           for value, label in Task.Status.choices if by_status.get(value)]
+    matching = filtered_tasks(request.GET)
+    status = request.GET.get("status", "")
+    # Tasks per status of everything that matches, as a bar: exact up to the cap, estimated above it.
+    counts = count_by_status(matching, [status] if status in Task.Status.values else None)
+    by_status = {value: n for value, n in counts.items() if n}
+    total = sum(by_status.values(), TaskCount(0))
+    tasks = (matching.select_related("run__route_run__route").defer(*LIST_DEFERRED)
+             .order_by("-created_at", "-pk"))
+    page = _KnownCountPaginator(_IdsFirst(tasks, total.value), 50, total=total.value).get_page(request.GET.get("page"))
+    bar: list[dict[str, Any]] = [{"status": value, "label": label, "count": by_status[value],
+                                  "percent": round(100 * by_status[value].value / (total.value or 1), 1)}
+                                 for value, label in Task.Status.choices if by_status.get(value)]
     offset = 0.0
     for segment in bar:  # where each segment starts, for the SVG (no inline styles: the CSP forbids them)
         segment["offset"], offset = round(offset, 1), offset + segment["percent"]
@@ -106,8 +107,22 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "page": page, "filters": {k: request.GET.get(k, "") for k in FILTER_KEYS},
         "filter_query": _filter_query(request.GET), "routes": Route.objects.only("pk", "name"),
         "statuses": Task.Status.choices, "can_edit": can_edit(request.user), "bar": bar,
-        "bulk": bulk_counts(by_status),
+        "bulk": bulk_counts(by_status), "total": total, "bulk_jobs": recent_bulk_jobs(),
     })
+
+
+def recent_bulk_jobs() -> list[TaskBulkRetry]:
+    """Background retries still going, or finished in the last hour (the page shows their progress)."""
+    since = timezone.now() - timedelta(hours=1)
+    return list(TaskBulkRetry.objects.filter(Q(status__in=TaskBulkRetry.ACTIVE) | Q(finished_at__gte=since))
+                .select_related("created_by")[:5])
+
+
+@viewer_required
+@require_GET
+def task_bulk_progress(request: HttpRequest) -> HttpResponse:
+    """The background retries' progress (htmx polls it while one is running)."""
+    return render(request, "connections/tasks/_bulk_jobs.html", {"bulk_jobs": recent_bulk_jobs()})
 
 
 def _stages(task: Task) -> dict[str, Any]:
@@ -186,12 +201,12 @@ def task_bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action")
     tasks = filtered_tasks(request.POST)
     back = reverse("connections:task_list") + "?" + _filter_query(request.POST)
-    if action == "retry":
-        queued, orphans = requeue_tasks(list(tasks.filter(status__in=Task.RETRYABLE)),
-                                        message=f"Retry (bulk) requested by {request.user}.")
-        count = queued
-        messages.success(request, f"{queued} task(s) queued again." + (
-            f" {orphans} belong to no route and were left alone." if orphans else ""))
+    count: int | str
+    if action == "retry":  # may be a hundred thousand: a worker does it in chunks, the page shows how far
+        job = start_bulk_retry({k: request.POST.get(k, "") for k in FILTER_KEYS}, user=request.user)
+        count = f"in the background (job {job.pk}), the"
+        messages.success(request, f"Retrying every matching failed, skipped or waiting task in the background "
+                                  f"(job {job.pk}); its progress is shown below.")
     elif action == "skip":
         count = sum(task.skip(f"Skipped by {request.user}", message=f"Skipped (bulk) by {request.user}.")
                     for task in tasks.filter(status__in=Task.SKIPPABLE).iterator())

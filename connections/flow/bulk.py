@@ -1,0 +1,68 @@
+"""Retry all matching tasks in the background: in chunks, each its own short transaction, with progress.
+
+A user's "Retry all" on the Tasks page may match a hundred thousand tasks. Doing that in the request would
+hold the page (and, in one transaction, the rows) for minutes; so the request only records a
+``TaskBulkRetry`` and a worker walks the matching tasks in primary-key order, ``CHUNK`` at a time: each
+chunk is a few single-row UPDATEs (``Task.requeue``, the same transition as one task's Retry) and a
+message per run to publish them. Nothing holds a lock longer than one chunk's row, the page polls the job's
+progress, and a job whose worker died resumes after its ``last_task``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.utils import timezone
+
+from ..models import Task, TaskBulkRetry
+from ..task_filters import filtered_tasks
+from .queue import send_after_commit
+from .routing import requeue_tasks
+
+__all__ = ["CHUNK", "run_bulk_retry", "start_bulk_retry"]
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 500
+
+
+def start_bulk_retry(filters: dict[str, Any], *, user: Any) -> TaskBulkRetry:
+    """Record the job and send it to a worker once the request's transaction commits."""
+    job = TaskBulkRetry.objects.create(filters=filters, created_by=user if getattr(user, "pk", None) else None)
+    send_after_commit("run_bulk_retry", job.pk)
+    return job
+
+
+def run_bulk_retry(job_id: int) -> TaskBulkRetry | None:
+    """Work a job through (what the worker runs); None when it is gone or finished already."""
+    job = TaskBulkRetry.objects.filter(pk=job_id, status__in=TaskBulkRetry.ACTIVE).first()
+    if job is None:
+        return None
+    matching = filtered_tasks(job.filters).filter(status__in=Task.RETRYABLE)
+    if job.total is None:
+        job.total = matching.count()
+    job.status = TaskBulkRetry.Status.RUNNING
+    job.save(update_fields=["total", "status", "updated_at"])
+    who = job.created_by or "a user"
+    try:
+        while True:
+            ids = list(matching.filter(pk__gt=job.last_task).order_by("pk").values_list("pk", flat=True)[:CHUNK])
+            if not ids:
+                break
+            tasks = list(Task.objects.filter(pk__in=ids).only("pk", "run_id", "status", "log"))
+            queued, orphans = requeue_tasks(tasks, message=f"Retry (all matching) requested by {who}.")
+            job.done += len(ids)
+            job.queued += queued
+            job.orphans += orphans
+            job.last_task = ids[-1]
+            job.save(update_fields=["done", "queued", "orphans", "last_task", "updated_at"])
+    except Exception as exc:
+        logger.exception("bulk retry %s failed", job.pk)
+        job.status, job.error, job.finished_at = TaskBulkRetry.Status.FAILED, str(exc)[:500], timezone.now()
+        job.save(update_fields=["status", "error", "finished_at", "updated_at"])
+        raise
+    job.status, job.finished_at = TaskBulkRetry.Status.FINISHED, timezone.now()
+    job.total = max(job.total or 0, job.done)
+    job.save(update_fields=["status", "finished_at", "total", "updated_at"])
+    return job
