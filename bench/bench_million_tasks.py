@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     client = Client()
     client.force_login(admin)
     route = Route.objects.order_by("pk")[ROUTES // 2]
-    task = Task.objects.filter(status="failed").order_by("-pk")[1000:1001].get()
+    task = Task.objects.get(pk=list(Task.objects.filter(status="failed").order_by("-pk")
+                                    .values_list("pk", flat=True)[:1000])[-1])
     pages = {
         "Tasks, unfiltered": "/connections/tasks/",
         "Tasks, status failed": "/connections/tasks/?status=failed",
