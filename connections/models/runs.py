@@ -249,7 +249,7 @@ class TaskQuerySet(models.QuerySet["Task"]):
         return list(Task.objects.filter(pk__in=ids, claim_token=token).order_by("pk"))
 
 
-# What "text anywhere" searches on PostgreSQL: the same expression as the trigram index of migration 0009.
+# What "text anywhere" searches on PostgreSQL: the same expression as the trigram index of migration 0010.
 TEXT_SEARCH_SQL = ('upper("connections_task"."identifier" || \' \' || "connections_task"."external_key" || \' \' || '
                    '"connections_task"."error" || \' \' || "connections_task"."skip_reason")')
 
@@ -365,7 +365,7 @@ class Task(models.Model):
     def text_filter(text: str) -> models.Q:
         """Tasks with ``text`` anywhere in their identifier, key, error or skip reason (case-insensitive).
 
-        On PostgreSQL one expression that a trigram index covers (migration 0009); elsewhere four scans.
+        On PostgreSQL one expression that a trigram index covers (migration 0010); elsewhere four scans.
         """
         if connection.vendor == "postgresql":
             haystack = RawSQL(TEXT_SEARCH_SQL, [], output_field=models.TextField())  # noqa: S611 - a constant

@@ -28,7 +28,7 @@ def drop_trigram_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("connections", "0008_route_task_names"),
+        ("connections", "0009_one_run_status"),
     ]
 
     operations = [
