@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.db.models import ProtectedError, Q, RestrictedError
 from django.http import HttpRequest, HttpResponse
@@ -548,6 +549,22 @@ def import_document(request: HttpRequest, options: Query[ImportOptions]) -> Any:
     except ImportRefused as refused:
         return problem(request, 422, str(refused), plan=refused.plan.as_dict())
     return applied.as_dict()
+
+
+def _document_roles() -> None:
+    """Name each operation's role in the document (``x-required-role`` and its description), read from the role
+    decorator it carries: the document cannot drift from the check. An operation without one fails here."""
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                role = getattr(operation.view_func, "required_role", None)
+                if role is None:
+                    raise ImproperlyConfigured(f"API operation {operation.view_func.__name__} declares no role")
+                operation.openapi_extra = {**(operation.openapi_extra or {}), "x-required-role": role.label}
+                operation.description = f"Role: {role.label} or higher."
+
+
+_document_roles()
 
 
 def api_urls() -> Any:

@@ -119,6 +119,14 @@ def test_every_operation_of_the_document_has_a_case_and_no_case_is_stale():
     assert sorted(CASES) == OPERATIONS
 
 
+def test_every_operation_names_its_role_and_every_write_needs_an_editor():
+    spec = api.get_openapi_schema()
+    roles = {(method.upper(), path): operation["x-required-role"]
+             for path, item in spec["paths"].items() for method, operation in item.items()}
+    assert {op: role for op, role in roles.items() if role != "Viewer"} == {
+        **dict.fromkeys(WRITES, "Editor"), **dict.fromkeys(EDITOR_READS, "Editor")}
+
+
 def test_the_document_is_served_and_the_docs_page_uses_local_assets_only(client):
     spec = client.get("/api/v1/openapi.json")
     assert spec.status_code == 200 and spec.json()["info"]["title"] == "Exact Dash API"
