@@ -118,7 +118,7 @@ class Subscriber(Plugin):
 
     def __init__(self, incoming: Any) -> None:
         self.incoming = incoming
-        secrets = incoming.get_secrets() if self.secret_fields and hasattr(incoming, "get_secrets") else {}
+        secrets = incoming.get_secrets() if self.secret_fields else {}
         self.config = self.Config.model_validate({**(incoming.config or {}), **secrets})
 
     # -- configuration -----------------------------------------------------------------------------------
