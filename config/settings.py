@@ -455,3 +455,5 @@ CELERY_BEAT_SCHEDULE = parse_beat_schedule(BEAT_SCHEDULE_TABLE)
 # longest life a personal API token may be given.
 DASH_API_RATE = env_str("DASH_API_RATE", "120/m")
 DASH_API_TOKEN_MAX_DAYS = env_int("DASH_API_TOKEN_MAX_DAYS", 365)
+NINJA_PAGINATION_PER_PAGE = 50  # the API's lists: ?limit= defaults to 50, at most 500
+NINJA_PAGINATION_MAX_LIMIT = 500

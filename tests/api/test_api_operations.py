@@ -158,3 +158,15 @@ def test_a_viewer_token_reads_everything_but_gets_403_on_every_write(world, view
             assert response.status_code == 403, (method, path, response.status_code)
             assert response["Content-Type"] == "application/problem+json"
         assert CANARY not in response.content.decode()
+
+
+def test_lists_page_with_a_bounded_limit_and_tasks_count_like_the_tasks_page(world, viewer_api, settings):
+    page = viewer_api.call("GET", "/api/v1/tasks?limit=1").json()
+    assert (len(page["items"]), page["count"], page["count_exact"]) == (1, 2, True)
+    assert viewer_api.call("GET", "/api/v1/tasks?limit=1&offset=1").json()["items"][0]["id"] == world.failed.pk
+    assert viewer_api.call("GET", "/api/v1/tasks?limit=100000").status_code == 422
+    settings.TASK_COUNT_CAP = 1
+    assert viewer_api.call("GET", "/api/v1/tasks?status=failed").json()["count_exact"] is True  # 1: at the cap
+    settings.TASK_COUNT_CAP = 0
+    over = viewer_api.call("GET", "/api/v1/tasks?status=failed").json()  # over the cap: not counted to the end
+    assert over["count_exact"] is False and len(over["items"]) == 1
