@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from clients.models import HttpClient
 from connections.models import RouteRun, Task
+from dashboard.health import check_worker
 
 from .models import Alert, MaintenanceWindow, Rule
 from .rules import run_stalled
@@ -51,13 +52,16 @@ def attention_context() -> dict[str, Any]:
     windows = [(w, w.active_until(now)) for w in MaintenanceWindow.objects.filter(starts_at__lte=now)
                .select_related("route", "http_client")]
     in_maintenance = [{"window": w, "until": until} for w, until in windows if until is not None]
+    worker = check_worker()  # beat and a worker must live for runs and alerts: say so when none reported lately
+    no_worker = worker if worker["status"] == "stale" else None
     open_alerts = list(Alert.objects.open().select_related("rule").order_by("-opened_at")[:10])
     task_url_since = since.isoformat()
     items = len(failed_runs) + len(with_failures) + bool(failed_tasks) + len(reconnect) + len(paused) + len(stalled) \
-        + len(open_alerts)
+        + len(open_alerts) + bool(no_worker)
     return {
         "failed_runs": failed_runs, "with_failures": with_failures, "failed_tasks": failed_tasks,
         "failed_tasks_since": task_url_since, "reconnect": reconnect, "paused": paused, "stalled": stalled,
-        "in_maintenance": in_maintenance, "open_alerts": open_alerts, "open_alert_count": Alert.objects.open().count(),
+        "in_maintenance": in_maintenance, "no_worker": no_worker, "open_alerts": open_alerts,
+        "open_alert_count": Alert.objects.open().count(),
         "count": items,
     }

@@ -8,7 +8,16 @@ class ClientsConfig(AppConfig):
     verbose_name = "Clients"
 
     def ready(self) -> None:
+        from celery.signals import task_postrun
+        from django.core.signals import request_finished
+
         from dashboard.overview import Panel, register_panel
+
+        from .usage import flush
+
+        # Counted API calls are written after each worker job and each web request (and every few seconds).
+        task_postrun.connect(flush, weak=False, dispatch_uid="clients.usage.flush.task")
+        request_finished.connect(flush, weak=False, dispatch_uid="clients.usage.flush.request")
 
         from .panels import api_usage, client_health
 

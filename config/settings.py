@@ -334,6 +334,8 @@ OUTBOUND_MAX_BYTES = env_int("DASH_OUTBOUND_MAX_BYTES", 10_000_000)
 # HTTP clients: refresh grants idle this long (Exact's refresh tokens die after 30 unused days); log retention.
 CLIENTS_KEEPALIVE_IDLE_DAYS = env_float("DASH_KEEPALIVE_IDLE_DAYS", 20.0)
 CLIENTS_LOG_RETENTION_DAYS = env_int("DASH_LOG_RETENTION_DAYS", 30)
+# API calls are counted in each process and written at most this often (and after every job and request).
+CALL_COUNT_FLUSH_SECONDS = env_float("DASH_CALL_COUNT_FLUSH_SECONDS", 2.0)
 # The audit trail: entries and configuration versions older than this many days are pruned (0 keeps them all).
 AUDIT_RETENTION_DAYS = env_int("DASH_AUDIT_RETENTION_DAYS", 365)
 # Exact's error budget (10 per endpoint, division and hour blocks the key): the connector stops an endpoint

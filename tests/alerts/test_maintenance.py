@@ -118,3 +118,26 @@ def test_an_editor_plans_a_window_from_the_form(make_route, editor_client):
     bad = editor_client.post("/alerts/maintenance/create/", {"starts_at": "2026-06-01T22:00",
                                                              "ends_at": "2026-06-01T21:00", "repeat": "none"})
     assert bad.status_code == 400 and "Choose a route or an HTTP client." in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_dashboard_puts_what_needs_attention_first(make_route, admin_client):
+    from datetime import timedelta as td
+
+    from dashboard.models import WorkerHeartbeat
+
+    route = make_route()
+    run = Run.objects.create(incoming=route.incoming, status=Run.Status.SUCCEEDED)
+    Task.objects.bulk_create([Task(run=run, data={}, status=Task.Status.FAILED) for _ in range(3)])
+    RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.FAILED, error="All 3 tasks failed.",
+                            finished_at=timezone.now())
+    client = route.outgoing.http_client
+    client.mark_needs_reconnect("refused")
+    WorkerHeartbeat.objects.create(name="w1", seen_at=timezone.now() - td(minutes=10))
+    page = admin_client.get("/").content.decode()
+    attention = page[page.index('data-testid="attention"'):]
+    assert attention.index(f"{route.name} · run 1 failed") < attention.index("HTTP clients")  # first panel
+    assert f"/connections/runs/{run.pk}/" in attention
+    assert "3 failed tasks in the last 24 hours" in attention
+    assert f"{client.name} needs reconnecting" in attention
+    assert 'data-testid="no-worker"' in attention

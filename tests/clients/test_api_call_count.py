@@ -10,7 +10,7 @@ import pytest
 from clients.models import ApiCallCount
 from clients.panels import api_usage
 from clients.registry import get_client_type
-from clients.usage import count_call, total_calls
+from clients.usage import count_call, flush, total_calls
 from connections.flow.read import execute_incoming_run
 from connections.models import Incoming, Run
 from exact_online.client_type import ExactLookup, api_for
@@ -24,6 +24,7 @@ def _sandbox_calls(box) -> int:
 @pytest.mark.django_db
 def test_the_dashboard_counts_every_call_the_sandbox_saw(sandbox, granted_client, admin_client):
     division = sandbox.divisions[0]
+    flush()  # what earlier tests counted in this process
     sandbox._control("DELETE", "counters")
     ApiCallCount.objects.all().delete()
 
@@ -56,12 +57,27 @@ def test_the_dashboard_counts_every_call_the_sandbox_saw(sandbox, granted_client
 
 @pytest.mark.django_db
 def test_calls_are_kept_per_client_division_and_hour(granted_client):
+    flush()
     ApiCallCount.objects.all().delete()
     for _ in range(3):
         count_call(granted_client.pk, 101001)
     count_call(granted_client.pk, None)
+    assert flush() == 4
     assert ApiCallCount.objects.get(division=101001).calls == 3
     assert ApiCallCount.objects.get(division=0).calls == 1
     from django.utils import timezone
 
     assert total_calls(timezone.now()) == 4
+
+
+@pytest.mark.django_db
+def test_counts_inside_a_transaction_wait_for_its_end(granted_client):
+    from django.db import transaction
+
+    flush()
+    ApiCallCount.objects.all().delete()
+    with transaction.atomic():
+        count_call(granted_client.pk, 7)
+        assert flush() == 0  # a rollback would lose them
+    assert flush() == 1
+    assert ApiCallCount.objects.get(division=7).calls == 1
