@@ -1,7 +1,8 @@
 """Where an Exact read goes (``plan``), spending as little quota as possible.
 
-- Full reads go to the entity's **bulk** (or else **sync**) counterpart when it carries the selected fields
-  (1,000 rows per call instead of 60); incremental reads go to **sync** with a ``Timestamp gt NL`` cursor;
+- Reads go to the entity's **sync** counterpart whenever it carries the selected fields (1,000 rows per call
+  instead of 60, and a ``Timestamp gt NL`` cursor, so a full read also leaves the cursor an incremental read
+  goes on from); full reads go to **bulk** where no sync endpoint carries them;
   other entities use a ``Modified ge`` cursor with overlap (``cursors.py``). A user can pin the endpoint.
 - ``$select`` is always sent: the chosen properties, or every scalar property of the endpoint called, plus
   what the cursor and the task identifier need. Never ``*``.
@@ -75,10 +76,13 @@ def choose_target(entity: Entity, mode: str, query: dict[str, Any], *, increment
         if sync is not None and sync.carries(chosen):
             return sync, "incremental read: sync endpoint with a Timestamp cursor (1,000 rows per call)"
         return entity, "incremental read: no sync endpoint carries the selected fields"
-    if bulk is not None and bulk.carries(chosen):
-        return bulk, "full read: bulk endpoint (1,000 rows per call)"
+    # A full read through sync costs the same calls as bulk and leaves a Timestamp cursor behind: turning the
+    # Incoming incremental later reads only what changed since, instead of everything once more.
     if sync is not None and sync.carries(chosen):
-        return sync, "full read: sync endpoint (1,000 rows per call)"
+        return sync, "full read: sync endpoint (1,000 rows per call; leaves a Timestamp cursor for incremental reads)"
+    if bulk is not None and bulk.carries(chosen):
+        why = "no sync endpoint" if sync is None else "the sync endpoint does not carry the selected fields"
+        return bulk, f"full read: bulk endpoint (1,000 rows per call; {why})"
     return entity, "no bulk or sync endpoint carries the selected fields"
 
 

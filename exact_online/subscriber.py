@@ -39,7 +39,7 @@ logger = logging.getLogger("connections.flow.read")  # the reader's logger: thes
 
 DEFAULT_BASE_URL = "https://start.exactonline.nl"
 ENDPOINT_CHOICES = [
-    ("auto", "Automatic (bulk for full reads, sync for incremental ones)"),
+    ("auto", "Automatic (sync when it carries the fields, else bulk for full reads)"),
     ("standard", "Standard (60 rows per call)"),
     ("bulk", "Bulk (1,000 rows per call)"),
     ("sync", "Sync (1,000 rows per call, Timestamp cursor)"),

@@ -1,4 +1,5 @@
-"""Where the Exact Online Subscriber sends a read: bulk for full reads, sync for incremental ones, $select always."""
+"""Where the Exact Online Subscriber sends a read: sync whenever it carries the fields (full reads too, so they
+leave a Timestamp cursor), bulk for full reads it does not carry, $select always."""
 
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ def make(client, entity="crm/Accounts", *, incremental=False, query=None, endpoi
                             "division_codes": list(codes)})
 
 
-def test_full_read_goes_to_bulk_with_every_property_selected(client_with_grant):
+def test_full_read_goes_to_sync_with_every_property_selected(client_with_grant):
     plan = ExactSubscriber(make(client_with_grant)).plan(111)
-    assert plan.entity.endpoint == "bulk/CRM/Accounts"
+    assert plan.entity.endpoint == "sync/CRM/Accounts" and "leaves a Timestamp cursor" in plan.reason
+    assert plan.cursor_kind == "timestamp" and plan.ordered  # its last page's Timestamp becomes the cursor
     selected = plan.params["$select"].split(",")
     assert "*" not in selected and "ID" in selected and "Modified" in selected
     assert set(selected) == set(plan.entity.default_select)
@@ -102,7 +104,7 @@ def test_divisions_fan_out_over_default_selected_all_or_the_path(client_with_gra
 
 def test_preview_url_is_the_final_request(client_with_grant):
     url = ExactSubscriber(make(client_with_grant, query={"$top": "5"})).preview_url()
-    assert url.startswith("http://sandbox.test/api/v1/111/bulk/CRM/Accounts?")
+    assert url.startswith("http://sandbox.test/api/v1/111/sync/CRM/Accounts?")
     assert "%24top=5" in url or "$top=5" in url
 
 
@@ -120,4 +122,21 @@ def test_auto_keeps_to_endpoints_that_carry_the_filtered_properties(client_with_
     plan = ExactSubscriber(make(client_with_grant, query={"$select": "ID,Name",
                                                           "$filter": f"{not_in_bulk} eq 'x'"})).plan(111)
     assert plan.entity.endpoint == "sync/CRM/Accounts"
-    assert ExactSubscriber(make(client_with_grant, query={"$select": "ID,Name"})).plan(111).entity.kind == "bulk"
+    assert ExactSubscriber(make(client_with_grant, query={"$select": "ID,Name"})).plan(111).entity.kind == "sync"
+
+
+def test_a_full_read_the_sync_endpoint_cannot_serve_goes_to_bulk_and_says_why(client_with_grant):
+    from exact_online.catalog import catalog
+
+    for entity in catalog():
+        bulk, sync = entity.bulk_counterpart, entity.sync_counterpart
+        lacking = [name for name in (bulk.default_select if bulk and sync else [])
+                   if not sync.has_property(name) and entity.has_property(name)]
+        if lacking:
+            break
+    else:
+        pytest.fail("no entity whose bulk endpoint carries a field its sync endpoint lacks")
+    plan = ExactSubscriber(make(client_with_grant, entity=entity.endpoint,
+                                query={"$select": lacking[0]})).plan(111)
+    assert plan.entity.kind == "bulk"
+    assert "the sync endpoint does not carry the selected fields" in plan.reason

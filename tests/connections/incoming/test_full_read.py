@@ -50,14 +50,27 @@ def test_sync_endpoint_pages_of_1000_every_row_once(exact_client):
     assert {"ID", "Name", "Timestamp"} <= set(sample)
 
 
-def test_automatic_full_read_uses_bulk_and_records_calls(exact_client):
+def test_automatic_full_read_uses_sync_and_leaves_a_cursor_for_incremental_reads(exact_client):
     expected = total_accounts(exact_client)
-    run = read(make_incoming(exact_client))
+    incoming = make_incoming(exact_client)
+    run = read(incoming)
     assert_every_row_once(run, expected)
-    assert run.summary[str(DIVISION)]["endpoint"] == "bulk/CRM/Accounts"
+    assert run.summary[str(DIVISION)]["endpoint"] == "sync/CRM/Accounts"
     assert run.api_calls <= -(-expected // 1000) + 1
     assert run.records_per_call > 900
-    assert run.log_entries.filter(message__contains="bulk/CRM/Accounts").exists()
+    assert run.log_entries.filter(message__contains="sync/CRM/Accounts").exists()
+    # Switched to incremental, the next read goes on from the full read's Timestamp: only what changed since.
+    api = api_for(exact_client)
+    changed = [row["ID"] for row in api.get("crm/Accounts", division=DIVISION,
+                                            params={"$select": "ID", "$top": "3"})["d"]["results"]]
+    for key in changed:
+        api.request("PUT", f"crm/Accounts(guid'{key}')", division=DIVISION, json={"City": "Zwolle"})
+    incoming.incremental = True
+    incoming.save()
+    again = read(incoming)
+    assert again.status == Run.Status.SUCCEEDED, again.error
+    assert sorted(Task.objects.filter(run=again).values_list("identifier", flat=True)) == sorted(changed)
+    assert again.api_calls == 1
 
 
 def test_page_cap_and_pagination_off_stop_reading(exact_client):

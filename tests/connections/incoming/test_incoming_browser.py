@@ -32,7 +32,7 @@ def test_create_sample_save_run_and_see_counts(browser_page, live_server, editor
     page.wait_for_selector("[data-testid=entity-details]")
     assert "bulk/CRM/Accounts" in page.inner_text("[data-testid=entity-details]")
     page.select_option("#id_http_client", str(client.pk))
-    # Exact Incomings start incremental (the subscriber's declaration); this one is a full read (bulk endpoint).
+    # Exact Incomings start incremental (the subscriber's declaration); this one is a full read (sync endpoint).
     assert page.is_checked("#id_incremental")
     page.uncheck("#id_incremental")
     page.click("[data-select-property=ID]")
@@ -42,7 +42,7 @@ def test_create_sample_save_run_and_see_counts(browser_page, live_server, editor
     wait_for_js(page,
         "document.querySelector('[data-testid=request-url]')?.innerText.includes('City')", timeout=10_000)
     url = page.inner_text("[data-testid=request-url]")
-    assert "/api/v1/101001/bulk/CRM/Accounts?" in url and "select=ID,Name,City" in url.replace("%24", "$")
+    assert "/api/v1/101001/sync/CRM/Accounts?" in url and "select=ID,Name,City" in url.replace("%24", "$")
 
     page.click("[data-testid=fetch-sample]")
     page.wait_for_selector("[data-testid=sample-summary]")

@@ -84,7 +84,7 @@ def test_a_client_without_a_granted_division_needs_division_codes(editor_client)
 def test_the_preview_shows_the_final_url_or_the_reasons(editor_client, http_client):
     url = reverse("connections:incoming_preview")
     ok = editor_client.get(url, form_data(http_client, select="ID,Name", top="5")).content.decode()
-    assert "/api/v1/101001/bulk/CRM/Accounts?" in ok and "Modified" in ok
+    assert "/api/v1/101001/sync/CRM/Accounts?" in ok and "Timestamp" in ok
     bad = editor_client.get(url, form_data(http_client, filter="Foo eq 1")).content.decode()
     assert "Unknown property" in bad and "request-url" not in bad
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_fetch_sample_of_a_saved_incoming_shows_the_first_entities(exact_client, editor_client):
     incoming = make_incoming(exact_client, query={"$select": "ID,Name"}, name="sampled")
     html = editor_client.post(reverse("connections:incoming_sample"), {"incoming": incoming.pk}).content.decode()
-    assert "5 entities" in html and "bulk/CRM/Accounts" in html and "&quot;Name&quot;: " in html
+    assert "5 entities" in html and "sync/CRM/Accounts" in html and "&quot;Name&quot;: " in html
 
 
 def test_run_now_queues_once_and_the_run_page_shows_counts(exact_client, editor_client, viewer_client, monkeypatch):
