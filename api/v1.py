@@ -10,7 +10,7 @@ rate budget (``DASH_API_RATE``); every error is a problem document (``api.proble
 # No ``from __future__ import annotations``: django-ninja reads the annotations at run time.
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any, Literal, cast
 
@@ -363,7 +363,7 @@ def client_status(request: HttpRequest, pk: int) -> dict[str, Any]:
     grant = client.grant_or_none
     return {"id": client.pk, "status": client.status, "status_message": client.status_message,
             "connected_as": client.connected_as, "token_expires_at": grant.expires_at if grant else None,
-            "granted_at": grant.granted_at if grant else None, "quotas": [vars(q) for q in client.quotas()]}
+            "granted_at": grant.granted_at if grant else None, "quotas": [asdict(q) for q in client.quotas()]}
 
 
 # --- runs -------------------------------------------------------------------------------------------------

@@ -123,3 +123,16 @@ def test_invalid_input_is_a_problem_naming_the_fields(world, editor_api):
     typed = editor_api.call("PATCH", f"/api/v1/routes/{world.route.pk}", {"batch_size": "many"})
     assert typed.status_code == 422 and "batch_size" in typed.json()["errors"]
     assert editor_api.call("GET", "/api/v1/routes/999999").json()["status"] == 404
+
+
+def test_client_status_carries_the_grant_and_the_quota_per_division(world, viewer_api, monkeypatch):
+    from clients.models import HttpClient
+    from clients.registry import QuotaInfo
+
+    monkeypatch.setattr(HttpClient, "quotas", lambda self: [QuotaInfo(division=101001, daily_limit=5000,
+                                                                      daily_remaining=4200, minutely_limit=60)])
+    status = viewer_api.call("GET", f"/api/v1/clients/{world.client.pk}/status").json()
+    assert status["status"] == "granted"
+    assert status["quotas"] == [{"division": 101001, "daily_limit": 5000, "daily_remaining": 4200,
+                                 "minutely_limit": 60, "minutely_remaining": None, "parked_until": None,
+                                 "throttled_count": 0}]
