@@ -126,7 +126,9 @@ def dump_object(obj: models.Model, client_keys: Mapping[int, str] | None = None)
     if isinstance(obj, Route):
         return {"name": obj.name, "incoming": obj.incoming.name if obj.incoming else None,
                 "webhook": obj.webhook.name if obj.webhook else None,
-                "transformers": [t.name for t in obj.ordered_transformers()], "outgoing": obj.outgoing.name,
+                "transformers": [link.transformer.name for link in sorted(obj.links.all(),  # prefetched if it was
+                                                                          key=lambda link: (link.position, link.pk))],
+                "outgoing": obj.outgoing.name,
                 "enabled": obj.enabled, "max_attempts": obj.max_attempts, "backoff_seconds": obj.backoff_seconds,
                 "batch_size": obj.batch_size,
                 "schedule": {"kind": obj.schedule_kind, "interval_seconds": obj.interval_seconds, "cron": obj.cron,
@@ -138,6 +140,15 @@ MODELS: dict[str, type[models.Model]] = {
     "variables": Variable, "clients": HttpClient, "storages": Storage, "transformers": Transformer,
     "incomings": Incoming, "outgoings": Outgoing, "webhooks": Webhook, "routes": Route,
 }
+
+
+def prefetched(section: str, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """``queryset`` with what ``dump_object`` reads of each object loaded along (one query per relation)."""
+    if section in ("incomings", "outgoings"):
+        return queryset.select_related("transformer")
+    if section == "routes":
+        return queryset.select_related("incoming", "webhook", "outgoing").prefetch_related("links__transformer")
+    return queryset
 
 
 def key_field(section: str) -> str:
@@ -185,7 +196,7 @@ def export_config(selection: Selection | None = None) -> JSON:
     document: JSON = {"schema": SCHEMA, "version": VERSION, "exported_at": timezone.now().isoformat(timespec="seconds")}
     used_variables: set[str] = set()
     for section in SECTIONS[1:]:
-        queryset = MODELS[section]._default_manager.all()
+        queryset = prefetched(section, MODELS[section]._default_manager.all())
         if wanted is not None:
             queryset = queryset.filter(**{f"{key_field(section)}__in": wanted[section]})
         objects = [dump_object(obj, client_keys) for obj in queryset.order_by(key_field(section))]

@@ -27,7 +27,7 @@ from webhooks.kinds import get_kind
 from webhooks.models import Webhook
 
 from .documents import INFORMATIONAL, SECTIONS, ConfigDocument, DocumentError, read_document, validate_document
-from .export import CLIENT_REF, LOCAL_CONFIG_KEYS, MODELS, dump_object, key_field
+from .export import CLIENT_REF, LOCAL_CONFIG_KEYS, MODELS, dump_object, key_field, prefetched
 from .models import Variable
 from .variables import names_in, resolve
 
@@ -146,7 +146,16 @@ class _Planner:
         self.on_target = {section: set(MODELS[section]._default_manager.values_list(key_field(section), flat=True))
                           for section in SECTIONS}
         self.client_keys = dict(HttpClient.objects.values_list("pk", "key"))
+        self.current: dict[str, dict[str, models.Model]] = {}  # section -> key -> the target's object, loaded once
         self.lacking: set[int] = set()  # id() of the objects that refer to something missing
+
+    def existing(self, section: str, ref: str) -> Any:
+        if section not in self.current:
+            wanted = [obj.ref for obj in self.document.section(section)]
+            queryset = prefetched(section, MODELS[section]._default_manager.filter(
+                **{f"{key_field(section)}__in": wanted}))
+            self.current[section] = {getattr(obj, key_field(section)): obj for obj in queryset}
+        return self.current[section].get(ref)
 
     def exists(self, section: str, ref: str | None) -> bool:
         return ref is None or ref in self.in_doc[section] or ref in self.on_target[section]
@@ -183,7 +192,7 @@ class _Planner:
             self.plan.missing.append(f"variable ${{{name}}} (used by {obj.label})")
             self.lacking.add(id(obj))
         getattr(self, f"check_{section}")(obj, doc)
-        existing = MODELS[section]._default_manager.filter(**{key_field(section): doc.ref}).first()
+        existing = self.existing(section, doc.ref)
         if existing is not None:
             current = dump_object(existing, self.client_keys)
             kind_field = {"clients": "kind", "incomings": "subscriber", "outgoings": "publisher", "webhooks": "kind"}
