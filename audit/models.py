@@ -16,6 +16,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history import register
 
+from alerts.models import Channel, MaintenanceWindow, Rule
 from clients.models import HttpClient
 from connections.models import Incoming, Outgoing, Route, Storage, Transformer
 from webhooks.models import Webhook
@@ -45,6 +46,9 @@ TRACKED: dict[type[models.Model], list[str]] = {
     HttpClient: ["secrets", "status", "status_message"],
     Webhook: ["secrets", "drain_queued"],
     Storage: [],
+    Channel: ["secrets", "last_ok_at", "last_error_at", "last_error"],
+    Rule: [],
+    MaintenanceWindow: [],
     get_user_model(): ["password", "last_login"],
 }
 

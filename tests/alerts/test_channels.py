@@ -110,3 +110,20 @@ def test_the_daily_digest_goes_to_channels_that_asked_for_it(email_backend):
                          opened_at=timezone.now() - timedelta(hours=2))
     assert send_digest() == 1
     assert mail.outbox[0].to == ["d@example.com"] and "Route A: run 3 failed" in mail.outbox[0].body
+
+
+@pytest.mark.django_db
+def test_alert_configuration_is_in_the_audit_trail_with_the_url_only_as_changed(editor_client):
+    from audit.models import AuditEntry
+
+    url = "https://hooks.slack.com/services/T000/B000/canary-token-1"
+    editor_client.post("/alerts/channels/create/", {"name": "slack", "kind": "slack", "enabled": "on", "url": url})
+    channel = Channel.objects.get(name="slack")
+    editor_client.post(f"/alerts/channels/{channel.pk}/edit/", {"name": "slack ops", "kind": "slack", "enabled": "on",
+                                                                 "url": url.replace("-1", "-2")})
+    entry = AuditEntry.objects.get(object_type="alerts.channel", action="update")
+    assert entry.changes["name"] == ["slack", "slack ops"] and entry.changes["secret:url"] == "changed"
+    assert "canary-token" not in repr(list(AuditEntry.objects.values_list()))
+    editor_client.post("/alerts/rules/create/", {"name": "failed runs", "kind": "run_failed", "repeat_minutes": 60,
+                                                 "channels": [channel.pk], "enabled": "on"})
+    assert AuditEntry.objects.filter(object_type="alerts.rule", action="create").exists()
