@@ -41,6 +41,7 @@ class MeOut(Schema):
 
 class ClientOut(Schema):
     id: int
+    key: str
     name: str
     kind: str
     config: dict[str, Any]

@@ -136,3 +136,17 @@ def test_client_status_carries_the_grant_and_the_quota_per_division(world, viewe
     assert status["quotas"] == [{"division": 101001, "daily_limit": 5000, "daily_remaining": 4200,
                                  "minutely_limit": 60, "minutely_remaining": None, "parked_until": None,
                                  "throttled_count": 0}]
+
+
+def test_an_exact_online_client_through_the_api_keeps_its_secret_write_only(db, editor_api):
+    import uuid
+
+    from clients.models import HttpClient
+
+    made = editor_api.call("POST", "/api/v1/clients", {
+        "name": "Exact", "kind": "exact_online", "base_uri": "custom", "custom_base_uri": "http://127.0.0.1:8001",
+        "client_id": str(uuid.uuid4()), "client_secret": CANARY})
+    assert made.status_code == 201 and CANARY not in made.content.decode()
+    renamed = editor_api.call("PATCH", f"/api/v1/clients/{made.json()['id']}", {"name": "Exact (prod)"})
+    assert renamed.json()["name"] == "Exact (prod)" and CANARY not in renamed.content.decode()
+    assert HttpClient.objects.get(pk=made.json()["id"]).get_secrets() == {"client_secret": CANARY}
