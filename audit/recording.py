@@ -159,13 +159,13 @@ def _chain_names(ids: list[int]) -> list[str]:
 ACTION_OF_TYPE = {"+": AuditEntry.Action.CREATE, "~": AuditEntry.Action.UPDATE, "-": AuditEntry.Action.DELETE}
 
 
-def entry_for_version(version: Any) -> AuditEntry | None:
+def entry_for_version(version: Any, *, rewrite: bool = False) -> AuditEntry | None:
     """Write (or rewrite) the audit entry of one historical record; None when nothing that matters changed
     (the version is then deleted: a save that only touched bookkeeping is no version)."""
     previous = version.prev_record
     changes = diff_versions(previous, version) if version.history_type != "-" else {}
-    existing = AuditEntry.objects.filter(history_id=version.history_id,
-                                         object_type=version.instance_type._meta.label_lower).first()
+    label = version.instance_type._meta.label_lower
+    existing = AuditEntry.objects.filter(history_id=version.history_id, object_type=label).first() if rewrite else None
     if version.history_type == "~" and not changes:
         if existing is not None:
             existing.delete()

@@ -54,7 +54,7 @@ def route_chain_set(route: Any) -> None:
     if latest is not None and fresh == ("connections.route", route.pk, latest.history_id):
         latest.chain = chain
         latest.save(update_fields=["chain"])
-        entry_for_version(latest)
+        entry_for_version(latest, rewrite=True)
         return
     route.save(update_fields=["updated_at"])
 
