@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
+from simple_history.models import HistoricalChanges
 
 __all__ = ["Dependent", "dependents_of"]
 
@@ -35,8 +36,8 @@ def dependents_of(obj: models.Model, *, ignore: Collection[type[models.Model]] =
         if relation.many_to_many and through is not None and not through._meta.auto_created:
             continue  # counted through the explicit through model's foreign key
         model = relation.related_model
-        if not isinstance(model, type) or model in ignore:
-            continue
+        if not isinstance(model, type) or model in ignore or issubclass(model, HistoricalChanges):
+            continue  # versions of other objects (the audit trail's history) never hold an object back
         rows = model._base_manager.filter(**{relation.field.name: obj})
         count = rows.count()
         if count:
