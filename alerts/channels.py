@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import send_mail
 
-from lib.http import Refused, Transport, Unreachable, check_destination
+from lib.http import AddressGuard, Refused, Transport, Unreachable
 
 from .models import Channel
 
@@ -82,9 +82,16 @@ def payload_for(kind: str, message: Message) -> dict[str, Any]:
             "at": message.at.isoformat() if message.at else None, **message.extra}
 
 
-def _guard(url: str) -> None:
-    check_destination(url, allow_private=settings.OUTBOUND_ALLOW_PRIVATE,
-                      allowed_hosts=settings.OUTBOUND_ALLOWED_HOSTS)
+def _scheme_guard(url: str) -> None:
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise Refused("Not sent: a webhook URL must start with http:// or https://.")
+
+
+def _address_guard() -> AddressGuard:
+    """Private, loopback and link-local receivers are refused at connect time unless allowed (as for HTTP clients:
+    ``DASH_OUTBOUND_ALLOW_PRIVATE``, ``DASH_OUTBOUND_ALLOWED_HOSTS``), so a channel cannot reach inside."""
+    return AddressGuard.for_hosts(allow_private=settings.OUTBOUND_ALLOW_PRIVATE,
+                                  allowed_hosts=settings.OUTBOUND_ALLOWED_HOSTS)
 
 
 def send(channel: Channel, message: Message) -> None:
@@ -103,7 +110,8 @@ def send(channel: Channel, message: Message) -> None:
     if not url:
         raise ChannelError("No webhook URL is stored.")
     host = urlsplit(url).hostname or "?"
-    transport = Transport(timeout=SEND_TIMEOUT, system=f"The webhook at {host}", guard=_guard, max_body=100_000)
+    transport = Transport(timeout=SEND_TIMEOUT, system=f"The webhook at {host}", guard=_scheme_guard,
+                          address_guard=_address_guard(), max_body=100_000)
     try:
         sent = transport.send("POST", url, json=payload_for(channel.kind, message),
                               headers={"Content-Type": "application/json"})

@@ -127,3 +127,13 @@ def test_alert_configuration_is_in_the_audit_trail_with_the_url_only_as_changed(
     editor_client.post("/alerts/rules/create/", {"name": "failed runs", "kind": "run_failed", "repeat_minutes": 60,
                                                  "channels": [channel.pk], "enabled": "on"})
     assert AuditEntry.objects.filter(object_type="alerts.rule", action="create").exists()
+
+
+@pytest.mark.django_db
+def test_a_channel_cannot_reach_a_private_address_unless_allowed(settings, receiver):
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    result = send_test(_hook(Channel.Kind.WEBHOOK, receiver.url))
+    assert not result.ok and "private" in result.error.lower() and not receiver.received
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+    assert send_test(_hook(Channel.Kind.WEBHOOK, receiver.url, "allowed")).ok
