@@ -54,11 +54,27 @@ def estimate_rows(tasks: QuerySet[Task]) -> int | None:
 
 
 def count_by_status(tasks: QuerySet[Task], statuses: list[str] | None = None, *,
-                    cap: int | None = None) -> dict[str, TaskCount]:
-    """How many of ``tasks`` are in each status (``statuses``, default all): exact up to ``cap``."""
+                    cap: int | None = None, lower_bounds: bool = False) -> dict[str, TaskCount]:
+    """How many of ``tasks`` are in each status (``statuses``, default all): exact up to ``cap``.
+
+    One query first reads the statuses of at most ``cap + 1`` matching tasks: when that is all of them, every
+    count is exact. Otherwise each status is counted up to the cap and above it estimated; with
+    ``lower_bounds`` (a filter the planner cannot estimate per status, such as a text search) the first
+    query's counts are shown as what they are, lower bounds ("240+").
+    """
     cap = count_cap() if cap is None else cap
+    wanted = statuses if statuses is not None else list(Task.Status.values)
+    scope = tasks.filter(status__in=wanted).order_by()
+    sample: dict[str, int] = {}
+    for status in scope.values_list("status", flat=True)[:cap + 1]:
+        sample[status] = sample.get(status, 0) + 1
+    if sum(sample.values()) <= cap:
+        return {status: TaskCount(sample.get(status, 0)) for status in wanted}
+    if lower_bounds:
+        return {status: TaskCount(sample.get(status, 0), exact=not sample.get(status)) for status in wanted
+                if sample.get(status)} | {status: TaskCount(0) for status in wanted if not sample.get(status)}
     result: dict[str, TaskCount] = {}
-    for status in statuses if statuses is not None else list(Task.Status.values):
+    for status in wanted:
         matching = tasks.filter(status=status).order_by()
         found = matching.values("pk")[:cap + 1].count()
         if found <= cap:

@@ -91,7 +91,8 @@ def task_list(request: HttpRequest) -> HttpResponse:
     matching = filtered_tasks(request.GET)
     status = request.GET.get("status", "")
     # Tasks per status of everything that matches, as a bar: exact up to the cap, estimated above it.
-    counts = count_by_status(matching, [status] if status in Task.Status.values else None)
+    counts = count_by_status(matching, [status] if status in Task.Status.values else None,
+                             lower_bounds=bool(request.GET.get("q", "").strip()))
     by_status = {value: n for value, n in counts.items() if n}
     total = sum(by_status.values(), TaskCount(0))
     tasks = (matching.select_related("run__route_run__route").defer(*LIST_DEFERRED)

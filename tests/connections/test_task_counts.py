@@ -1,0 +1,25 @@
+"""Counting tasks per status: exact up to the cap, a lower bound or an estimate above it (never COUNT(*) of all)."""
+
+from __future__ import annotations
+
+import pytest
+
+from connections.models import Run, Task
+from connections.task_counts import count_by_status
+
+
+@pytest.mark.django_db
+def test_counts_are_exact_under_the_cap_and_bounded_above_it():
+    run = Run.objects.create(status=Run.Status.SUCCEEDED)
+    Task.objects.bulk_create([Task(run=run, status="failed") for _ in range(7)]
+                             + [Task(run=run, status="finished") for _ in range(3)])
+    tasks = Task.objects.all()
+    exact = count_by_status(tasks, cap=20)
+    assert (exact["failed"].value, exact["finished"].value, exact["new"].value) == (7, 3, 0)
+    assert all(count.exact for count in exact.values()) and str(exact["failed"]) == "7"
+    capped = count_by_status(tasks, cap=5)  # SQLite has no estimate: "5+" for the statuses above the cap
+    assert str(capped["failed"]) == "5+" and str(capped["finished"]) == "3" and capped["finished"].exact
+    bounds = count_by_status(tasks, cap=5, lower_bounds=True)  # a text search: what the first rows showed
+    assert sum(count.value for count in bounds.values()) == 6 and not any(
+        count.exact for count in bounds.values() if count.value)
+    assert str(count_by_status(tasks, ["new"], cap=5)["new"]) == "0"
