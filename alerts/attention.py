@@ -31,7 +31,7 @@ def attention_context() -> dict[str, Any]:
     with_failures = list(recent.filter(status=RouteRun.Status.SUCCEEDED).annotate(
         failed=Count("run__tasks", filter=Q(run__tasks__status=Task.Status.FAILED)),
         total=Count("run__tasks")).filter(failed__gt=0)[:10])
-    failed_tasks = Task.objects.filter(Task.in_routes(), status=Task.Status.FAILED, updated_at__gte=since).count()
+    failed_tasks = Task.objects.filter(Task.in_routes(), status=Task.Status.FAILED, created_at__gte=since).count()
     clients = list(HttpClient.objects.exclude(status=HttpClient.Status.NOT_GRANTED).order_by("name")[:100])
     reconnect = [c for c in clients if c.needs_reconnect]
     paused: list[dict[str, Any]] = []

@@ -38,7 +38,7 @@ def runs_context() -> dict[str, Any]:
     since = timezone.now() - timedelta(hours=24)
     recent = Run.objects.filter(created_at__gte=since)
     by_status = dict(recent.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-    tasks = dict(Task.objects.filter(Task.in_routes(), updated_at__gte=since).order_by().values_list("status")
+    tasks = dict(Task.objects.filter(Task.in_routes(), created_at__gte=since).order_by().values_list("status")
                  .annotate(n=Count("id")).values_list("status", "n"))
     return {
         "by_status": [(label, value, by_status.get(value, 0)) for value, label in Run.Status.choices],

@@ -138,6 +138,6 @@ def test_the_dashboard_puts_what_needs_attention_first(make_route, admin_client)
     attention = page[page.index('data-testid="attention"'):]
     assert attention.index(f"{route.name} · run 1 failed") < attention.index("HTTP clients")  # first panel
     assert f"/connections/runs/{run.pk}/" in attention
-    assert "3 failed tasks in the last 24 hours" in attention
+    assert "3 failed tasks read in the last 24 hours" in attention
     assert f"{client.name} needs reconnecting" in attention
     assert 'data-testid="no-worker"' in attention
