@@ -76,3 +76,10 @@ def test_the_sandbox_is_published_on_loopback_only_and_apart_from_the_product():
     shared = {v.split(":")[0] for name in ("web", "worker", "beat") for v in COMPOSE["services"][name]["volumes"]}
     assert volumes and not {v.split(":")[0] for v in volumes} & shared
     assert "depends_on" not in sandbox or not {"db", "redis"} & set(sandbox["depends_on"])
+
+
+def test_workers_scale_out_with_docker_compose_scale():
+    """`docker compose up --scale worker=N` needs a worker without a fixed name or published port."""
+    worker = COMPOSE["services"]["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert "container_name" not in COMPOSE["services"]["beat"]  # beat stays one: it is not scaled
