@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -79,10 +82,17 @@ def variable_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("configuration:variable_list")
 
 
-def _exchange(request: HttpRequest, *, plan: ImportPlan | None = None, document: str = "",
+DRY_RUN_SECONDS = 3600  # how long Apply works after a dry run
+
+
+def _dry_run_key(request: HttpRequest, token: str) -> str:
+    return f"configuration:dry-run:{request.user.pk}:{token}"
+
+
+def _exchange(request: HttpRequest, *, plan: ImportPlan | None = None, dry_run: str = "",
               import_form: ImportForm | None = None, status: int = 200) -> HttpResponse:
     return render(request, "configuration/exchange.html", {
-        "export_form": ExportForm(), "import_form": import_form or ImportForm(), "plan": plan, "document": document,
+        "export_form": ExportForm(), "import_form": import_form or ImportForm(), "plan": plan, "dry_run": dry_run,
         "max_mb": settings.CONFIG_IMPORT_MAX_BYTES / 1_000_000}, status=status)
 
 
@@ -118,25 +128,35 @@ def _document_text(form: ImportForm) -> str | bytes:
 @editor_required
 @require_POST
 def import_preview(request: HttpRequest) -> HttpResponse:
-    """The dry run: what importing the document would do, with an Apply button carrying the same document."""
+    """The dry run: what importing the document would do, with an Apply button for exactly that document."""
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         return _exchange(request, import_form=form, status=400)
     text = _document_text(form)
     plan = plan_import(text)
-    document = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    return _exchange(request, plan=plan, document=document if plan.ok else "", status=200 if plan.ok else 400)
+    token = ""
+    if plan.ok and plan.changes_anything:
+        # Apply carries a token, not the document: a large document would not fit a form field (Django's
+        # DATA_UPLOAD_MAX_MEMORY_SIZE), and what is applied is exactly what was dry-run.
+        token = secrets.token_urlsafe(16)
+        cache.set(_dry_run_key(request, token), text, DRY_RUN_SECONDS)
+    return _exchange(request, plan=plan, dry_run=token, status=200 if plan.ok else 400)
 
 
 @editor_required
 @require_POST
 def import_apply(request: HttpRequest) -> HttpResponse:
-    document = request.POST.get("document", "")
+    key = _dry_run_key(request, request.POST.get("dry_run", ""))
+    document = cache.get(key)
+    if document is None:
+        messages.error(request, "That dry run is no longer available: run the dry run again.")
+        return _exchange(request, status=400)
     try:
         plan = apply_import(plan_import(document))
     except ImportRefused as exc:
         messages.error(request, "Nothing was imported: the document no longer applies as it did in the dry run.")
         return _exchange(request, plan=exc.plan, status=400)
+    cache.delete(key)
     counts = plan.counts
     messages.success(request, f"Imported: {counts['create']} created, {counts['update']} updated, "
                               f"{counts['unchanged']} unchanged.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -61,9 +63,12 @@ def test_export_then_a_dry_run_shows_the_diff_and_apply_writes_it(editor_client)
     assert b"Dry run" in preview.content and b"description" in preview.content and b"Apply import" in preview.content
     assert Storage.objects.get(name="seen").description == "old"
 
-    applied = editor_client.post("/settings/configuration/import/apply/", {"document": text}, follow=True)
+    token = re.search(r'name="dry_run" value="([^"]+)"', preview.content.decode()).group(1)
+    applied = editor_client.post("/settings/configuration/import/apply/", {"dry_run": token}, follow=True)
     assert applied.status_code == 200 and b"1 updated" in applied.content
     assert Storage.objects.get(name="seen").description == "new"
+    again = editor_client.post("/settings/configuration/import/apply/", {"dry_run": token})
+    assert again.status_code == 400 and b"run the dry run again" in again.content  # used once
 
 
 def test_a_bad_document_is_explained_and_nothing_is_applied(editor_client):
@@ -71,7 +76,7 @@ def test_a_bad_document_is_explained_and_nothing_is_applied(editor_client):
                                   {"text": "schema: exact-dash/configuration\nversion: 7\n"})
     assert response.status_code == 400 and b"version 7 is not supported" in response.content
     assert b"Apply import" not in response.content
-    assert editor_client.post("/settings/configuration/import/apply/", {"document": "{"}).status_code == 400
+    assert editor_client.post("/settings/configuration/import/apply/", {"dry_run": "made-up"}).status_code == 400
 
 
 def test_viewers_cannot_reach_export_and_import(viewer_client):
