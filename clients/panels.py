@@ -32,9 +32,9 @@ def api_usage() -> dict[str, Any]:
 
     rows = calls_by_client_and_division(start_of_today())
     clients = {c.pk: c for c in HttpClient.objects.filter(pk__in={r["client_id"] for r in rows})}
+    quotas = {pk: {q.division: q for q in client.quotas()} for pk, client in clients.items()}  # one ask per client
     for row in rows:
-        client = clients.get(row["client_id"])
-        quota = client.quota(row["division"]) if client is not None and row["division"] else None
+        quota = quotas.get(row["client_id"], {}).get(row["division"]) if row["division"] else None
         row["quota"] = quota if quota is not None and quota.daily_limit and quota.is_current else None
     slots, per_division = calls_per_hour(24)
     divisions = sorted(per_division)
