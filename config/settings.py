@@ -374,6 +374,20 @@ EXACT_WEBHOOK_COALESCE_SECONDS = env_float("DASH_EXACT_WEBHOOK_COALESCE_SECONDS"
 TASK_MAX_COUNTDOWN = min(env_int("DASH_TASK_MAX_COUNTDOWN", 300),
                          CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600) // 2)
 
+# Exact Online's quota limiter (exact_online/quota.py). Calls kept back from background work for people and
+# lookups (Fetch sample, Test connection, HTTP lookup steps), per division per day.
+EXACT_DAILY_RESERVE = env_int("DASH_EXACT_DAILY_RESERVE", 250)
+# Where reservations are counted atomically: a Redis URL (default: the broker's or the cache's, when Redis),
+# else the database (a row lock per division). "db" forces the database.
+EXACT_QUOTA_REDIS_URL = env_str(
+    "DASH_EXACT_QUOTA_REDIS_URL",
+    next((u for u in (CELERY_BROKER_URL, env_str("DASH_CACHE_URL", "")) if u.startswith(("redis://", "rediss://"))),
+         ""),
+)
+# The length of Exact's "minute" (60). Only benchmarks and tests against a sandbox with SANDBOX_TIME_SCALE
+# shorten it (to 60 / scale), so that the limiter's windows match the sandbox's.
+EXACT_QUOTA_MINUTE_SECONDS = env_float("DASH_EXACT_QUOTA_MINUTE_SECONDS", 60.0)
+
 # --- The sandbox (a local Exact Online) --------------------------------------------------------
 SANDBOX_DB_PATH = env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))
 SANDBOX_TIME_SCALE = env_float("SANDBOX_TIME_SCALE", 1.0)

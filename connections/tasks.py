@@ -17,7 +17,7 @@ from django.db import OperationalError
 from alerts.maintenance import route_window
 
 from .flow import bulk, publish, routing
-from .flow.queue import send_after_commit
+from .flow.queue import send_after_commit, send_when_due
 from .flow.read import execute_incoming_run
 from .models import Route, RouteRun, Run, TriggerSource
 
@@ -41,6 +41,8 @@ def run_incoming(run_id: int) -> dict[str, Any]:
     run = execute_incoming_run(run_id)
     if run is None:
         return {"skipped": 1}
+    if run.status == Run.Status.QUEUED and run.waiting_until:  # its quota: read on from the checkpoint then
+        send_when_due("run_incoming", run.pk, until=run.waiting_until)
     return {"status": run.status, "entities_read": run.entities_read, "api_calls": run.api_calls}
 
 

@@ -5,13 +5,14 @@ Give it a grant store (where valid tokens come from) and optionally a quota stor
     api = ExactApi(base_url="https://start.exactonline.nl", grant_store=store)
     me = api.me(); accounts = api.get("crm/Accounts", division=me["CurrentDivision"], params={"$select": "ID"})
 
-Every call: a quota slot for (client, division), a fresh token (single-flight refresh), the request with
-a timeout, the ``X-RateLimit-*`` headers recorded, then: 401 -> one refresh-and-retry per distinct token (a
-401 on a freshly refreshed token is transient: backoff; only a refused grant is final); 429 -> wait for
-the reset and retry (up to ``max_wait``); transient failures -> retried with backoff for GETs only; any
-other 4xx -> a typed error at once (Exact blocks keys that collect errors, FIELD-NOTES B5). The
-error-budget guard (``error_budget.py``) counts those errors per endpoint and division and refuses to send
-(``CircuitOpen``) once an endpoint keeps failing.
+Every call: a quota slot reserved for (client, division) before sending (``QuotaWait`` beyond ``max_wait``:
+workers never sleep on quota, they defer their work to the reset), a fresh token (single-flight refresh), the
+request with a timeout, the ``X-RateLimit-*`` headers recorded, then: 401 -> one refresh-and-retry per
+distinct token (a 401 on a freshly refreshed token is transient: backoff; only a refused grant is final);
+429 -> the division is parked until the reset Exact states (``QuotaWait`` beyond ``max_wait``); transient
+failures -> retried with backoff for GETs only; any other 4xx -> a typed error at once (Exact blocks keys that
+collect errors, FIELD-NOTES B5). The error-budget guard (``error_budget.py``) counts those errors per endpoint
+and division and refuses to send (``CircuitOpen``) once an endpoint keeps failing.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .errors import (
     ExactError,
     Forbidden,
     NotFound,
-    Throttled,
+    QuotaWait,
     Unauthorized,
     Unavailable,
     ValidationError,
@@ -261,14 +262,16 @@ class ExactApi:
                     continue
                 raise self._unauthorized(response)
             if status == 429:
+                # Someone else spent the division's quota (another installation of the app): nobody here
+                # sends to it before the reset Exact states.
                 wait = wait_after_429(response.headers, self.clock())
-                if waited + wait > self.max_wait:
-                    raise Throttled(
-                        f"Exact Online's rate limit is exhausted for this division; the next slot is in {wait:.0f} s.",
-                        status=429, body=response.text,
-                    )
+                until = self.clock() + wait
                 if self.quota_store is not None:
-                    self.quota_store.park(division, self.clock() + wait)
+                    self.quota_store.park(division, until)
+                if waited + wait > self.max_wait:
+                    raise QuotaWait(
+                        f"Exact Online answered 429 (rate limit) for division {division}; the next slot is in "
+                        f"{wait:.0f} s.", until=until, division=division, which="parked", body=response.text)
                 log.info("429 from Exact Online for division %s: waiting %.1f s", division, wait)
                 self.sleep(wait)
                 waited += wait
@@ -282,15 +285,19 @@ class ExactApi:
             raise error
 
     def _wait_for_slot(self, division: int | None, waited: float) -> float:
+        """Reserve this call in the division's quota before sending it. Beyond ``max_wait`` (0 in workers:
+        ``client_type.api_for``) nothing sleeps: ``QuotaWait`` says until when, and the caller defers its work."""
         if self.quota_store is None:
             return 0.0
         total = 0.0
         while True:
-            wait = self.quota_store.acquire(division)
-            if wait <= 0:
+            found = self.quota_store.reserve(division)
+            if found.ok:
                 return total
+            wait = max(0.05, found.until - self.clock())
             if waited + total + wait > self.max_wait:
-                raise Throttled(f"Exact Online's rate limit for this division resets in {wait:.0f} s.", status=429)
+                raise QuotaWait(f"Exact Online's rate limit ({found.which}) for division {division} has no call "
+                                f"left for {wait:.0f} s.", until=found.until, division=division, which=found.which)
             self.sleep(min(wait, 5.0))
             total += min(wait, 5.0)
 

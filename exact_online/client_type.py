@@ -25,13 +25,13 @@ from .errors import ExactError, NeedsReconnect
 from .forms import ExactOnlineClientConfig, ExactOnlineClientForm
 from .models import ErrorBudget, ExactAccess, QuotaState, access_of
 from .oauth import ExactOAuth
-from .quota import parse_rate_limits
+from .quota import parse_rate_limits, quota_scope
 from .stores import (
     DjangoErrorBudgetStore,
     DjangoGrantStore,
-    DjangoQuotaStore,
     DjangoRequestLogger,
     budget_state,
+    quota_store_for,
 )
 from .transport import Transport
 from .webhooks import topic_choices, webhook_for
@@ -85,13 +85,18 @@ def grant_store_for(client: HttpClient, **kwargs: Any) -> DjangoGrantStore:
 
 
 def api_for(http_client: HttpClient, **overrides: Any) -> ExactApi:
-    """An ``ExactApi`` for ``http_client`` (overrides: ``sleep``, ``max_wait``, ``backoff``, ``max_attempts``...)."""
+    """An ``ExactApi`` for ``http_client`` (overrides: ``sleep``, ``max_wait``, ``backoff``, ``max_attempts``...).
+
+    ``max_wait`` is 0 unless given: a call the division's quota cannot take now raises ``QuotaWait`` at once
+    (the worker defers its work to the reset instead of sleeping, ``connections.waits``).
+    """
     sleep = overrides.pop("sleep", time.sleep)
+    overrides.setdefault("max_wait", 0.0)
     store = grant_store_for(http_client, sleep=sleep)
     return ExactApi(
         base_url=http_client.config["base_url"],
         grant_store=store,
-        quota_store=DjangoQuotaStore(http_client),
+        quota_store=overrides.pop("quota_store", None) or quota_store_for(http_client),
         error_budget=overrides.pop("error_budget", None) or ErrorBudgetGuard(
             DjangoErrorBudgetStore(http_client), ErrorBudgetPolicy.from_settings(),
             clock=overrides.get("clock", time.time)),
@@ -190,9 +195,10 @@ class ExactOnlineClientType(ClientType):
         warning = ""
         try:
             api = api_for(client, max_wait=20.0, max_attempts=2, backoff=1.0)
-            me = api.me()
-            current = int(me["CurrentDivision"]) if me.get("CurrentDivision") is not None else None
-            rows = _division_rows(api.divisions(current)) if current is not None else []
+            with quota_scope(interactive=True):
+                me = api.me()
+                current = int(me["CurrentDivision"]) if me.get("CurrentDivision") is not None else None
+                rows = _division_rows(api.divisions(current)) if current is not None else []
         except (ExactError, KeyError, ValueError, TypeError) as exc:
             me, current, rows = {}, None, []
             warning = f" but the Exact user and divisions could not be read ({exc})"
@@ -234,7 +240,8 @@ class ExactOnlineClientType(ClientType):
     def test_connection(self, client: HttpClient, *, user: AbstractBaseUser | None = None) -> TestResult:
         try:
             api = api_for(client, max_wait=20.0, max_attempts=1)
-            response = api.request("GET", "current/Me", division=None, retry_transient=False)
+            with quota_scope(interactive=True):
+                response = api.request("GET", "current/Me", division=None, retry_transient=False)
             results = (response.body or {}).get("d", {}).get("results") or [{}]
             me = results[0] if isinstance(results[0], dict) else {}
         except ExactError as exc:
@@ -316,9 +323,10 @@ class ExactLookup(LookupProvider):
         division = access.division if access is not None else None
         try:
             api = api_for(client, max_wait=20.0)  # a transient failure after these retries: the task retries later
-            response = api.request(str(request.get("method") or "GET"), str(request.get("path") or ""),
-                                   division=division, params=request.get("query") or None,
-                                   json=request.get("body"), retry_transient=True)
+            with quota_scope(interactive=True):  # lookups may use the daily reserve
+                response = api.request(str(request.get("method") or "GET"), str(request.get("path") or ""),
+                                       division=division, params=request.get("query") or None,
+                                       json=request.get("body"), retry_transient=True)
         except ExactError as exc:
             raise LookupFailed(f"{client.name}: {exc.message}", transient=not exc.permanent) from None
         return response.body

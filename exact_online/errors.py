@@ -12,6 +12,7 @@ __all__ = [
     "Forbidden",
     "NeedsReconnect",
     "NotFound",
+    "QuotaWait",
     "Throttled",
     "Unauthorized",
     "Unavailable",
@@ -75,6 +76,27 @@ class Throttled(ExactError):
     """429 beyond the maximum wait."""
 
     permanent = False
+
+
+class QuotaWait(Throttled):
+    """Nothing was sent: the division's quota (``which``: minutely, daily, parked after a 429, or the route's
+    share) has no call left before ``until`` (epoch seconds). Not a failure: the work waits until then."""
+
+    def __init__(self, message: str, *, until: float, division: int | None, which: str, body: str = "") -> None:
+        super().__init__(message, status=429, body=body)
+        self.until = until
+        self.division = division
+        self.which = which
+
+    @property
+    def wait_reason(self) -> str:
+        """What the pages say while the work waits (the platform adds "until <time>")."""
+        where = f"division {self.division}" if self.division else "the API"
+        if self.which == "daily":
+            return f"Daily quota of Exact Online used up for {where}"
+        if self.which == "share":
+            return f"Sharing Exact Online's minute with other routes of {where}"
+        return f"Throttled by Exact Online for {where}"
 
 
 class Unavailable(ExactError):

@@ -132,6 +132,8 @@ class QuotaState(models.Model):
     parked_until = models.DateTimeField(null=True, blank=True)
     throttled_count = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The limiter's reservations (``exact_online.quota.reserve``) when they are kept in the database.
+    limiter = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "division"], name="quota_per_client_division")]

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from connections.publishers import Publisher, PublishError, PublishJob, PublishResult, register_publisher
+from connections.waits import WaitUntil
 
 from . import errors
 from .api import is_validation_text
 from .catalog import Entity, catalog
 from .models import access_of
+from .quota import quota_scope
 
 __all__ = ["ExactOnlinePublisher", "reference_field_candidates"]
 
@@ -352,22 +355,33 @@ class ExactOnlinePublisher(Publisher):
             raise PublishError("Not sent: " + " ".join(problems), permanent=True)
         call = _Call(job, entity, _api_for(outgoing.http_client), _division_of(job))
         try:
-            action = outgoing.action
-            if action == "create":
-                self._create(call, payload)
-            elif action == "update":
-                self._update(call, payload, self._key(call, payload, required=True) or "")
-            elif action == "delete":
-                self._delete(call, self._key(call, payload, required=True) or "")
-            elif action == "upsert":
-                self._upsert(call, payload)
-            elif action == "get":
-                self._get(call, payload)
-            else:
-                raise PublishError(f"Unknown action {action!r}", permanent=True)
+            # Outgoings share a division's minute (exact_online.quota).
+            with quota_scope(f"outgoing:{getattr(outgoing, 'pk', '') or ''}"):
+                self._publish(call, payload)
+        except errors.QuotaWait as wait:
+            # Nothing was sent: the task waits for the reset. Unless the wait met the look-up after a write whose
+            # answer was lost: that attempt counts (``request``), so the next one looks before writing.
+            lost = isinstance(wait.__context__, (errors.Unavailable, errors.BadResponse))
+            raise WaitUntil(wait.wait_reason, datetime.fromtimestamp(wait.until, tz=UTC),
+                            request=call.result.request if lost else None) from wait
         except errors.ExactError as error:
             raise self._as_publish_error(call, error) from error
         return call.result
+
+    def _publish(self, call: _Call, payload: dict[str, Any]) -> None:
+        action = call.job.outgoing.action
+        if action == "create":
+            self._create(call, payload)
+        elif action == "update":
+            self._update(call, payload, self._key(call, payload, required=True) or "")
+        elif action == "delete":
+            self._delete(call, self._key(call, payload, required=True) or "")
+        elif action == "upsert":
+            self._upsert(call, payload)
+        elif action == "get":
+            self._get(call, payload)
+        else:
+            raise PublishError(f"Unknown action {action!r}", permanent=True)
 
     def _as_publish_error(self, call: _Call, error: errors.ExactError) -> PublishError:
         permanent = error.permanent

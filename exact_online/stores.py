@@ -8,11 +8,14 @@ The new pair is committed before the lock is released and before anyone uses it.
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,10 +27,21 @@ from .error_budget import BudgetState, ErrorBudgetStore
 from .errors import NeedsReconnect
 from .models import ErrorBudget, QuotaState
 from .oauth import ExactOAuth, RefreshingGrantStore, Token
-from .quota import QuotaStore, parse_rate_limits
+from .quota import (
+    LimiterSettings,
+    QuotaScope,
+    QuotaStore,
+    RateLimits,
+    Reservation,
+    current_scope,
+    merge_headers,
+    park_state,
+    parse_rate_limits,
+    reserve,
+)
 
-__all__ = ["DjangoErrorBudgetStore", "DjangoGrantStore", "DjangoQuotaStore", "DjangoRequestLogger", "budget_state",
-           "save_token", "token_of"]
+__all__ = ["DjangoErrorBudgetStore", "DjangoGrantStore", "DjangoQuotaStore", "DjangoRequestLogger", "RedisQuotaStore",
+           "budget_state", "quota_store_for", "save_token", "token_of"]
 
 log = logging.getLogger(__name__)
 
@@ -59,40 +73,56 @@ class DjangoGrantStore(GrantRowStore, RefreshingGrantStore):
 
 
 class DjangoQuotaStore(QuotaStore):
-    """Rate-limit state per (client, division) in ``QuotaState`` rows, shared by every process."""
+    """Rate-limit state per (client, division) in ``QuotaState`` rows, shared by every process.
 
-    def __init__(self, client: HttpClient) -> None:
+    ``record`` writes what the headers said in one UPDATE (the dashboard shows it); ``reserve`` takes the row
+    lock (``select_for_update``; SQLite's IMMEDIATE transaction), folds the last headers into the limiter
+    state (``QuotaState.limiter``), reserves and writes it back: no two processes take the same slot.
+    """
+
+    def __init__(self, client: HttpClient, config: LimiterSettings | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.client = client
+        self.config = config or LimiterSettings.from_settings()
+        self.clock = clock
+        self._known: set[int] = set()
 
     @staticmethod
     def _division(division: int | None) -> int:
         return int(division or 0)
 
-    def acquire(self, division: int | None) -> float:
-        now = timezone.now()
-        row = (
-            QuotaState.objects.filter(client_id=self.client.pk, division=self._division(division))
-            .values("pk", "parked_until", "minutely_remaining", "minutely_limit", "minutely_reset", "daily_remaining",
-                    "daily_reset")
-            .first()
-        )
-        if row is None:
-            return 0.0
-        if row["parked_until"] and row["parked_until"] > now:
-            return (row["parked_until"] - now).total_seconds()
-        if row["daily_remaining"] is not None and row["daily_remaining"] <= 0 and row["daily_reset"] \
-                and row["daily_reset"] > now:
-            return (row["daily_reset"] - now).total_seconds()
-        remaining, limit = row["minutely_remaining"], row["minutely_limit"] or 0
-        if remaining is not None and remaining > max(5, limit // 5):
-            return 0.0  # plenty left: no write (the next response's headers bring the exact count)
-        if remaining is not None and row["minutely_reset"] and row["minutely_reset"] > now:
-            taken = QuotaState.objects.filter(pk=row["pk"], minutely_remaining__gt=0).update(
-                minutely_remaining=F("minutely_remaining") - 1
-            )
-            if not taken:
-                return max(0.05, (row["minutely_reset"] - now).total_seconds())
-        return 0.0
+    def _rows(self, division: int | None) -> Any:
+        return QuotaState.objects.filter(client_id=self.client.pk, division=self._division(division))
+
+    def _ensure(self, division: int | None) -> None:
+        code = self._division(division)
+        if code in self._known:
+            return
+        if not self._rows(division).exists():
+            try:
+                with transaction.atomic():
+                    QuotaState.objects.create(client_id=self.client.pk, division=code)
+            except IntegrityError:  # another process created it first
+                pass
+        self._known.add(code)
+
+    def reserve(self, division: int | None, *, scope: QuotaScope | None = None) -> Reservation:
+        scope = scope or current_scope()
+        self._ensure(division)
+        with transaction.atomic():
+            row = self._rows(division).select_for_update().values(
+                "pk", "limiter", "parked_until", "minutely_limit", "minutely_remaining", "minutely_reset",
+                "daily_limit", "daily_remaining", "daily_reset").get()
+            state = dict(row["limiter"] or {})
+            merge_headers(state, RateLimits(
+                daily_limit=row["daily_limit"], daily_remaining=row["daily_remaining"], daily_reset=row["daily_reset"],
+                minutely_limit=row["minutely_limit"], minutely_remaining=row["minutely_remaining"],
+                minutely_reset=row["minutely_reset"]))
+            if row["parked_until"]:
+                park_state(state, row["parked_until"].timestamp())
+            found = reserve(state, self.clock(), scope=scope, config=self.config)
+            QuotaState.objects.filter(pk=row["pk"]).update(limiter=state)
+        return found
 
     def record(self, division: int | None, headers: Mapping[str, str], status: int) -> None:
         limits = parse_rate_limits(headers)
@@ -102,7 +132,7 @@ class DjangoQuotaStore(QuotaStore):
         values["updated_at"] = timezone.now()
         if status == 429:
             values["throttled_count"] = F("throttled_count") + 1
-        rows = QuotaState.objects.filter(client_id=self.client.pk, division=self._division(division))
+        rows = self._rows(division)
         if rows.update(**values):  # one statement: the write lock is held as briefly as possible
             return
         try:
@@ -118,6 +148,102 @@ class DjangoQuotaStore(QuotaStore):
             client_id=self.client.pk, division=self._division(division),
             defaults={"parked_until": _dt(until), "updated_at": timezone.now()},
         )
+
+
+class RedisQuotaStore(DjangoQuotaStore):
+    """The same limiter with its state in Redis: a reservation is one ``WATCH``/``MULTI`` transaction on the
+    division's key (retried when another process changed it meanwhile). What the headers said still goes to
+    ``QuotaState`` too (the dashboard reads it there)."""
+
+    # The client's creation time keeps a recreated database (a test run) from inheriting an old client's count.
+    KEY = "dash:exact-quota:{client}:{division}"
+
+    def __init__(self, client: HttpClient, redis: Any, config: LimiterSettings | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(client, config, clock)
+        self.redis = redis
+
+    def _key(self, division: int | None) -> str:
+        return self.KEY.format(client=self.key_of(self.client), division=self._division(division))
+
+    @staticmethod
+    def key_of(client: HttpClient) -> str:
+        created = getattr(client, "created_at", None)
+        return f"{client.pk}-{int(created.timestamp() * 1000) if created else 0}"
+
+    def reserve(self, division: int | None, *, scope: QuotaScope | None = None) -> Reservation:
+        import redis as redis_lib
+
+        scope = scope or current_scope()
+        key = self._key(division)
+        ttl = int(self.config.day) + 3600
+        while True:
+            with self.redis.pipeline() as pipe:
+                try:
+                    pipe.watch(key, key + ":headers")
+                    raw, headers = pipe.get(key), pipe.get(key + ":headers")
+                    state = jsonlib.loads(raw) if raw else {}
+                    if headers:
+                        merge_headers(state, _limits_from_json(jsonlib.loads(headers)))
+                    found = reserve(state, self.clock(), scope=scope, config=self.config)
+                    pipe.multi()
+                    pipe.set(key, jsonlib.dumps(state), ex=ttl)
+                    pipe.execute()
+                    return found
+                except redis_lib.WatchError:
+                    continue
+
+    def record(self, division: int | None, headers: Mapping[str, str], status: int) -> None:
+        limits = parse_rate_limits(headers)
+        if not limits.empty:
+            self.redis.set(self._key(division) + ":headers", jsonlib.dumps(_limits_to_json(limits)),
+                           ex=int(self.config.day) + 3600)
+        super().record(division, headers, status)
+
+    def park(self, division: int | None, until: float) -> None:
+        import redis as redis_lib
+
+        key = self._key(division)
+        while True:
+            with self.redis.pipeline() as pipe:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    state = jsonlib.loads(raw) if raw else {}
+                    park_state(state, until)
+                    pipe.multi()
+                    pipe.set(key, jsonlib.dumps(state), ex=int(self.config.day) + 3600)
+                    pipe.execute()
+                    break
+                except redis_lib.WatchError:
+                    continue
+        super().park(division, until)
+
+
+def _limits_to_json(limits: RateLimits) -> dict[str, Any]:
+    return {k: (v.timestamp() if isinstance(v, datetime) else v) for k, v in vars(limits).items()}
+
+
+def _limits_from_json(data: dict[str, Any]) -> RateLimits:
+    values: dict[str, Any] = {k: (_dt(v) if k.endswith("_reset") and v is not None else v)
+                              for k, v in data.items() if k in RateLimits.__dataclass_fields__}
+    return RateLimits(**values)
+
+
+_REDIS: dict[str, Any] = {}
+
+
+def quota_store_for(client: HttpClient) -> QuotaStore:
+    """The limiter every process shares: in Redis when one is configured (``EXACT_QUOTA_REDIS_URL``), else in
+    the database."""
+    url = str(getattr(settings, "EXACT_QUOTA_REDIS_URL", "") or "")
+    if not url.startswith(("redis://", "rediss://")):
+        return DjangoQuotaStore(client)
+    if url not in _REDIS:
+        import redis as redis_lib
+
+        _REDIS[url] = redis_lib.Redis.from_url(url)
+    return RedisQuotaStore(client, _REDIS[url])
 
 
 def budget_state(row: ErrorBudget) -> BudgetState:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
@@ -26,11 +27,14 @@ from connections.subscribers import (
     SubscriberConfig,
 )
 
+from connections.waits import WaitUntil
+
 from .catalog import Entity, catalog
 from .cursors import advance, date_ms, drop_boundary_rows
-from .errors import ExactError
+from .errors import ExactError, QuotaWait
 from .models import access_of
 from .odata_filter import FilterError, validate_filter
+from .quota import quota_scope
 from .read_plan import ReadPlan, build_plan, choose_target, counterpart, split_select
 
 __all__ = ["ExactSubscriber", "ExactSubscriberConfig"]
@@ -264,7 +268,8 @@ class ExactSubscriber(Subscriber):
         api = self.api()
         division = plan.path.get("division", division)
         try:
-            response = api.request("GET", plan.entity.endpoint, division=division, params=params)
+            with quota_scope(interactive=True):  # a person waits for it: the daily reserve is theirs
+                response = api.request("GET", plan.entity.endpoint, division=division, params=params)
         except ExactError as exc:
             raise ReadError(str(exc), permanent=exc.permanent) from exc
         d = response.body.get("d") if isinstance(response.body, dict) else None
@@ -303,9 +308,12 @@ class ExactSubscriber(Subscriber):
         pages = api.iter_pages(url, division=division, params=params, max_pages=1_000_000)
         while number < max_pages:
             try:
-                page = next(pages)
+                with quota_scope(f"incoming:{self.incoming.pk}"):  # reads share the division's minute too
+                    page = next(pages)
             except StopIteration:
                 return
+            except QuotaWait as exc:  # nothing sent: the run waits for the reset and resumes at this page
+                raise WaitUntil(exc.wait_reason, datetime.fromtimestamp(exc.until, tz=UTC)) from exc
             except ExactError as exc:
                 raise ReadError(str(exc), permanent=exc.permanent) from exc
             number += 1

@@ -21,7 +21,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar
 
@@ -40,7 +40,7 @@ from webhooks.validators import Rejected
 
 from .catalog import Entity, catalog
 from .cursors import date_ms
-from .errors import ExactError, NotFound
+from .errors import ExactError, NotFound, QuotaWait
 from .models import ExactChange, access_of
 from .read_plan import split_select
 
@@ -251,8 +251,8 @@ def fetch_changes(webhook_id: int, *, now: Any = None, limit: int = 200) -> dict
     counts: dict[str, int] = {}
     if changes:
         client = client_of(webhook)
-        # A short wait at most: an exhausted quota sends the change back to Pending (the database waits).
-        api = api_for(client, max_wait=5.0) if client is not None else None
+        # No sleeping on quota: an exhausted quota sends the change back to Pending until the reset.
+        api = api_for(client, max_wait=0.0) if client is not None else None
         routes = [r for r in webhook.fed_routes() if _topic_of(r.incoming)]
         ready: list[tuple[ExactChange, dict[str, Any], list[Route]]] = []
         for change in changes:
@@ -295,9 +295,10 @@ def _fetch_one(api: Any, change: ExactChange, routes: list[Route], now: Any
     except ExactError as exc:
         if exc.permanent:
             return close(ExactChange.Status.FAILED, exc.message)
-        # Waiting is data: the change stays pending, due again in a minute (quota, outage).
+        # Waiting is data: the change stays pending, due again at the quota's reset (or in a minute: outage).
+        due = datetime.fromtimestamp(exc.until, tz=UTC) if isinstance(exc, QuotaWait) else now + timedelta(seconds=60)
         ExactChange.objects.filter(pk=change.pk).update(status=ExactChange.Status.PENDING, claimed_at=None,
-                                                        due_at=now + timedelta(seconds=60), error=exc.message[:2000])
+                                                        due_at=due, error=exc.message[:2000])
         return "retry later"
     d = body.get("d") if isinstance(body, dict) else None
     record = (d.get("results") or [None])[0] if isinstance(d, dict) and "results" in d else d

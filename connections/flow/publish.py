@@ -8,6 +8,10 @@ or Skipped (the Outgoing's transformer said so).
 Retries wait in the database, not in the broker: only a wait up to ``TASK_MAX_COUNTDOWN`` becomes a broker
 countdown; a longer one is queued by the repair job once due (``routing.queue_due_retries``), because a
 broker holds a countdown message unacknowledged and redelivers it after its visibility timeout.
+
+A publisher that cannot send yet (the other side's quota is used up until its reset) raises ``WaitUntil``
+(``connections.waits``): that task and the rest of its batch are deferred to that moment, their attempts
+given back, and the worker takes other work at once.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from configuration.variables import UnknownVariable, resolved
 from ..models import Route, RouteRun, SourceIdMap, Task
 from ..publishers import Publisher, PublishError, PublishJob, get_publisher
 from ..transformers.errors import ServiceError
+from ..waits import WaitUntil
 from .queue import queue_publishing
 from .transform import apply_deferred, attach_deferred, route_chain, run_outgoing_transformer, split_deferred
 
@@ -56,7 +61,10 @@ def publish_task(task_id: int, route: Route, *, publisher_for: PublisherFor = ge
     claimed = Task.objects.claim([task_id])
     if not claimed:
         return ""
-    return publish_claimed(claimed[0], route, publisher_for=publisher_for, stats=stats)
+    try:
+        return publish_claimed(claimed[0], route, publisher_for=publisher_for, stats=stats)
+    except WaitUntil:
+        return Task.Status.RETRY
 
 
 @dataclass
@@ -128,6 +136,9 @@ def _publish_prepared(prepared: _Prepared, route: Route, publisher: Publisher, *
                                                   if job.maybe_published else "")
     try:
         result = publisher.publish(job)
+    except WaitUntil as wait:  # not sent (or only looked up): the batch waits, see publish_batch
+        task.defer(wait.until, wait.reason, request=wait.request)
+        raise
     except PublishError as exc:
         if stats is not None and exc.request is not None:
             stats["calls"] = stats.get("calls", 0) + 1
@@ -232,7 +243,8 @@ def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int
     """Publish a batch of tasks of one run (what a worker's job does); returns how many ended in each status.
 
     Tasks that end in Retry are queued again with a countdown when their wait is short; longer waits stay
-    in the database until the repair job queues them (see the module's docstring).
+    in the database until the repair job queues them (see the module's docstring). When the publisher says
+    to wait (``WaitUntil``), the rest of the batch is deferred with that task, unsent.
     """
     route = route_run.route
     outcome: dict[str, int] = {}
@@ -256,16 +268,31 @@ def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int
     publisher = get_publisher(route.outgoing.publisher)
     if ready:
         stats["calls"] = _prepare_batch(publisher, [p.job for p in ready])
-    for prepared in ready:
-        status = _publish_prepared(prepared, route, publisher, stats=stats) if prepared.task.renew_claim() else ""
+    deferred: list[int] = []
+    wait: WaitUntil | None = None
+    for index, prepared in enumerate(ready):
+        try:
+            status = _publish_prepared(prepared, route, publisher, stats=stats) if prepared.task.renew_claim() else ""
+        except WaitUntil as exc:
+            wait = exc
+            rest = [p.task for p in ready[index + 1:]]
+            token = rest[0].claim_token if rest else None  # still the batch's claim: not renewed yet
+            deferred = [prepared.task.pk, *Task.defer_claimed([t.pk for t in rest], token, exc.until, exc.reason)]
+            outcome["waiting"] = len(deferred)
+            break
         outcome[status or "not claimed"] = outcome.get(status or "not claimed", 0) + 1
         if status == Task.Status.RETRY:
             retrying.append(prepared.task)
     route_run.touch(api_calls=stats.get("calls", 0))
     now = timezone.now()
+    if wait is not None:
+        route_run.wait(wait.until, wait.reason)
+        delay = (wait.until - now).total_seconds()
+        if delay <= max_countdown():  # else the repair job queues them once due (queue_due_retries)
+            queue_publishing(route_run.pk, deferred, batch_size=len(deferred), countdown=max(0.0, delay) + 0.05)
     soon = [t for t in retrying if t.next_attempt_at and (t.next_attempt_at - now).total_seconds() <= max_countdown()]
     if soon:
-        wait = max(0.0, max((t.next_attempt_at - now).total_seconds() for t in soon if t.next_attempt_at))
-        queue_publishing(route_run.pk, [t.pk for t in soon], batch_size=len(soon), countdown=wait + 0.5)
+        wait_s = max(0.0, max((t.next_attempt_at - now).total_seconds() for t in soon if t.next_attempt_at))
+        queue_publishing(route_run.pk, [t.pk for t in soon], batch_size=len(soon), countdown=wait_s + 0.5)
     route_run.finish_if_done()
     return outcome

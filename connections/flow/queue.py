@@ -3,15 +3,17 @@ that is not committed yet), and tasks are marked as queued so no sweep sends the
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ..models import Task
 
-__all__ = ["queue_publishing", "send_after_commit"]
+__all__ = ["queue_publishing", "send_after_commit", "send_when_due"]
 
 
 def send_after_commit(task_name: str, *args: Any, countdown: float | None = None) -> None:
@@ -33,3 +35,13 @@ def queue_publishing(route_run_id: int, task_ids: list[int], *, batch_size: int,
         Task.objects.filter(pk__in=batch).update(queued_at=now)
         send_after_commit("publish_route_batch", route_run_id, batch, countdown=countdown)
     return len(task_ids)
+
+
+def send_when_due(task_name: str, *args: Any, until: datetime) -> bool:
+    """Send the task for ``until`` when that is within ``TASK_MAX_COUNTDOWN`` (a broker countdown); a longer
+    wait is left to the repair job, which sends it once due. True when it was sent."""
+    delay = (until - timezone.now()).total_seconds()
+    if delay > settings.TASK_MAX_COUNTDOWN:
+        return False
+    send_after_commit(task_name, *args, countdown=max(0.0, delay) + 0.05)
+    return True

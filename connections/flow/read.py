@@ -4,7 +4,9 @@ Plain functions: the Celery task (``connections.tasks``), the management command
 a route run (``connections.flow.routing``) call the same :func:`execute_incoming_run`. Every page is
 committed on its own (its tasks, the run's counters and the checkpoint holding the next URL), so a run
 that fails or whose worker dies is continued by ``Run.resume()`` at the next page, with no row read twice
-and none lost.
+and none lost. A division whose subscriber says to wait (``connections.waits.WaitUntil``: its quota) is left
+at its checkpoint while the other divisions are read; then the run goes back to Queued until the wait is
+over (``Run.wait``) and its caller sends it again for then: the read goes on at the next page.
 
 A route passes its transformer chain (``connections.flow.transform``) as the per-entity hook::
 
@@ -33,6 +35,7 @@ from django.utils import timezone
 
 from connections.models import Incoming, IncomingCursor, Run, RunLogEntry, Task
 from connections.subscribers import Page, ReadError, RequestHook, ResumePoint, Subscriber
+from connections.waits import WaitUntil, until_text
 
 __all__ = ["RunLogHandler", "Skip", "TransformHook", "execute_incoming_run", "request_hook_for", "subscriber_for",
            "tasks_for"]
@@ -136,6 +139,8 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
             continue
         try:
             outcome = transform(entity)
+        except WaitUntil:  # the page waits as a whole (a lookup's quota): it is read again from the checkpoint
+            raise
         except Exception as exc:  # one entity's transformer failure fails that entity only, and is recorded
             if getattr(exc, "retryable", False):  # e.g. a lookup's system is down: try again when publishing
                 tasks.append(Task(**common, retransform=True, error=str(exc)[:4000], log=[Task.log_line(
@@ -243,8 +248,18 @@ def execute_incoming_run(run_id: int, *, transform: TransformHook | None = None,
             logger.info("Resuming run %s from its checkpoint", run.resumed_from_id)
         if reclaimed:
             logger.warning("The worker of this run stopped reporting; continuing from its checkpoint")
+        waits: list[WaitUntil] = []
         for division in subscriber.divisions():
-            _read_division(run, subscriber, division, request_hook=hook, transform=transform, on_page=on_page)
+            try:
+                _read_division(run, subscriber, division, request_hook=hook, transform=transform, on_page=on_page)
+            except WaitUntil as wait:  # this division waits; the others are read meanwhile
+                logger.info("Division %s: %s until %s; the run goes on from its checkpoint then", division,
+                            wait.reason, until_text(wait.until))
+                waits.append(wait)
+        if waits:
+            first = min(waits, key=lambda w: w.until)
+            run.wait(first.until, first.reason)
+            return run
         run.refresh_from_db()
         logger.info("Read %d records in %d calls (%s records per call)", run.entities_read, run.api_calls,
                     run.records_per_call)

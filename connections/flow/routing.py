@@ -11,6 +11,7 @@ runs. The Celery tasks in ``connections.tasks`` and the views only call these fu
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from django.utils import timezone
 from ..models import Route, RouteRun, Run, Task, TriggerSource
 from ..publishers import PublishError, get_publisher
 from .publish import publish_batch
-from .queue import queue_publishing, send_after_commit
+from .queue import queue_publishing, send_after_commit, send_when_due
 from .read import Skip, TransformHook, execute_incoming_run
 from .transform import ChainOutcome, attach_deferred, route_chain, run_outgoing_transformer, sample_entities
 
@@ -32,6 +33,7 @@ __all__ = [
     "counters",
     "dry_run",
     "prune_old_tasks",
+    "queue_due_reads",
     "queue_due_retries",
     "queue_open_tasks",
     "read_route_run",
@@ -129,6 +131,10 @@ def read_route_run(route_run: RouteRun) -> None:
         logger.exception("route run %s: reading failed", route_run.pk)
         error = str(exc) or exc.__class__.__name__
     run.refresh_from_db()
+    if run.status == Run.Status.QUEUED and run.waiting_until and not error:
+        route_run.wait(run.waiting_until, run.wait_reason)  # e.g. the quota: read on from the checkpoint then
+        send_when_due("read_route", route_run.pk, until=run.waiting_until)
+        return
     if run.is_active and not error:
         return  # another worker holds the read (a duplicate message): it closes the reading itself
     if run.status == Run.Status.FAILED and not error:
@@ -239,6 +245,8 @@ def repair(*, older_than: timedelta | None = None) -> dict[str, int]:
     # Reading that never started (its message was lost) or died with its worker.
     for route_run in RouteRun.objects.filter(status=RouteRun.Status.READING, heartbeat_at__lt=now - older_than):
         run = route_run.run
+        if run is not None and run.status == Run.Status.QUEUED and run.waiting_until and run.waiting_until > now:
+            continue  # a read that waits (its quota): queued below once due
         if run is not None and run.status == Run.Status.QUEUED:
             route_run.touch(at=now)
             send_after_commit("read_route", route_run.pk)  # the run's own claim keeps a duplicate from reading twice
@@ -256,7 +264,23 @@ def repair(*, older_than: timedelta | None = None) -> dict[str, int]:
             route_run.touch(at=now)
         route_run.finish_if_done()
     requeued += queue_due_retries()
+    requeued += queue_due_reads(now)
     return {"repaired": repaired, "requeued": requeued}
+
+
+def queue_due_reads(now: Any = None) -> int:
+    """Send the reads whose wait (``Run.wait``) is over and whose countdown message did not start them (a wait
+    longer than ``TASK_MAX_COUNTDOWN``, or a lost message); a duplicate finds the run claimed and does nothing."""
+    now = now or timezone.now()
+    sent = 0
+    due = Run.objects.filter(status=Run.Status.QUEUED, waiting_until__lte=now - timedelta(seconds=30))
+    for run_id, route_run_id in due.values_list("pk", "route_run"):
+        if route_run_id is not None:
+            send_after_commit("read_route", route_run_id)
+        else:
+            send_after_commit("run_incoming", run_id)
+        sent += 1
+    return sent
 
 
 def prune_old_tasks(*, days: int | None = None, chunk: int = 2000) -> int:
@@ -293,6 +317,11 @@ def run_inline(route: Route, *, user: Any = None) -> RouteRun:
     route_run = start_route_run(route, trigger=TriggerSource.MANUAL, user=user, enqueue=False)
     read_route_run(route_run)
     route_run.refresh_from_db()
+    while route_run.status == RouteRun.Status.READING and route_run.run and route_run.run.waiting_until:
+        # In the foreground only (the command): a worker defers the read instead (connections.waits).
+        time.sleep(max(0.0, (route_run.run.waiting_until - timezone.now()).total_seconds()) + 0.1)
+        read_route_run(route_run)
+        route_run.refresh_from_db()
     ids = list(route_run.tasks().claimable().values_list("pk", flat=True))
     size = max(1, route.batch_size)
     for start in range(0, len(ids), size):

@@ -256,6 +256,9 @@ class RouteRun(models.Model):
     heartbeat_at = models.DateTimeField(default=timezone.now)
     error = models.TextField(blank=True)
     api_calls = models.PositiveIntegerField(default=0)
+    # The last wait its work met (``connections.waits``), shown while ``waiting_until`` is ahead.
+    wait_reason = models.CharField(max_length=300, blank=True)
+    waiting_until = models.DateTimeField(null=True, blank=True)
 
     objects = RouteRunQuerySet.as_manager()
 
@@ -312,6 +315,12 @@ class RouteRun(models.Model):
         if api_calls:
             values["api_calls"] = F("api_calls") + api_calls
         RouteRun.objects.filter(pk=self.pk).update(**values)
+
+    def wait(self, until: datetime, reason: str) -> None:
+        """Record why its work waits and until when (and a heartbeat: the repair job leaves it alone)."""
+        now = timezone.now()
+        RouteRun.objects.filter(pk=self.pk).update(wait_reason=reason[:300], waiting_until=until, heartbeat_at=now)
+        self.wait_reason, self.waiting_until = reason[:300], until
 
     def finish_reading(self, *, error: str = "", api_calls: int = 0, heartbeat_at: datetime | None = None) -> bool:
         """Reading is over (``error`` says why it stopped early): publish what was read. Once only."""

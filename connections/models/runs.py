@@ -17,8 +17,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import Contains
 from django.urls import reverse
 from django.utils import timezone
@@ -99,6 +100,9 @@ class Run(models.Model):
     tasks_finished = models.PositiveIntegerField(default=0)
 
     error = models.TextField(blank=True)
+    # Why a queued run waits and until when (``connections.waits``): it resumes from its checkpoint then.
+    wait_reason = models.CharField(max_length=300, blank=True)
+    waiting_until = models.DateTimeField(null=True, blank=True)
     checkpoint = models.JSONField(default=dict, blank=True)
     summary = models.JSONField(default=dict, blank=True, help_text="Per division: endpoint, calls, records, cursor.")
 
@@ -146,11 +150,22 @@ class Run(models.Model):
         """Claim a queued run for this worker; False when someone else already did (or it was cancelled)."""
         now = timezone.now()
         claimed = Run.objects.filter(pk=self.pk, status=Run.Status.QUEUED).update(
-            status=Run.Status.READING, started_at=now, heartbeat_at=now
+            status=Run.Status.READING, started_at=Coalesce("started_at", Value(now)), heartbeat_at=now,
+            wait_reason="", waiting_until=None,
         )
         if claimed == 1:
-            self.status, self.started_at, self.heartbeat_at = Run.Status.READING, now, now
+            self.refresh_from_db(fields=["status", "started_at", "heartbeat_at", "wait_reason", "waiting_until"])
         return claimed == 1
+
+    def wait(self, until: datetime, reason: str) -> bool:
+        """Reading -> Queued until ``until`` (``connections.waits``): the read goes on from its checkpoint then,
+        on whichever worker is free; this one takes other work at once."""
+        now = timezone.now()
+        moved = Run.objects.filter(pk=self.pk, status=Run.Status.READING).update(
+            status=Run.Status.QUEUED, wait_reason=reason[:300], waiting_until=until, heartbeat_at=now)
+        if moved == 1:
+            self.status, self.wait_reason, self.waiting_until, self.heartbeat_at = Run.Status.QUEUED, reason, until, now
+        return moved == 1
 
     def reclaim(self, *, stale_after: timedelta) -> bool:
         """Take over a running run whose worker stopped reporting (killed; the broker redelivered its task).
@@ -308,6 +323,8 @@ class Task(models.Model):
     skip_reason = models.CharField(max_length=500, blank=True)
     log = models.JSONField(default=list, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Why a task in Retry waits for ``next_attempt_at`` when it is no failure (``defer``: quota, a window).
+    wait_reason = models.CharField(max_length=300, blank=True)
     processing_since = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
     # When a worker message for this task was last sent (cleared by its claim): a sweep never sends it twice,
@@ -389,7 +406,7 @@ class Task(models.Model):
         """The one place a task changes status: a filtered UPDATE of ``rows`` (this task, in the states it may
         leave); the instance follows only when the row moved. Log lines added before are saved with it."""
         log = [*(self.log or []), *([self.log_line(message, level)] if message else [])]
-        values = {"status": to, "log": log, "updated_at": timezone.now(), **fields}
+        values = {"status": to, "log": log, "updated_at": timezone.now(), "wait_reason": "", **fields}
         if rows.filter(pk=self.pk).update(**values) != 1:
             return False
         for name, value in values.items():
@@ -421,6 +438,32 @@ class Task(models.Model):
     def retry_later(self, at: datetime, message: str, **fields: Any) -> bool:
         return self._move(Task.Status.RETRY, self._claimed(), message=message, level="warning", next_attempt_at=at,
                           claim_token=None, processing_since=None, **fields)
+
+    def defer(self, until: datetime, reason: str, *, request: dict[str, Any] | None = None) -> bool:
+        """Processing -> Retry at ``until`` because the other side cannot take it yet (``connections.waits``):
+        no failure, and the attempt is given back, unless something may have reached the other side
+        (``request``): then it counts, and the next attempt looks before writing."""
+        from ..waits import until_text
+
+        fields: dict[str, Any] = {"request": request} if request is not None else {}
+        moved = self._move(Task.Status.RETRY, self._claimed(), message=f"Waiting: {reason} until {until_text(until)}"
+                           + ("" if request is not None else " (not counted as an attempt)"),
+                           next_attempt_at=until, wait_reason=reason[:300], claim_token=None, processing_since=None,
+                           **fields)
+        if moved and request is None:
+            Task.objects.filter(pk=self.pk, attempts__gt=0).update(attempts=F("attempts") - 1)
+            self.attempts = max(0, self.attempts - 1)
+        return moved
+
+    @staticmethod
+    def defer_claimed(task_ids: list[int], claim_token: Any, until: datetime, reason: str) -> list[int]:
+        """``defer`` for tasks of a batch claimed together and not yet reached: one UPDATE, no log line each."""
+        rows = Task.objects.filter(pk__in=task_ids, status=Task.Status.PROCESSING, claim_token=claim_token)
+        ids = list(rows.values_list("pk", flat=True))
+        Task.objects.filter(pk__in=ids, status=Task.Status.PROCESSING, claim_token=claim_token).update(
+            status=Task.Status.RETRY, next_attempt_at=until, wait_reason=reason[:300], claim_token=None,
+            processing_since=None, attempts=Greatest(F("attempts") - 1, Value(0)), updated_at=timezone.now())
+        return ids
 
     def skip(self, reason: str, *, message: str, claimed: bool = False) -> bool:
         """Skip the task: by its worker (``claimed``), or by a user while it waits or failed."""

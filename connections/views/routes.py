@@ -20,6 +20,7 @@ from .. import tester_sources
 from ..flow import routing
 from ..forms.routes import RouteForm
 from ..models import Route, RouteRun, TriggerSource
+from ..waits import route_run_waiting
 
 __all__ = ["route_create", "route_delete", "route_detail", "route_dry_run", "route_edit", "route_list", "route_run",
            "route_status"]
@@ -36,8 +37,9 @@ def _status_context(route: Route) -> dict[str, object]:
     latest = route.runs.select_related("run").first()
     # Quota left where the route writes: what the API's rate-limit headers last said for that division.
     quota = route.outgoing.http_client.quota((route.outgoing.path or {}).get("division"))
-    return {"route": route, "route_run": latest, "counts": routing.counters(latest) if latest else None,
-            "quota": quota}
+    counts = routing.counters(latest) if latest else None
+    return {"route": route, "route_run": latest, "counts": counts, "quota": quota,
+            "waiting": route_run_waiting(latest, counts) if latest else None}
 
 
 @viewer_required

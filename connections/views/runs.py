@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -15,6 +16,7 @@ from dashboard.access import can_edit, editor_required, get_for_user, viewer_req
 from lib.htmx import is_htmx
 
 from ..models import Run, Task
+from ..waits import Waiting, route_run_waiting
 
 __all__ = ["run_detail", "run_resume", "run_status"]
 
@@ -32,7 +34,14 @@ def _status_context(run: Run) -> dict[str, object]:
         row["per_call"] = round(row.get("records", 0) / row["calls"], 1) if row.get("calls") else 0
         row["page"] = (run.checkpoint or {}).get(row["division"], {}).get("page")
         row["quota"] = quotas.get(row["division"])
-    return {"run": run, "divisions": divisions}
+    route_run = getattr(run, "route_run", None)
+    if route_run is not None:
+        waiting = route_run_waiting(route_run)
+    else:
+        waiting = Waiting(run.wait_reason, run.waiting_until) if run.is_active and run.waiting_until and \
+            run.waiting_until > timezone.now() else (Waiting("Waiting for a worker") if run.status == Run.Status.QUEUED
+                                                     else None)
+    return {"run": run, "divisions": divisions, "waiting": waiting}
 
 
 @viewer_required

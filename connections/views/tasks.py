@@ -27,6 +27,7 @@ from ..models import Route, RouteRun, Task, TaskBulkRetry
 from ..task_counts import TaskCount, count_by_status
 from ..task_filters import FILTER_KEYS, filtered_tasks
 from ..transformers.diff import json_diff
+from ..waits import Waiting
 
 __all__ = [
     "task_bulk", "task_bulk_progress", "task_delete", "task_detail", "task_edit_payload", "task_list", "task_retry",
@@ -143,8 +144,10 @@ def _stages(task: Task) -> dict[str, Any]:
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_task_for_user(request, pk)
     route_run = getattr(task.run, "route_run", None) if task.run_id else None
+    waiting = Waiting(task.wait_reason, task.next_attempt_at) if task.wait_reason and task.status == Task.Status.RETRY \
+        and task.next_attempt_at and task.next_attempt_at > timezone.now() else None
     return render(request, "connections/tasks/detail.html", {
-        "task": task, "route_run": route_run, "route": route_run.route if route_run else None,
+        "task": task, "route_run": route_run, "waiting": waiting, "route": route_run.route if route_run else None,
         "timeline": [{**line, "when": parse_datetime(str(line.get("at", "")))}
                      for line in (task.log or []) if isinstance(line, dict)],
         "can_edit": can_edit(request.user), "retryable": task.status in Task.RETRYABLE,

@@ -1,4 +1,5 @@
-"""The shared limiter: callers wait for a slot instead of collecting 429s; a 429 waits for the reset."""
+"""The shared limiter: a call is reserved before it is sent; without a slot a worker is told until when
+(``QuotaWait``) instead of sleeping, a plain-shell caller may wait; a 429 parks the division until the reset."""
 
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ def test_headers_are_parsed_from_epoch_milliseconds():
                           1_800_000_000.0) < 2  # a reset in the past (clock skew) is clamped, not negative
 
 
-def test_callers_wait_for_the_next_window_instead_of_getting_429(editor_client, sandbox_factory):
+def test_callers_wait_for_the_next_window_instead_of_getting_429(editor_client, sandbox_factory, settings):
     sandbox = sandbox_factory(SANDBOX_TIME_SCALE="60")  # a minute lasts one second
+    settings.EXACT_QUOTA_MINUTE_SECONDS = 1.0
     client, app = sandbox_client(sandbox, log=False)
     grant(editor_client, client, sandbox, app)
     sandbox.set_limits(minutely=4, reset_counters=True)
-    api = api_for(client)
+    api = api_for(client, max_wait=60.0)  # a plain-shell caller may choose to wait
     started = time.monotonic()
     for _ in range(12):
         api.get("crm/Accounts", division=101001, params={"$select": "ID", "$top": "1"})
@@ -41,12 +43,13 @@ def test_callers_wait_for_the_next_window_instead_of_getting_429(editor_client, 
     assert state.minutely_limit == 4 and state.daily_limit
 
 
-def test_a_429_storm_waits_for_the_reset_and_succeeds(editor_client, sandbox_factory):
+def test_a_429_storm_waits_for_the_reset_and_succeeds(editor_client, sandbox_factory, settings):
     sandbox = sandbox_factory(SANDBOX_TIME_SCALE="60")
+    settings.EXACT_QUOTA_MINUTE_SECONDS = 1.0
     client, app = sandbox_client(sandbox, log=False)
     grant(editor_client, client, sandbox, app)
     sandbox.set_faults({"path": "crm/Accounts", "throttle_rate": 1, "times": 2})
-    body = api_for(client).get("crm/Accounts", division=101001, params={"$select": "ID", "$top": "1"})
+    body = api_for(client, max_wait=60.0).get("crm/Accounts", division=101001, params={"$select": "ID", "$top": "1"})
     assert "results" in body["d"]
     assert sandbox.counters()["requests_by_status"].get("429") == 2
     assert QuotaState.objects.get(client=client, division=101001).throttled_count == 2

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from connections.flow.read import execute_incoming_run
 from connections.models import Incoming, Run, TriggerSource
@@ -40,6 +42,11 @@ class Command(BaseCommand):
             raise CommandError("Give an Incoming id, --all or --resume RUN_ID.")
         for run in runs:
             done = execute_incoming_run(run.pk)
+            while done is not None and done.status == Run.Status.QUEUED and done.waiting_until:
+                # In the foreground only: a worker defers the run instead (connections.waits).
+                self.stdout.write(f"Run {done.pk}: {done.wait_reason} until {done.waiting_until:%H:%M:%S} UTC; waiting")
+                time.sleep(max(0.0, (done.waiting_until - timezone.now()).total_seconds()) + 0.1)
+                done = execute_incoming_run(run.pk)
             if done is None:
                 continue
             self.stdout.write(

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from clients.models import HttpClient
 from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task
 from connections.publishers import Publisher, PublishError, PublishJob, PublishResult, register_publisher
+from connections.waits import WaitUntil
 
 
 @dataclass
 class Script:
-    """What the fake publisher does per source id: 'ok' (default), 'permanent', 'transient'."""
+    """What the fake publisher does per source id: 'ok' (default), 'permanent', 'transient', 'wait' (the other
+    side's quota is used up for 30 s: ``WaitUntil``), 'wait-long' (for two hours)."""
 
     outcomes: dict[str, list[str]] = field(default_factory=dict)
     jobs: list[PublishJob] = field(default_factory=list)
@@ -40,6 +44,9 @@ class FakePublisher(Publisher):
             raise PublishError(f"Invalid: {job.source_id}", permanent=True, request={"body": job.payload})
         if outcome == "transient":
             raise PublishError("503 Service Unavailable", permanent=False)
+        if outcome in ("wait", "wait-long"):
+            seconds = 30 if outcome == "wait" else 7200
+            raise WaitUntil("Throttled by the fake system for division 7", timezone.now() + timedelta(seconds=seconds))
         key = f"key-{job.source_id}"
         return PublishResult(external_key=key, request={"body": job.payload}, response={"status": 201},
                              remember=(job.source_id, key), log=[f"created {key}"], calls=1)
