@@ -163,7 +163,8 @@ class LimiterSettings:
 
     @property
     def guard(self) -> float:
-        """No call is reserved this close to the end of a window (clock skew, the request still travelling)."""
+        """A call reserved this close to the end of a window is counted in the next one too (clock skew, the
+        request still travelling: Exact may count it there)."""
         return max(0.25, self.minute / 60.0)
 
     @classmethod
@@ -226,7 +227,10 @@ def reserve(state: dict[str, Any], now: float, *, scope: QuotaScope, config: Lim
     if parked > now:
         return Reservation(False, parked, "parked")
     if now >= float(state.get("m_end") or 0):
-        state.update(m_end=_window_end(now, config.minute), m_used=0, shares={})
+        end = _window_end(now, config.minute)
+        # Calls sent at the very end of the last window may be counted by Exact in this one.
+        carry = int(state.get("carry") or 0) if abs(end - float(state.get("m_end") or 0) - config.minute) < 0.5 else 0
+        state.update(m_end=end, m_used=carry, shares={}, carry=0)
     if now >= float(state.get("d_end") or 0):
         state.update(d_end=_window_end(now, config.day), d_used=0)
     m_limit = int(state.get("m_limit") or DEFAULT_MINUTELY)
@@ -239,8 +243,6 @@ def reserve(state: dict[str, Any], now: float, *, scope: QuotaScope, config: Lim
         return Reservation(False, d_end, "daily")
     m_used = int(state.get("m_used") or 0)
     if m_used >= m_limit:
-        return Reservation(False, m_end, "minutely")
-    if m_end - now < config.guard:  # it could reach Exact in the next window, which counts it there
         return Reservation(False, m_end, "minutely")
     shares: dict[str, int] = state.setdefault("shares", {})
     active: dict[str, float] = state.setdefault("active", {})
@@ -256,6 +258,8 @@ def reserve(state: dict[str, Any], now: float, *, scope: QuotaScope, config: Lim
         shares[scope.consumer] = shares.get(scope.consumer, 0) + 1
     state["m_used"] = m_used + 1
     state["d_used"] = d_used + 1
+    if m_end - now < config.guard:  # it may reach Exact in the next window: counted there too
+        state["carry"] = int(state.get("carry") or 0) + 1
     return Reservation(True)
 
 

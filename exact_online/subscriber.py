@@ -26,7 +26,6 @@ from connections.subscribers import (
     Subscriber,
     SubscriberConfig,
 )
-
 from connections.waits import WaitUntil
 
 from .catalog import Entity, catalog

@@ -7,7 +7,7 @@ import time
 
 from exact_online.api import ExactApi
 from exact_online.oauth import ExactOAuth, InMemoryGrantStore
-from exact_online.quota import InMemoryQuotaStore
+from exact_online.quota import InMemoryQuotaStore, LimiterSettings
 
 REDIRECT = "http://localhost/plain-shell-callback"
 
@@ -22,7 +22,8 @@ def test_exchange_then_call_and_refresh_single_flight_in_threads(sandbox_factory
     token = oauth.exchange_code(sandbox.authorize(app["client_id"], REDIRECT, state="st"))
     assert token.expires_in == 1.0 and token.expires_at > time.time()
     store = InMemoryGrantStore(oauth, token)
-    api = ExactApi(base_url=sandbox.url, grant_store=store, quota_store=InMemoryQuotaStore())
+    # The sandbox's minute lasts 0.1 s at this time scale: the limiter is told so (Exact's is 60 s).
+    api = ExactApi(base_url=sandbox.url, grant_store=store, quota_store=InMemoryQuotaStore(config=LimiterSettings(0.1)))
     assert api.me()["FullName"] == "Demo Gebruiker"
     assert [d["Code"] for d in api.divisions()] == sandbox.divisions
 
