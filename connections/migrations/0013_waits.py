@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0008_route_task_names'),
+        ('connections', '0012_task_index_columns'),
     ]
 
     operations = [
