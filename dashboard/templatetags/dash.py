@@ -9,6 +9,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.dateparse import parse_datetime
 from django.utils.html import escape, format_html
 
 register = template.Library()
@@ -122,7 +123,11 @@ def relative(value: Any) -> str:
 
 @register.filter(is_safe=True)
 def when(value: Any) -> str:
-    """A moment in the site's time zone in the one format, with the relative time as its tooltip; "—" if none."""
+    """A moment in the site's time zone in the one format, with the relative time as its tooltip; "—" if none.
+
+    An ISO 8601 text (a moment kept in a JSON field) is read as the moment it names."""
+    if isinstance(value, str) and value:
+        value = parse_datetime(value) or value
     if not isinstance(value, datetime):
         return "—" if value in (None, "") else escape(str(value))
     local = timezone.localtime(value) if timezone.is_aware(value) else value

@@ -31,6 +31,8 @@ def test_a_moment_is_shown_in_the_site_time_zone_in_one_format_with_a_relative_t
     assert relative(timezone.now() + timedelta(minutes=4, seconds=10)) == "in 4 min"
     assert when(None) == "—"
     assert ">2026-07-01 14:00:00<" in when(datetime(2026, 7, 1, 12, 0, tzinfo=UTC))  # summer time
+    assert ">2026-07-01 14:00:00<" in when("2026-07-01T12:00:00+00:00")  # kept as ISO text in a JSON field
+    assert when("not a moment") == "not a moment"
 
 
 def test_a_long_select_folds_to_a_count():

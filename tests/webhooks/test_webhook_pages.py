@@ -158,3 +158,16 @@ def test_a_route_fed_by_events_that_may_be_missed_reconciles_on_a_schedule_by_de
     route = Route.objects.get(name="Accounts A to B")
     assert route.schedule_kind == Route.ScheduleKind.INTERVAL and route.interval_seconds == 900
     assert route.periodic_task is not None and "reconciles by reading" in response.content.decode()
+
+
+def test_webhook_pages_show_moments_in_the_sites_one_format(viewer_client, fed_route):
+    hook, _route = fed_route
+    delivery = Delivery.objects.create(webhook=hook, body=b'{"nope": 1}', content_type="application/json", size=11)
+    process_delivery(delivery.pk)  # fails: a processed time beside the received one
+    from webhooks.models import Rejection
+
+    Rejection.objects.create(webhook=hook, status=401, count=1, last_reason="bad signature")
+    pages = [viewer_client.get(url).content.decode() for url in (hook.get_absolute_url(), delivery.get_absolute_url())]
+    # The site's `when` (a <time> with the relative time as its tooltip), not a bare Y-m-d H:i:s of its own.
+    assert pages[0].count('<time datetime="') >= 2  # the delivery row and the refused requests' last time
+    assert pages[1].count('<time datetime="') >= 2  # received and last attempt
