@@ -187,3 +187,13 @@ def test_plain_shell_api_has_a_guard_by_default():
     api = ExactApi(base_url="https://start.exactonline.nl", grant_store=Grants(), transport=fake)
     assert hammer(api, "crm/Accounts", 4, method="POST")[-1] is errors.CircuitOpen
     assert len(fake.sent) == 3
+
+
+def test_an_unreachable_exact_burns_no_error_budget():
+    """The sandbox (or Exact) down for minutes: connection errors and 5xx never open the circuit."""
+    guard = ErrorBudgetGuard(store=InMemoryErrorBudgetStore(), policy=ErrorBudgetPolicy(), clock=lambda: HOUR + 60)
+    for error in [errors.Unavailable("connection refused", status=None)] * 20 + [
+            errors.Unavailable("502 Bad Gateway", status=502)] * 5:
+        seen = guard.check("crm/Accounts", 7)
+        guard.record("crm/Accounts", 7, error, seen)
+    guard.check("crm/Accounts", 7)  # raises CircuitOpen if the outage had been counted
