@@ -9,6 +9,7 @@ rate budget (``DASH_API_RATE``); every error is a problem document (``api.proble
 
 # No ``from __future__ import annotations``: django-ninja reads the annotations at run time.
 
+import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -68,7 +69,17 @@ class TokenAuth(HttpBearer):
 class DashApi(NinjaAPI):
     """The API, whose document says what its errors are: ``application/problem+json``."""
 
+    _schemas: dict[str, Any]
+
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """Built once per process and prefix (it only changes with the code), then served from memory."""
+        key = repr((args, sorted(kwargs.items())))
+        cache = self.__dict__.setdefault("_schemas", {})
+        if key not in cache:
+            cache[key] = self._build_schema(*args, **kwargs)
+        return copy.deepcopy(cache[key])
+
+    def _build_schema(self, *args: Any, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(*args, **kwargs)
         for item in schema["paths"].values():
             for operation in item.values():
