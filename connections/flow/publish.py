@@ -213,10 +213,13 @@ def hold_for_maintenance(route_run: RouteRun, task_ids: list[int], resting: InMa
     """A maintenance window covers the route: its tasks wait in Retry until the window ends (the repair job
     queues them then), saying why; the wait costs no attempt."""
     held = 0
+    reason = "In maintenance window" + (f" ({resting.window.reason})" if resting.window.reason else "")
     for task in Task.objects.claim(task_ids):
-        if task.retry_later(resting.until, f"{resting.text}: waits until then.", attempts=task.attempts - 1):
+        if task.retry_later(resting.until, f"{resting.text}: waits until then.", attempts=task.attempts - 1,
+                            wait_reason=reason[:300]):
             held += 1
     route_run.touch()
+    route_run.wait(resting.until, reason)  # the route and task pages say why (connections.waits)
     return held
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from connections.flow import publish, routing
 from connections.models import RouteRun, Task
+from connections.waits import until_text
 
 
 def _ids(route_run: RouteRun) -> list[int]:
@@ -57,7 +58,7 @@ def test_the_route_run_and_task_pages_say_why_and_until_when(make_route, make_ru
     route_run = make_run(route, 2)
     script.outcomes["src-0"] = ["wait"]
     publish.publish_batch(route_run, _ids(route_run))
-    until = timezone.localtime(Task.objects.filter(run=route_run.run).first().next_attempt_at).strftime("%H:%M")
+    until = until_text(Task.objects.filter(run=route_run.run).first().next_attempt_at)
     expected = f"Throttled by the fake system for division 7 until {until}"
 
     page = viewer_client.get(reverse("connections:route_detail", args=[route.pk])).content.decode()
@@ -79,3 +80,19 @@ def test_a_queued_read_says_it_waits_for_a_worker(make_route, viewer_client):
     assert "Waiting for a worker" in page
     page = viewer_client.get(reverse("connections:run_detail", args=[route_run.run_id])).content.decode()
     assert "Waiting for a worker" in page
+
+
+def test_a_maintenance_window_says_so_on_the_route_page_through_the_same_mechanism(make_route, make_run, script,
+                                                                                   viewer_client):
+    from alerts.models import MaintenanceWindow
+
+    route = make_route()
+    route_run = make_run(route, 2)
+    ends = timezone.now() + timedelta(hours=1)
+    MaintenanceWindow.objects.create(route=route, reason="Exact upgrade",
+                                     starts_at=timezone.now() - timedelta(minutes=1), ends_at=ends)
+    publish.publish_batch(route_run, _ids(route_run))
+    expected = f"In maintenance window (Exact upgrade) until {until_text(ends)}"
+    assert expected in viewer_client.get(reverse("connections:route_detail", args=[route.pk])).content.decode()
+    task = Task.objects.filter(run=route_run.run).first()
+    assert expected in viewer_client.get(reverse("connections:task_detail", args=[task.pk])).content.decode()
