@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Django 6 wants Python 3.12+: take the newest Python found, falling back to python3 (Django 5.2 LTS).
 PYTHON ?= $(shell bash .ci/find-python)
+# `make test` runs pytest in this many processes (pytest-xdist, one file per worker at a time; each worker has
+# its own test database, broker and sandbox: tests/isolation.py). PYTEST_WORKERS=1 runs it in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck install install-dev migrate bootstrap bench clean
 
@@ -45,7 +48,7 @@ test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run >/dev/null || (echo "Missing migrations: run manage.py makemigrations" && exit 1)
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 typecheck: install-dev
 	$(BIN)/mypy
