@@ -90,12 +90,3 @@ def _tag_browser_tests(request, record_property):
     """Mark browser tests in the JUnit report so CI can show that they ran."""
     if request.node.get_closest_marker("browser"):
         record_property("browser", "1")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist, files with ``slow`` tests go first: the longest files start early instead of one of
-    them running alone at the end while the other worker idles. One process keeps the written order."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
