@@ -4,9 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Django 6 wants Python 3.12+: take the newest Python found, falling back to python3 (Django 5.2 LTS).
 PYTHON ?= $(shell bash .ci/find-python)
-# `make test` runs pytest in this many processes (pytest-xdist, one file per worker at a time; each worker has
-# its own test database, broker and sandbox: tests/isolation.py). PYTEST_WORKERS=1 runs it in one process.
-PYTEST_WORKERS ?= 2
+# PYTEST_WORKERS=2 make test runs pytest in two processes (pytest-xdist, one file per worker at a time; each
+# worker has its own test database, broker and sandbox: tests/isolation.py). Opt-in for now: see README.
+PYTEST_WORKERS ?= 1
 
 .PHONY: run test lint typecheck install install-dev migrate bootstrap bench clean
 
