@@ -18,6 +18,7 @@ def test_a_deactivated_user_is_signed_out_at_once(chromium, browser_page, live_s
         admin = browser_page
         login_as(admin, live_server.url, admin_user.username)
         admin.goto(f"{live_server.url}/users/")
+        admin.once("dialog", lambda dialog: dialog.accept())  # "Deactivate eddie-editor? ..."
         admin.click(f"button[aria-label='Deactivate {editor_user.username}']")
         assert "is deactivated; 1 session(s) ended" in admin.locator(".messages").inner_text()
 
