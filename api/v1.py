@@ -11,7 +11,7 @@ rate budget (``DASH_API_RATE``); every error is a problem document (``api.proble
 
 import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, Literal, cast
 
@@ -147,10 +147,9 @@ class Resource:
     body: type[schemas.FormBody]
     save: Callable[[HttpRequest, Any, dict[str, Any]], Any]  # (request, stored object or None, body) -> saved
     search: Callable[[str], Q]
-    related: tuple[str, ...] = field(default=())
 
     def queryset(self) -> models.QuerySet[Any]:
-        return self.model._default_manager.select_related(*self.related).order_by("name", "pk")
+        return self.model._default_manager.order_by("name", "pk")
 
 
 def _through_api(obj: Any) -> None:
