@@ -32,6 +32,16 @@ def _fast_password_hashing():
     get_hashers.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_api_call_counts_from_earlier_tests():
+    """The call counter gathers counts per process; one test's counts must not be written inside the next."""
+    from clients.usage import discard_pending
+
+    discard_pending()
+    yield
+    discard_pending()
+
+
 def _make_user(django_user_model, username: str, role: str | None):
     user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
     if role:
