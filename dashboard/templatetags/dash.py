@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,19 +52,21 @@ def status_badge(status: Any, label: str | None = None) -> dict[str, Any]:
 # A value longer than this, or a list of more items than this, is folded behind a summary.
 LONG_VALUE_CHARS = 120
 LONG_LIST_ITEMS = 12
+_NAME = re.compile(r"[\w.$/@-]+")  # an item of a list of names (a property, a path); no spaces, '=', '?' or ':'
 
 
 @register.inclusion_tag("includes/long_value.html")
-def long_value(value: Any, noun: str = "fields") -> dict[str, Any]:
-    """A value that may be huge (a 150-property $select, a long URL): wrapped, and folded when long.
+def long_value(value: Any, noun: str = "fields", limit: int = LONG_VALUE_CHARS) -> dict[str, Any]:
+    """A value that may be huge (a 150-property $select, a long URL, a log line): wrapped, and folded when long.
 
-    A comma-separated list folds to "150 fields ▸"; other long text to its first characters.
+    A comma-separated list of names folds to "150 fields ▸"; other text longer than ``limit`` (a URL or a
+    sentence that merely holds such a list) to its first characters and its length.
     """
     text = "" if value is None else str(value)
-    items = [item for item in text.split(",") if item.strip()] if "," in text else []
-    if len(items) > LONG_LIST_ITEMS:
+    items = [item.strip() for item in text.split(",") if item.strip()] if "," in text else []
+    if len(items) > LONG_LIST_ITEMS and all(_NAME.fullmatch(item) for item in items):
         return {"text": text, "summary": f"{len(items)} {noun}", "folded": True}
-    if len(text) > LONG_VALUE_CHARS:
+    if len(text) > limit:
         return {"text": text, "summary": f"{text[:60]}… ({len(text):,} characters)", "folded": True}
     return {"text": text, "summary": "", "folded": False}
 

@@ -41,6 +41,11 @@ def test_a_long_select_folds_to_a_count():
     assert folded["folded"] and folded["summary"] == "150 fields"
     assert not long_value("ID,Name,City")["folded"]
     assert long_value("x" * 500)["summary"].endswith("(500 characters)")
+    url = f"https://start.exactonline.nl/api/v1/101001/crm/Accounts?$select={select}&$top=5"
+    assert long_value(url, "characters")["summary"] == f"{url[:60]}… ({len(url):,} characters)"  # not "150 ..."
+    line = f"Division 101001: reading crm/Accounts (full read) with $select={select}"
+    assert long_value(line, limit=400)["summary"].endswith(f"({len(line):,} characters)")
+    assert not long_value("Division 101001: page 1, 11 records, more to come", limit=400)["folded"]
 
 
 def test_samples_become_rows_and_columns():

@@ -47,3 +47,17 @@ def test_old_previews_are_pruned_and_route_tasks_stay(make_route, make_run, sett
     assert routing.prune_preview_tasks() == 3
     assert Task.objects.filter(run=fresh).count() == 1
     assert Task.objects.filter(run=route_run.run).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_run_log_line_with_a_long_select_is_folded(viewer_client, make_route):
+    from connections.models import RunLogEntry
+
+    route = make_route()
+    run = _standalone_run(route.incoming, count=1)
+    fields = ",".join(f"Field{i}" for i in range(150))
+    RunLogEntry.objects.create(run=run, level=20, message=f"Division 1: reading crm/Accounts with $select={fields}")
+    RunLogEntry.objects.create(run=run, level=20, message="Division 1: page 1, 1 records")
+    page = viewer_client.get(reverse("connections:run_detail", args=[run.pk])).content.decode()
+    assert page.count('<details class="fold">') == 1 and "Division 1: page 1, 1 records" in page
+    assert "(1,285 characters)</summary>" in page
