@@ -68,7 +68,7 @@ def test_eighteen_processes_share_one_client_with_one_refresh_per_expiry(
     client, app = sandbox_client(sandbox, log=False)
     grant(editor_client, client, sandbox, app)
     before = sandbox.counters()
-    results = run_processes(client, editor_user.pk, workers=16, web=2, refreshes=21, seconds=60.0,
+    results = run_processes(client, editor_user.pk, workers=16, web=2, refreshes=21, seconds=240.0,
                             tmp_path=tmp_path)
     after = sandbox.counters()
 

@@ -48,12 +48,12 @@ def test_a_crash_after_page_7_resumes_at_page_8(exact_client):
 
 @pytest.mark.parametrize(("fault", "message"), [
     ({"html_rate": 1, "html_status": 200}, ""),  # an HTML page where JSON belongs
-    ({"latency_ms": 1500}, "did not answer within"),  # a page that times out
+    ({"latency_ms": 6000}, "did not answer within"),  # a page that times out
 ], ids=["not-json", "timeout"])
 def test_a_bad_page_fails_the_run_with_the_error_and_resume_continues(exact_client, big_sandbox, monkeypatch,
                                                                      settings, fault, message):
     # One attempt per call, no backoff, a short timeout: the retry policy is the HTTP layer's, tested there.
-    settings.OUTBOUND_TIMEOUT = 0.5
+    settings.OUTBOUND_TIMEOUT = 2.0  # a loaded machine answers a healthy page in time
     monkeypatch.setattr(ExactSubscriber, "api", lambda self: api_for(self.incoming.http_client, max_attempts=1,
                                                                        backoff=0.0))
     incoming = make_incoming(exact_client, endpoint="bulk", query={"$select": "ID"}, name="bad page")

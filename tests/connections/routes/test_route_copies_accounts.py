@@ -48,7 +48,7 @@ def test_route_copies_accounts_once_then_only_changes(own_sandbox):
     assert second_tasks.count() == len(in_a) == second.run.tasks_skipped
     assert set(second_tasks.values_list("status", flat=True)) == {"skipped"}
     assert all(t.skip_reason and t.request is None for t in second_tasks)
-    assert f"Run {second.pk} of {route.name}: Finished" in out.getvalue()
+    assert f"Run {second.pk} of {route.name}: Succeeded" in out.getvalue()
 
     api = api_for(client)
     changed = in_a[:20]
