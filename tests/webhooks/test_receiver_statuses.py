@@ -81,6 +81,24 @@ def test_a_bad_signature_is_401_and_never_stored(make_webhook, signature):
     assert not Delivery.objects.exists()
 
 
+def test_hmac_sha1_in_base64_without_a_prefix(make_webhook):
+    import hashlib
+    import hmac
+
+    from .conftest import HMAC_SECRET
+
+    hook = make_webhook(validation={"hmac": {"header": "X-Hub-Signature", "algorithm": "sha1", "encoding": "base64",
+                                             "prefix": ""}})
+    body = b'{"orders": [{"id": 7}]}'
+    good = base64.b64encode(hmac.new(HMAC_SECRET.encode(), body, hashlib.sha1).digest()).decode()
+    hex_instead = hmac.new(HMAC_SECRET.encode(), body, hashlib.sha1).hexdigest()
+    sha256 = base64.b64encode(hmac.new(HMAC_SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    for wrong in (hex_instead, sha256, "sha1=" + good):
+        assert post(Client(), hook, body, signature="", X_Hub_Signature=wrong).status_code == 401
+    assert post(Client(), hook, body, signature="", X_Hub_Signature=good).status_code == 202
+    assert _refused(hook, 401) == 3 and Delivery.objects.get().headers["X-Hub-Signature"] == "[redacted]"
+
+
 def test_shared_secret_header(make_webhook):
     hook = make_webhook(hmac_check=False, validation={"secret_header": {"header": "X-Shop-Token"}})
     hook.set_secrets({"shared_secret": "s3cr3t-token"})
