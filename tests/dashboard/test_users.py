@@ -40,3 +40,14 @@ def test_roles_exist_as_groups():
     from django.contrib.auth.models import Group
 
     assert set(Group.objects.values_list("name", flat=True)) >= {"Administrator", "Editor", "Viewer"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_roles_come_back_after_a_flush():
+    """A transactional test flushes the database; the roles must be there for the tests after it (also under
+    pytest-xdist, where a file's transactional tests can run before another file's)."""
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+    assert set(Group.objects.values_list("name", flat=True)) >= {"Administrator", "Editor", "Viewer"}
