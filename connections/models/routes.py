@@ -153,10 +153,15 @@ class Route(models.Model):
         self.refresh_from_db(fields=["skipped_fires", "last_skipped_at", "last_skip_reason"])
 
     def last_fire(self) -> dict[str, Any] | None:
-        """What the most recent scheduled fire did: started a run, or was skipped because one was still going."""
+        """What the most recent scheduled fire did: started a run, or was skipped (a run still going, a
+        maintenance window): ``why`` for the badge, ``reason`` for the detail beside it."""
         started = self.runs.filter(trigger=TriggerSource.SCHEDULED).order_by("-pk").first()
         if self.last_skipped_at and (started is None or self.last_skipped_at > started.created_at):
-            return {"skipped": True, "at": self.last_skipped_at, "reason": self.last_skip_reason}
+            head, _, rest = self.last_skip_reason.partition(": ")
+            if head == "still running":
+                return {"skipped": True, "at": self.last_skipped_at, "why": head, "reason": rest}
+            why = "maintenance window" if head.startswith("In maintenance window") else "not started"
+            return {"skipped": True, "at": self.last_skipped_at, "why": why, "reason": self.last_skip_reason}
         if started is not None:
             return {"skipped": False, "at": started.created_at, "route_run": started}
         return None

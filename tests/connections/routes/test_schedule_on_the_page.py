@@ -52,3 +52,22 @@ def test_run_numbers_count_per_route(viewer_client, make_route, make_run):
     assert first.number == 1
     page = viewer_client.get(reverse("connections:route_detail", args=[route.pk])).content.decode()
     assert "<h2>Run 1 " in page
+
+
+@pytest.mark.django_db
+def test_a_fire_kept_back_by_a_maintenance_window_says_so_not_still_running(viewer_client, make_route):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alerts.models import MaintenanceWindow
+
+    route = make_route(schedule_kind="cron", cron="*/5 * * * *", timezone="Europe/Amsterdam")
+    MaintenanceWindow.objects.create(route=route, starts_at=timezone.now() - timedelta(minutes=1),
+                                     ends_at=timezone.now() + timedelta(hours=1), reason="Exact upgrade")
+    assert run_scheduled_route(route.pk)["started"] is False
+    page = viewer_client.get(reverse("connections:route_detail", args=[route.pk])).content.decode()
+    assert "skipped: maintenance window</span>" in page and "In maintenance window until" in page
+    assert "(Exact upgrade)" in page
+    assert "still running" not in page and "previous run was still going" not in page
+    assert "1 fire skipped so far" in page
