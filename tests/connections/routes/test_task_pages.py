@@ -38,6 +38,8 @@ def test_detail_shows_timeline_stages_and_diff(viewer_client, make_route, make_r
     assert "Incoming" in page and "Published request" in page
     assert 'data-testid="diff"' in page  # the transformer removed "i"
     assert "key-src-1" in page
+    assert "Exact key" not in page and "Exact's response" not in page  # the platform names no connector
+    assert "<dt>Target key</dt>" in page
 
 
 def test_retry_skip_and_delete_one(editor_client, make_route, make_run, script, django_capture_on_commit_callbacks):
