@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
         box.stop()
         from django.db import connections
 
+        from clients.usage import flush
+
+        flush()  # the API-call counts this process gathered, before its database goes
         connections.close_all()
         drop_database(args)
     minute = 60.0 / args.scale

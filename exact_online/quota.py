@@ -165,7 +165,7 @@ class LimiterSettings:
     def guard(self) -> float:
         """A call reserved this close to the end of a window is counted in the next one too (clock skew, the
         request still travelling: Exact may count it there)."""
-        return max(0.25, self.minute / 60.0)
+        return max(0.5, self.minute / 20.0)
 
     @classmethod
     def from_settings(cls) -> LimiterSettings:
