@@ -37,6 +37,7 @@ def _pages(route: Route) -> list[tuple[str, str]]:
         ("incoming-list", "/connections/incoming/"),
         ("incoming-create", "/connections/incoming/create/"),
         ("incoming", f"/connections/incoming/{incoming.pk}/"),
+        ("incoming-edit", f"/connections/incoming/{incoming.pk}/edit/"),  # its URL preview with the long $select
         ("transformers", "/connections/transformers/"),
         ("transformer", f"/connections/transformers/{transformer.pk}/"),
         ("transformer-nested", f"/connections/transformers/{nested.pk}/"),
