@@ -172,6 +172,11 @@ def webhook_new_url(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     webhook = get_webhook_for_user(request, pk, write=True)
+    routes = list(webhook.routes.all())
+    if routes:  # as an Incoming: a route never loses its source behind its back
+        messages.error(request, f"Webhook {webhook.name} feeds route(s) {', '.join(map(str, routes))}; "
+                                "remove it from them first.")
+        return redirect(webhook)
     name = webhook.name
     webhook.delete()
     messages.success(request, f"Webhook {name} deleted; its URL answers 404 from now on.")

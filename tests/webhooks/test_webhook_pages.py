@@ -171,3 +171,17 @@ def test_webhook_pages_show_moments_in_the_sites_one_format(viewer_client, fed_r
     # The site's `when` (a <time> with the relative time as its tooltip), not a bare Y-m-d H:i:s of its own.
     assert pages[0].count('<time datetime="') >= 2  # the delivery row and the refused requests' last time
     assert pages[1].count('<time datetime="') >= 2  # received and last attempt
+
+
+def test_a_webhook_feeding_a_route_is_refused_before_asking_as_an_incoming_is(editor_client, fed_route, make_webhook):
+    hook, route = fed_route
+    page = editor_client.get(hook.get_absolute_url()).content.decode()
+    assert 'data-testid="delete-blocked"' in page and reverse("webhooks:delete", args=[hook.pk]) not in page
+    assert "Used by 1 route" in page and route.name in page
+    response = editor_client.post(reverse("webhooks:delete", args=[hook.pk]), follow=True)
+    assert Webhook.objects.filter(pk=hook.pk).exists() and "remove it from them first" in response.content.decode()
+    unused = make_webhook("unused")
+    page = editor_client.get(unused.get_absolute_url()).content.decode()
+    assert 'data-confirm="Delete the webhook unused and its 0 deliveries?' in page
+    editor_client.post(reverse("webhooks:delete", args=[unused.pk]))
+    assert not Webhook.objects.filter(pk=unused.pk).exists()
