@@ -38,7 +38,7 @@ class Route(models.Model):
     name = models.CharField(max_length=200, unique=True)
     incoming = models.ForeignKey("connections.Incoming", null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="routes", help_text="What a run reads; empty when a webhook feeds it.")
-    webhook = models.ForeignKey("webhooks.Webhook", null=True, blank=True, on_delete=models.SET_NULL,
+    webhook = models.ForeignKey("webhooks.Webhook", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="routes", help_text="Every item this webhook receives becomes a task.")
     transformers = models.ManyToManyField(
         "connections.Transformer", through="RouteTransformer", blank=True, related_name="routes"

@@ -180,6 +180,10 @@ def test_a_webhook_feeding_a_route_is_refused_before_asking_as_an_incoming_is(ed
     assert "Used by 1 route" in page and route.name in page
     response = editor_client.post(reverse("webhooks:delete", args=[hook.pk]), follow=True)
     assert Webhook.objects.filter(pk=hook.pk).exists() and "remove it from them first" in response.content.decode()
+    from django.db.models import ProtectedError
+
+    with pytest.raises(ProtectedError):  # every other way (the API, a shell) meets the database's refusal
+        hook.delete()
     unused = make_webhook("unused")
     page = editor_client.get(unused.get_absolute_url()).content.decode()
     assert 'data-confirm="Delete the webhook unused and its 0 deliveries?' in page
