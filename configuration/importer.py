@@ -258,7 +258,19 @@ class _Planner:
         self.need(obj, "transformers", doc.transformer)
         if doc.action not in Outgoing.Action.values:
             obj.problems.append(f"the action {doc.action!r} is not one of {', '.join(Outgoing.Action.values)}")
-        self._plugin_config(obj, PUBLISHERS.find(doc.publisher), f"the publisher {doc.publisher!r}", doc.config)
+        publisher = PUBLISHERS.find(doc.publisher)
+        before = len(obj.problems)
+        self._plugin_config(obj, publisher, f"the publisher {doc.publisher!r}", doc.config)
+        if publisher is None or len(obj.problems) > before:
+            return
+        try:  # the same check the Outgoing form makes (an upsert key, a confirmed reference overwrite, …)
+            parts = resolve({"entity": doc.entity, "path": doc.path, "query": doc.query, "payload": doc.payload,
+                             "config": doc.config}, self.values)
+        except ValueError:  # an unknown variable: reported already
+            return
+        problems = publisher().validate(action=doc.action, **parts)
+        for where, messages in problems.items():
+            obj.problems.extend(f"{where}: {message}" for message in messages)
 
     def check_webhooks(self, obj: ObjectPlan, doc: Any) -> None:
         if get_kind(doc.kind) is None:

@@ -194,3 +194,19 @@ def test_the_commands_export_a_route_and_dry_run_it(populated, tmp_path):
     call_command("export_config", "--dir", str(tmp_path / "git"), stderr=io.StringIO())
     call_command("import_config", "--dir", str(tmp_path / "git"), stdout=report)
     assert "Applied: 18 unchanged." in report.getvalue()
+
+
+def test_an_outgoing_the_form_would_refuse_is_invalid_in_the_dry_run_and_nothing_is_applied(populated):
+    document = export_config()
+    outgoing = next(o for o in document["outgoings"] if o["action"] == "upsert")
+    outgoing["config"] = {**outgoing["config"], "upsert_key": "", "reference_field": "SearchCode",
+                          "reference_overwrite": False}
+    before = Outgoing.objects.get(name=outgoing["name"]).config
+    plan = plan_import(document)
+    [obj] = [o for o in plan.objects if o.section == "outgoings" and o.key == outgoing["name"]]
+    assert obj.action == "invalid" and not plan.ok
+    assert any(p.startswith("upsert_key: Upsert needs an upsert key") for p in obj.problems)
+    assert any(p.startswith("reference_overwrite: ") and "SearchCode" in p for p in obj.problems)
+    with pytest.raises(ImportRefused, match="upsert key"):
+        apply_import(plan)
+    assert Outgoing.objects.get(name=outgoing["name"]).config == before
