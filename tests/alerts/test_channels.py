@@ -137,3 +137,12 @@ def test_a_channel_cannot_reach_a_private_address_unless_allowed(settings, recei
     assert not result.ok and "private" in result.error.lower() and not receiver.received
     settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
     assert send_test(_hook(Channel.Kind.WEBHOOK, receiver.url, "allowed")).ok
+
+
+def test_alert_pages_show_moments_in_the_one_site_format(editor_client):
+    rule = Rule.objects.create(name="r", kind=Rule.Kind.RUN_FAILED)
+    alert = rule.alerts.create(key="k", subject="Route failed", resolved_at=timezone.now())
+    Notification.objects.create(alert=alert, channel_name="slack", event=Notification.Event.values[0])
+    for page in ("/alerts/", f"/alerts/{alert.pk}/"):
+        html = editor_client.get(page).content.decode()
+        assert '<time datetime="' in html, page  # the shared |when filter, not a page's own date format
