@@ -44,7 +44,7 @@ def publish(client: Any, division: int, tasks: int, batch: int, label: str) -> d
     incoming = Incoming.objects.create(name=f"bench {label}", subscriber="exact_online", http_client=client)
     outgoing = Outgoing.objects.create(name=f"bench {label}", publisher="exact_online", action="create",
                                        entity="crm/Accounts", path={"division": division}, http_client=client,
-                                       config={"reference_field": "SearchCode"})
+                                       config={"reference_field": "SearchCode", "reference_overwrite": True})
     route = Route.objects.create(name=f"bench {label}", incoming=incoming, outgoing=outgoing, batch_size=batch,
                                  backoff_seconds=1)
     run = Run.objects.create(incoming=incoming, status=Run.Status.SUCCEEDED)

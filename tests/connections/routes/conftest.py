@@ -70,7 +70,8 @@ def make_route(db) -> Callable[..., Route]:
         incoming = Incoming.objects.create(name=f"incoming {n}", subscriber="exact_online", http_client=client)
         outgoing = Outgoing.objects.create(name=f"outgoing {n}", publisher=publisher, action=action,
                                            entity="crm/Accounts", http_client=client,
-                                           config={"reference_field": "SearchCode"})
+                                           config={"reference_field": "SearchCode", "reference_overwrite": True,
+                                                   "upsert_key": "Code"})
         return Route.objects.create(name=f"route {n}", incoming=incoming, outgoing=outgoing, **route_fields)
 
     return make

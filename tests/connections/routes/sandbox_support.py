@@ -20,8 +20,13 @@ def accounts(client: HttpClient, division: int, select: str = "ID,Name,City,Sear
     return rows
 
 
-def copy_route(client: HttpClient, source: int, target: int, *, name: str = "copy accounts") -> Route:
-    """Accounts of division ``source`` upserted into ``target``; unchanged accounts are filtered out."""
+def copy_route(client: HttpClient, source: int, target: int, *, name: str = "copy accounts",
+               reference_field: str = "") -> Route:
+    """Accounts of division ``source`` upserted into ``target``; unchanged accounts are filtered out.
+
+    Configured as the Outgoing form would accept it: an upsert key (Code; the copied fields leave it out, so
+    the source id map decides between update and create), and the reference kept on our side unless a test
+    names a ``reference_field``, whose overwrite it then confirms."""
     Storage.objects.get_or_create(name=f"{name}-seen".replace(" ", "-"))
     incoming = Incoming.objects.create(
         name=f"{name}: accounts of {source}", subscriber="exact_online", http_client=client,
@@ -37,7 +42,8 @@ def copy_route(client: HttpClient, source: int, target: int, *, name: str = "cop
     ])
     outgoing = Outgoing.objects.create(
         name=f"{name}: upsert into {target}", publisher="exact_online", action="upsert", entity="crm/Accounts",
-        path={"division": target}, http_client=client, config={"reference_field": "SearchCode"},
+        path={"division": target}, http_client=client,
+        config={"upsert_key": "Code", "reference_field": reference_field, "reference_overwrite": bool(reference_field)},
     )
     route = Route.objects.create(name=name, incoming=incoming, outgoing=outgoing, backoff_seconds=1, batch_size=50)
     route.set_transformers([seen, shape])

@@ -25,7 +25,7 @@ from .sandbox_support import accounts, copy_route, run_inline
 def test_route_copies_accounts_once_then_only_changes(own_sandbox):
     source, target = own_sandbox.divisions
     client = grant_client(own_sandbox, "copy", unlimited=True)
-    route = copy_route(client, source, target)
+    route = copy_route(client, source, target, reference_field="SearchCode")  # counted by it
     in_a = accounts(client, source)
     before_b = accounts(client, target)
 
@@ -70,7 +70,7 @@ def test_faults_on_creates_never_duplicate(own_sandbox):
     source, target = own_sandbox.divisions
     client = grant_client(own_sandbox, "faults", unlimited=True)
     own_sandbox.generate("Accounts", 150, source)
-    route = copy_route(client, source, target, name="copy with faults")
+    route = copy_route(client, source, target, name="copy with faults", reference_field="SearchCode")
     in_a = accounts(client, source)
     before_b = accounts(client, target)
     rule = {"path": f"{target}/crm/Accounts$", "method": "POST"}

@@ -33,7 +33,7 @@ def test_worker_killed_mid_run_every_task_finishes_once(own_sandbox, celery_work
     incoming = Incoming.objects.create(name="kill test source", subscriber="exact_online", http_client=client)
     outgoing = Outgoing.objects.create(name="kill test create", publisher="exact_online", action="create",
                                        entity="crm/Accounts", path={"division": target}, http_client=client,
-                                       config={"reference_field": "SearchCode"})
+                                       config={"reference_field": "SearchCode", "reference_overwrite": True})
     route = Route.objects.create(name="kill test", incoming=incoming, outgoing=outgoing, batch_size=200)
     run = Run.objects.create(incoming=incoming, status=Run.Status.SUCCEEDED)
     Task.objects.bulk_create([Task(run=run, incoming=incoming, transformed={"Name": f"Kill test {i}"})
