@@ -72,7 +72,22 @@ class ClientStatusOut(Schema):
     quotas: list[QuotaOut]
 
 
-class IncomingOut(Schema):
+class ConnectionOut(Schema):
+    """An Incoming's or Outgoing's HTTP client and transformer, given as their ids."""
+
+    http_client: int
+    transformer: int | None
+
+    @staticmethod
+    def resolve_http_client(obj: Any) -> int:
+        return int(obj.http_client_id)
+
+    @staticmethod
+    def resolve_transformer(obj: Any) -> int | None:
+        return obj.transformer_id
+
+
+class IncomingOut(ConnectionOut):
     id: int
     name: str
     subscriber: str
@@ -90,16 +105,8 @@ class IncomingOut(Schema):
     created_at: datetime
     updated_at: datetime
 
-    @staticmethod
-    def resolve_http_client(obj: Any) -> int:
-        return int(obj.http_client_id)
 
-    @staticmethod
-    def resolve_transformer(obj: Any) -> int | None:
-        return obj.transformer_id
-
-
-class OutgoingOut(Schema):
+class OutgoingOut(ConnectionOut):
     id: int
     name: str
     publisher: str
@@ -113,14 +120,6 @@ class OutgoingOut(Schema):
     payload: dict[str, Any]
     created_at: datetime
     updated_at: datetime
-
-    @staticmethod
-    def resolve_http_client(obj: Any) -> int:
-        return int(obj.http_client_id)
-
-    @staticmethod
-    def resolve_transformer(obj: Any) -> int | None:
-        return obj.transformer_id
 
 
 class TransformerOut(Schema):
