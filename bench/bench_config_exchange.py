@@ -15,7 +15,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
@@ -29,6 +31,8 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
+
+T = TypeVar("T")
 
 
 def populate(copies: int) -> None:
@@ -71,9 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     populate(args.copies)
     rows: list[tuple[str, float, str]] = []
 
-    def timed(name: str, work: object, note: str = "") -> object:
+    def timed(name: str, work: Callable[[], T], note: str = "") -> T:
         started = time.perf_counter()
-        result = work()  # type: ignore[operator]
+        result = work()
         rows.append((name, time.perf_counter() - started, note))
         return result
 

@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         seconds = time.perf_counter() - started
         route_run.refresh_from_db()
         run = route_run.run
+        assert run is not None
         tasks = Task.objects.filter(run=run).count()
     finally:
         box.stop()

@@ -19,6 +19,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ class GeneratedApi:
     def __init__(self, pages: int) -> None:
         self.pages = pages
 
-    def iter_pages(self, path: str, *, division: int | None, params: Any, max_pages: int):
+    def iter_pages(self, path: str, *, division: int | None, params: Any, max_pages: int) -> Iterator[FakePage]:
         for n in range(self.pages):
             rows = [{"ID": str(uuid.uuid4()), "Name": f"Account {n}-{i}" * 3, "Timestamp": n * 1000 + i + 2}
                     for i in range(ROWS_PER_PAGE)]
