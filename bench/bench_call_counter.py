@@ -21,42 +21,40 @@ sys.path.insert(0, str(BASE_DIR))
 WORK = Path(tempfile.mkdtemp(prefix="bench-call-counter-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["DASH_VAR_DIR"] = str(WORK)
-PARSER = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-PARSER.add_argument("--calls", type=int, default=5000)
-PARSER.add_argument("--database-url", default="")
-PARSER.add_argument("--flush-each", action="store_true")
-ARGS = PARSER.parse_args()
-if ARGS.database_url:
-    os.environ["DATABASE_URL"] = ARGS.database_url
-else:
-    os.environ.pop("DATABASE_URL", None)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--flush-each", action="store_true")
+    args = parser.parse_args(argv)
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
 
-import django  # noqa: E402
+    import django
 
-django.setup()
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-
-
-def main() -> None:
     call_command("migrate", verbosity=0)
     from clients.models import ApiCallCount, HttpClient
     from clients.usage import count_call, flush, total_calls
 
     client = HttpClient.objects.create(name="bench", kind="exact_online", config={})
     started = time.perf_counter()
-    for i in range(ARGS.calls):
+    for i in range(args.calls):
         count_call(client.pk, (101001, 101002, None)[i % 3])
-        if ARGS.flush_each:
+        if args.flush_each:
             flush()
     flush()
     seconds = time.perf_counter() - started
     since = ApiCallCount.objects.order_by("hour").values_list("hour", flat=True).first()
-    assert since is not None and total_calls(since) == ARGS.calls
-    mode = "write per call" if ARGS.flush_each else "gathered"
+    assert since is not None and total_calls(since) == args.calls
+    mode = "write per call" if args.flush_each else "gathered"
     print(f"| database | mode | calls | per call |\n|---|---|---|---|\n| {connection.vendor} | {mode} | "
-          f"{ARGS.calls:,} | {seconds / ARGS.calls * 1000:.3f} ms |")
+          f"{args.calls:,} | {seconds / args.calls * 1000:.3f} ms |")
 
 
 if __name__ == "__main__":

@@ -202,11 +202,6 @@ def duplicates(client: Any, division: int, route_run: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from django.conf import settings
-
-    if settings.configured:  # started by ``python -m bench``: Django is set up already, on other databases
-        subprocess.run([sys.executable, __file__, *(argv or [])], check=True)
-        return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--scale", type=float, default=6.0, help="60 / scale seconds per Exact minute (1 = real)")
     parser.add_argument("--tasks", type=int, default=1000)

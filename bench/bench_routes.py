@@ -72,11 +72,11 @@ def publish(client: Any, division: int, tasks: int, batch: int, label: str) -> d
             "duplicates": sum(n - 1 for n in seen.values() if n > 1)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     call_command("migrate", verbosity=0)
     box = start_sandbox(WORK / "sandbox", seed=True)
     try:

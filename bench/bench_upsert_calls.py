@@ -67,11 +67,11 @@ def publish(box: Sandbox, client: Any, division: int, codes: list[str], batch: i
             "calls_per_task": route_run.api_calls / tasks, "logged": dict(logged), "statuses": dict(statuses)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=50)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     call_command("migrate", verbosity=0)
     box = start_sandbox(WORK / "sandbox", seed=True)
     try:
