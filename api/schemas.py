@@ -11,9 +11,26 @@ from ninja import Schema
 from pydantic import BaseModel, ConfigDict, create_model
 
 __all__ = [
-    "ClientOut", "ClientStatusOut", "IncomingOut", "MeOut", "OutgoingOut", "QuotaOut", "RouteOut", "RouteRunOut",
-    "TaskDetailOut", "TaskOut", "TransformerOut", "VariableOut", "WebhookOut", "input_schema",
+    "ERRORS", "WRITE_ERRORS", "ClientOut", "ClientStatusOut", "IncomingOut", "MeOut", "OutgoingOut", "Problem",
+    "QuotaOut", "RouteOut", "RouteRunOut", "TaskDetailOut", "TaskOut", "TransformerOut", "VariableOut",
+    "WebhookOut", "input_schema",
 ]
+
+
+class Problem(Schema):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: dict[str, list[str]] | None = None
+
+
+# The failures every operation declares (``api.problems`` answers them), and those of the ones that write.
+ERRORS: dict[int | str, Any] = {401: Problem, 403: Problem, 404: Problem, 429: Problem}
+WRITE_ERRORS: dict[int | str, Any] = {**ERRORS, 409: Problem, 422: Problem}
 
 
 class VariableOut(Schema):
