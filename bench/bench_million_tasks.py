@@ -2,17 +2,25 @@
 
     .venv/bin/python bench/bench_million_tasks.py [--tasks 1000000] [--requests 20] [--database bench_million]
                                                   [--pg postgres://postgres@127.0.0.1:5432] [--fresh]
+                                                  [--only PAGE ...] [--explain] [--profile PAGE ...]
 
 Fills a PostgreSQL database of its own (created when missing; kept for the next run unless ``--fresh``) with
 ``--tasks`` tasks in one ``INSERT … SELECT generate_series`` inside PostgreSQL: 80% Finished, 10% Failed, 5%
-Skipped, 5% New, about 1 KB of data each, spread over 30 days across 10 routes and 900 route runs. Then asks
-each page ``--requests`` times through Django's test client as an administrator and prints the p50, p95, the
-median time spent in SQL and the number of SQL queries per page against the 150 ms budget.
+Skipped, 5% New, about 1 KB of data each, spread over 30 days across 10 routes and 900 route runs. Every column
+the bench does not set gets the model's default, so a column added to Task later needs no change here. The fill is
+one transaction; a database holding anything else than one complete fill (interrupted, older, another
+``--tasks``) is emptied and filled anew. Then asks each page ``--requests`` times through Django's test client as an
+administrator and prints per page: p50 and p95, the median time spent waiting for SQL, this process's CPU time per
+request (Python and templates), the number of queries, and, from one more request, the sum of PostgreSQL's own
+execution times (``EXPLAIN (ANALYZE, BUFFERS)`` of every query the page issued) and the buffers they touched: the
+parts that do not depend on how loaded the machine is. ``--explain`` prints each query with its plan's scans,
+``--profile`` a cProfile of a page.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -37,7 +45,7 @@ def setup(pg: str, database: str, fresh: bool) -> None:
     with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
         if exists and fresh:
-            conn.execute(f'DROP DATABASE "{database}"')
+            conn.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
             exists = None
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
@@ -45,106 +53,216 @@ def setup(pg: str, database: str, fresh: bool) -> None:
     os.environ["DASH_VAR_DIR"] = str(WORK)
     os.environ["DATABASE_URL"] = f"{pg}/{database}"
     os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["DASH_CACHE_URL"] = "locmem://"  # this process only: a cached chart is this run's, not another's
     import django
 
     django.setup()
 
 
-def fill(count: int) -> None:
-    """Routes, runs and ``count`` tasks; the tasks are made by PostgreSQL itself (seconds, not hours)."""
+# How the generated rows differ from a new task's defaults (``i`` is the row number, oldest first). Every other
+# column of connections_task gets its model default, read from the model: a column added later needs no change here.
+TASK_SQL = {
+    "run_id": "runs.ids[1 + (i * %(runs)s::bigint / %(count)s)]",
+    "incoming_id": "runs.incomings[1 + (i * %(runs)s::bigint / %(count)s)]",
+    "status": """CASE WHEN i %% 20 < 16 THEN 'finished' WHEN i %% 20 < 18 THEN 'failed'
+                      WHEN i %% 20 = 18 THEN 'skipped' ELSE 'new' END""",
+    "identifier": "md5(i::text)::uuid::text",
+    "label": "'C' || lpad(i::text, 7, '0') || ' – Company ' || i",
+    "label_key": "'c' || lpad(i::text, 7, '0') || ' – company ' || i",
+    "search_key": "'c' || lpad(i::text, 7, '0')",
+    "data": """jsonb_build_object('ID', md5(i::text)::uuid, 'Code', 'C' || lpad(i::text, 7, '0'),
+                                  'Name', 'Company ' || i, 'City', 'Utrecht',
+                                  'Email', 'info' || i || '@example.invalid',
+                                  'Remarks', repeat('Lorem ipsum dolor sit amet. ', 20))""",
+    "transformed": """jsonb_build_object('Code', 'C' || lpad(i::text, 7, '0'), 'Name', 'Company ' || i,
+                                         'City', 'Utrecht')""",
+    "request": "CASE WHEN i %% 20 < 18 THEN jsonb_build_object('method', 'PUT', 'path', 'crm/Accounts') END",
+    "response": "CASE WHEN i %% 20 < 16 THEN jsonb_build_object('status', 204) END",
+    "external_key": "CASE WHEN i %% 20 < 16 THEN md5((i + 1)::text)::uuid::text ELSE '' END",
+    "attempts": "CASE WHEN i %% 20 < 18 THEN 1 ELSE 0 END",
+    "error": "CASE WHEN i %% 20 IN (16, 17) THEN 'Failed (permanent error): Code ' || i || ' bestaat al' ELSE '' END",
+    "skip_reason": "CASE WHEN i %% 20 = 18 THEN 'unchanged since the last run' ELSE '' END",
+    "log": "jsonb_build_array(jsonb_build_object('at', now(), 'level', 'info', 'message', 'Published.'))",
+    "created_at": "now() - interval '30 days' + (i * interval '30 days' / %(count)s)",
+    "updated_at": "now() - interval '30 days' + (i * interval '30 days' / %(count)s)",
+}
+
+
+def task_insert_sql() -> tuple[str, dict[str, Any]]:
+    """``INSERT … SELECT generate_series`` over every concrete column of Task, and its parameters."""
     from django.db import connection
+
+    from connections.models import Task
+
+    columns, values, params = [], [], {}
+    for field in Task._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(str(field.column)))
+        if field.column in TASK_SQL:
+            values.append(TASK_SQL[field.column])
+        else:  # the model's default, as Django would write it (JSON adapted, "" for blank text, NULL if nullable)
+            name = f"default_{field.column}"
+            params[name] = field.get_db_prep_save(field.get_default(), connection)
+            values.append(f"%({name})s")
+    unknown = set(TASK_SQL) - {f.column for f in Task._meta.concrete_fields}
+    if unknown:
+        raise SystemExit(f"bench_million_tasks: Task has no column(s) {sorted(unknown)}: update TASK_SQL")
+    sql = f"""
+        INSERT INTO connections_task ({", ".join(columns)})
+        SELECT {", ".join(values)}
+        FROM generate_series(0, %(count)s - 1) AS i,
+             (SELECT array_agg(r.id ORDER BY r.created_at, r.id) AS ids,
+                     array_agg(r.incoming_id ORDER BY r.created_at, r.id) AS incomings FROM connections_run r) AS runs
+    """
+    return sql, params
+
+
+def filled(count: int) -> bool | None:
+    """True when the database holds exactly one complete fill of ``count`` tasks; None when it holds none; False
+    for anything else (an interrupted or older fill, another ``--tasks``): then it has to be filled anew."""
+    from connections.models import Route, RouteRun, Run, Task
+
+    routes, runs, route_runs = Route.objects.count(), Run.objects.count(), RouteRun.objects.count()
+    if not (routes or runs or route_runs or Task.objects.exists()):
+        return None
+    return (routes, runs, route_runs) == (ROUTES, ROUTES * RUNS_PER_ROUTE, ROUTES * RUNS_PER_ROUTE) \
+        and Task.objects.order_by().count() == count
+
+
+def fill(count: int) -> None:
+    """Routes, runs and ``count`` tasks in one transaction; the tasks are made by PostgreSQL itself (minutes, not
+    hours). A database holding anything but one complete fill of ``count`` tasks is emptied first."""
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from clients.models import HttpClient
-    from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task
+    from connections.models import Incoming, Outgoing, Route, RouteRun, Run
 
-    if Task.objects.exists():
+    state = filled(count)
+    if state:
         return
-    client = HttpClient.objects.create(name="bench million", kind="exact_online", config={})
-    now = timezone.now()
-    run_ids: list[int] = []
-    for r in range(ROUTES):
-        incoming = Incoming.objects.create(name=f"bench million {r}", subscriber="exact_online", http_client=client,
-                                           task_label="&{Code} – &{Name}", task_key="&{Code}")
-        outgoing = Outgoing.objects.create(name=f"bench million {r}", publisher="exact_online", action="upsert",
-                                           entity="crm/Accounts", http_client=client, config={"upsert_key": "Code"})
-        route = Route.objects.create(name=f"bench million {r}", incoming=incoming, outgoing=outgoing)
-        for n in range(RUNS_PER_ROUTE):
-            at = now - timedelta(days=30) * (1 - n / RUNS_PER_ROUTE)
-            run = Run.objects.create(incoming=incoming, status=Run.Status.SUCCEEDED, created_at=at, started_at=at,
-                                     finished_at=at)
-            RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.SUCCEEDED, created_at=at,
-                                    finished_at=at)
-            run_ids.append(run.pk)
-    # Run ids ordered by time: task i (oldest first) belongs to run i * runs / count.
-    run_ids.sort(key=lambda pk: Run.objects.get(pk=pk).created_at)
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("""
-            INSERT INTO connections_task (run_id, incoming_id, status, identifier, label, label_key, search_key,
-                data, transformed, retransform, request, response, external_key, attempts, error, skip_reason, log,
-                created_at, updated_at)
-            SELECT runs.ids[1 + (i * %(runs)s::bigint / %(count)s)],
-                runs.incomings[1 + (i * %(runs)s::bigint / %(count)s)],
-                CASE WHEN i %% 20 < 16 THEN 'finished' WHEN i %% 20 < 18 THEN 'failed'
-                     WHEN i %% 20 = 18 THEN 'skipped' ELSE 'new' END,
-                md5(i::text)::uuid::text,
-                'C' || lpad(i::text, 7, '0') || ' – Company ' || i,
-                'c' || lpad(i::text, 7, '0') || ' – company ' || i,
-                'c' || lpad(i::text, 7, '0'),
-                jsonb_build_object('ID', md5(i::text)::uuid, 'Code', 'C' || lpad(i::text, 7, '0'),
-                                   'Name', 'Company ' || i, 'City', 'Utrecht',
-                                   'Email', 'info' || i || '@example.invalid',
-                                   'Remarks', repeat('Lorem ipsum dolor sit amet. ', 20)),
-                jsonb_build_object('Code', 'C' || lpad(i::text, 7, '0'), 'Name', 'Company ' || i, 'City', 'Utrecht'),
-                false,
-                CASE WHEN i %% 20 < 18 THEN jsonb_build_object('method', 'PUT', 'path', 'crm/Accounts') END,
-                CASE WHEN i %% 20 < 16 THEN jsonb_build_object('status', 204) END,
-                CASE WHEN i %% 20 < 16 THEN md5((i + 1)::text)::uuid::text ELSE '' END,
-                CASE WHEN i %% 20 < 18 THEN 1 ELSE 0 END,
-                CASE WHEN i %% 20 IN (16, 17) THEN 'Failed (permanent error): Code ' || i || ' bestaat al' ELSE '' END,
-                CASE WHEN i %% 20 = 18 THEN 'unchanged since the last run' ELSE '' END,
-                jsonb_build_array(jsonb_build_object('at', now(), 'level', 'info', 'message', 'Published.')),
-                now() - interval '30 days' + (i * interval '30 days' / %(count)s),
-                now() - interval '30 days' + (i * interval '30 days' / %(count)s)
-            FROM generate_series(0, %(count)s - 1) AS i,
-                 (SELECT array_agg(r.id ORDER BY r.created_at) AS ids,
-                         array_agg(r.incoming_id ORDER BY r.created_at) AS incomings FROM connections_run r) AS runs
-        """, {"count": count, "runs": len(run_ids)})
+    with transaction.atomic():
+        if state is False:
+            print("bench_million_tasks: the database holds a partial or different fill: filling it anew")
+            with connection.cursor() as cursor:
+                cursor.execute("TRUNCATE connections_task, connections_routerun, connections_run, connections_route, "
+                               "connections_incoming, connections_outgoing, clients_httpclient CASCADE")
+        client = HttpClient.objects.create(name="bench million", kind="exact_online", config={})
+        now = timezone.now()
+        for r in range(ROUTES):
+            incoming = Incoming.objects.create(name=f"bench million {r}", subscriber="exact_online",
+                                               http_client=client, task_label="&{Code} – &{Name}", task_key="&{Code}")
+            outgoing = Outgoing.objects.create(name=f"bench million {r}", publisher="exact_online", action="upsert",
+                                               entity="crm/Accounts", http_client=client,
+                                               config={"upsert_key": "Code"})
+            route = Route.objects.create(name=f"bench million {r}", incoming=incoming, outgoing=outgoing)
+            for n in range(RUNS_PER_ROUTE):
+                at = now - timedelta(days=30) * (1 - n / RUNS_PER_ROUTE)
+                run = Run.objects.create(incoming=incoming, status=Run.Status.SUCCEEDED, created_at=at,
+                                         started_at=at, finished_at=at)
+                RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.SUCCEEDED, created_at=at,
+                                        finished_at=at)
+        sql, params = task_insert_sql()
+        with connection.cursor() as cursor:  # task i (oldest first) belongs to run i * runs / count, by time
+            cursor.execute(sql, {**params, "count": count, "runs": ROUTES * RUNS_PER_ROUTE})
     with connection.cursor() as cursor:  # as autovacuum would leave it: visibility map set, statistics fresh
-        cursor.execute("VACUUM ANALYZE connections_task")
+        cursor.execute("VACUUM ANALYZE")
+    if not filled(count):
+        raise SystemExit("bench_million_tasks: the fill did not leave the expected rows")
     print(f"{count:,} tasks written in {time.perf_counter() - started:.0f} s")
 
 
 def measure(client: Any, url: str, requests: int) -> dict[str, Any]:
+    """Wall time, time in SQL (as the client waits for it) and CPU time of this process (Python and templates,
+    which the machine's load hardly changes) of ``requests`` requests of ``url``."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     times: list[float] = []
     sql: list[float] = []
+    cpu: list[float] = []
     queries = 0
     status = 0
     for _ in range(requests):
+        connection.queries_log.clear()  # the log keeps 9,000 queries: a capture past that would count none
         with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(url)
             times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
         queries, status = len(captured), response.status_code
         sql.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
     times.sort()
     p95 = times[max(0, round(0.95 * len(times)) - 1)]
     return {"p50": statistics.median(times), "p95": p95, "queries": queries, "status": status,
-            "sql": statistics.median(sql)}
+            "sql": statistics.median(sql), "cpu": statistics.median(cpu)}
+
+
+def explain(client: Any, url: str) -> list[dict[str, Any]]:
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of every query one request of ``url`` issues: the server's own time and the
+    pages (8 kB) it touched, which depend on the plan, not on how busy the machine is."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    connection.queries_log.clear()
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url)
+    plans = []
+    for query in captured.captured_queries:
+        text = query["sql"]
+        if not text.lstrip().upper().startswith(("SELECT", "WITH")):
+            plans.append({"ms": float(query["time"]) * 1000, "buffers": 0, "node": "-", "sql": text})
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {text}")
+            plan = cursor.fetchone()[0]
+        plan = plan if isinstance(plan, list) else json.loads(plan)
+        top = plan[0]["Plan"]
+        nodes: list[str] = []
+
+        def walk(node: dict[str, Any], nodes: list[str] = nodes) -> None:
+            if "Relation Name" in node or "Index Name" in node:
+                nodes.append(f"{node['Node Type']} {node.get('Index Name') or node.get('Relation Name')}")
+            for child in node.get("Plans", []):
+                walk(child)
+
+        walk(top)
+        plans.append({"ms": plan[0]["Execution Time"], "node": "; ".join(nodes) or top["Node Type"], "sql": text,
+                      "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0)})
+    return plans
+
+
+def profile(client: Any, url: str, top: int = 40) -> str:
+    """cProfile of one request (after a warm-up one): where this process spends its time."""
+    import cProfile
+    import io
+    import pstats
+
+    client.get(url)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    client.get(url)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--database", default="bench_million")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--fresh", action="store_true", help="drop the database and fill it again")
     parser.add_argument("--budget-ms", type=float, default=150.0)
+    parser.add_argument("--only", nargs="*", help="measure only the pages whose name contains one of these")
+    parser.add_argument("--explain", action="store_true", help="print each query of each page with its plan")
+    parser.add_argument("--profile", nargs="*", metavar="PAGE", help="print a cProfile of these pages (full names)")
     args = parser.parse_args(argv)
     setup(args.pg, args.database, args.fresh)
     from django.conf import settings
@@ -175,13 +293,30 @@ def main(argv: list[str] | None = None) -> None:
         "dashboard": "/",
         "a route's page": f"/connections/routes/{route.pk}/",
     }
-    print(f"{'page':<24} {'status':>6} {'p50 ms':>8} {'p95 ms':>8} {'SQL p50':>8} {'queries':>8} {'budget':>7}")
+    pages = {name: url for name, url in pages.items() if not args.only or any(o in name for o in args.only)}
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print(f"{'page':<24} {'status':>6} {'p50 ms':>7} {'p95 ms':>7} {'SQL p50':>7} {'CPU p50':>7} {'queries':>7} "
+          f"{'EXPLAIN':>7} {'buffers':>8} {'budget':>6}")
+    details = []
     for name, url in pages.items():
         row = measure(client, url, args.requests)
+        plans = explain(client, url)
+        details.append((name, plans))
         verdict = "ok" if row["p95"] <= args.budget_ms else "OVER"
-        print(f"{name:<24} {row['status']:>6} {row['p50']:>8.0f} {row['p95']:>8.0f} {row['sql']:>8.0f} "
-              f"{row['queries']:>8} {verdict:>7}")
-
+        print(f"{name:<24} {row['status']:>6} {row['p50']:>7.0f} {row['p95']:>7.0f} {row['sql']:>7.0f} "
+              f"{row['cpu']:>7.0f} {row['queries']:>7} {sum(p['ms'] for p in plans):>7.1f} "
+              f"{sum(p['buffers'] for p in plans):>8,} {verdict:>6}", flush=True)
+    print("\nSQL p50: time the request waited for its queries; CPU p50: this process's CPU per request (Python, "
+          "templates); EXPLAIN: the sum of PostgreSQL's own execution times (EXPLAIN ANALYZE) of the page's queries; "
+          "buffers: 8 kB pages they touched")
+    if args.explain:
+        for name, plans in details:
+            print(f"\n== {name}")
+            for plan in plans:
+                sql = " ".join(plan["sql"].split())
+                print(f"  {plan['ms']:8.2f} ms {plan['buffers']:>7,} buf  {plan['node'][:70]:<70}  {sql[:110]}")
+    for name in args.profile or []:
+        print(f"\n== cProfile: {name}\n{profile(client, pages[name])}")
 
 if __name__ == "__main__":
     main()
