@@ -35,17 +35,17 @@ def attention_context() -> dict[str, Any]:
     clients = list(HttpClient.objects.exclude(status=HttpClient.Status.NOT_GRANTED).order_by("name")[:100])
     reconnect = [c for c in clients if c.needs_reconnect]
     paused: list[dict[str, Any]] = []
-    for client in clients:
-        if not client.is_granted:
-            continue
-        for q in client.quotas():
+    granted = [c for c in clients if c.is_granted]
+    quotas, circuits = HttpClient.quotas_by_client(granted), HttpClient.open_circuits_by_client(granted)
+    for client in granted:
+        for q in quotas[client.pk]:
             if q.is_parked:
                 paused.append({"client": client, "division": q.division, "until": q.parked_until,
                                "why": "throttled (rate limit)"})
             elif q.daily_remaining == 0 and q.is_current:
                 paused.append({"client": client, "division": q.division, "until": q.daily_reset,
                                "why": "daily quota used up"})
-        for circuit in client.open_circuits():
+        for circuit in circuits[client.pk]:
             paused.append({"client": client, "division": circuit.division, "until": circuit.until,
                            "why": f"paused: error budget ({circuit.scope})"})
     stalled = run_stalled(Rule(kind=Rule.Kind.RUN_STALLED, threshold=STALLED_MINUTES), now)

@@ -137,8 +137,10 @@ def quota(rule: Rule, now: datetime) -> list[Finding]:
     """A division's daily quota is used above P% (per client and division); clears after the daily reset."""
     percent = rule.limit_percent() or 80
     found = []
-    for client in HttpClient.objects.usable():
-        for q in client.quotas():
+    clients = list(HttpClient.objects.usable())
+    quotas = HttpClient.quotas_by_client(clients)
+    for client in clients:
+        for q in quotas[client.pk]:
             used = q.daily_used_percent
             if used is None or used < percent or not q.is_current:
                 continue
@@ -153,8 +155,10 @@ def quota(rule: Rule, now: datetime) -> list[Finding]:
 def circuit_open(rule: Rule, now: datetime) -> list[Finding]:
     """A client type holds part of its API back (error budget spent); clears when the circuit closes."""
     found = []
-    for client in HttpClient.objects.usable():
-        for circuit in client.open_circuits():
+    clients = list(HttpClient.objects.usable())
+    circuits = HttpClient.open_circuits_by_client(clients)
+    for client in clients:
+        for circuit in circuits[client.pk]:
             scope = f" in division {circuit.division}" if circuit.division else ""
             local = circuit.until.astimezone(now.tzinfo) if now.tzinfo else circuit.until
             found.append(Finding(f"client:{client.pk}:circuit:{circuit.division}:{circuit.scope}",

@@ -6,7 +6,9 @@ client-type registry (``clients.registry``), filled by the connector apps.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.db import models, transaction
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from .registry import CircuitInfo, ClientType, QuotaInfo
 
 __all__ = ["ApiCallCount", "AuthEvent", "HttpClient", "OAuthGrant", "RequestLog"]
+
+Info = TypeVar("Info")  # what a client type says per client: a quota, an open circuit
 
 
 class HttpClientQuerySet(models.QuerySet["HttpClient"]):
@@ -116,10 +120,21 @@ class HttpClient(SecretsMixin, models.Model):
         ctype = self.client_type
         return ctype.quotas(self) if ctype is not None else []
 
+    @staticmethod
+    def quotas_by_client(clients: Iterable[HttpClient]) -> dict[int, list[QuotaInfo]]:
+        """``quotas()`` of each of ``clients`` by id, each client type asked once for all of its clients: a page
+        listing clients asks as often with fifty as with one."""
+        return _per_client_type(clients, lambda ctype, group: ctype.quotas_for(group))
+
     def open_circuits(self) -> list[CircuitInfo]:
         """What the client's type holds back now (e.g. endpoints past their error budget)."""
         ctype = self.client_type
         return ctype.open_circuits(self) if ctype is not None else []
+
+    @staticmethod
+    def open_circuits_by_client(clients: Iterable[HttpClient]) -> dict[int, list[CircuitInfo]]:
+        """``open_circuits()`` of each of ``clients`` by id, like ``quotas_by_client``."""
+        return _per_client_type(clients, lambda ctype, group: ctype.open_circuits_for(group))
 
     def quota(self, division: int | None) -> QuotaInfo | None:
         """What the API last said about the allowance of ``division`` (0/None: the client's default)."""
@@ -288,3 +303,19 @@ class ApiCallCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.calls} calls of {self.client_id}/{self.division} at {self.hour:%Y-%m-%d %H}:00"
+
+
+def _per_client_type(clients: Iterable[HttpClient],
+                     ask: Callable[[ClientType, list[HttpClient]], dict[int, list[Info]]]) -> dict[int, list[Info]]:
+    """``ask`` each installed client type once, about all of ``clients`` of its kind; an empty list for the others."""
+    from .registry import CLIENT_TYPES
+
+    by_kind: dict[str, list[HttpClient]] = defaultdict(list)
+    for client in clients:
+        by_kind[client.kind].append(client)
+    found: dict[int, list[Info]] = {client.pk: [] for group in by_kind.values() for client in group}
+    for kind, group in by_kind.items():
+        cls = CLIENT_TYPES.find(kind)
+        if cls is not None:
+            found.update(ask(cls(), group))
+    return found

@@ -11,7 +11,8 @@ __all__ = ["api_usage", "client_health"]
 
 def client_health() -> dict[str, Any]:
     clients = list(HttpClient.objects.select_related("grant").order_by("name")[:50])
-    rows = [{"client": c, "grant": c.grant_or_none, "quotas": c.quotas()} for c in clients]
+    quotas = HttpClient.quotas_by_client(clients)
+    rows = [{"client": c, "grant": c.grant_or_none, "quotas": quotas[c.pk]} for c in clients]
     return {
         "rows": rows,
         "needs_reconnect": [c for c in clients if c.needs_reconnect],
@@ -31,8 +32,8 @@ def api_usage() -> dict[str, Any]:
     from .usage import calls_by_client_and_division, calls_per_hour, start_of_today
 
     rows = calls_by_client_and_division(start_of_today())
-    clients = {c.pk: c for c in HttpClient.objects.filter(pk__in={r["client_id"] for r in rows})}
-    quotas = {pk: {q.division: q for q in client.quotas()} for pk, client in clients.items()}  # one ask per client
+    clients = HttpClient.objects.filter(pk__in={r["client_id"] for r in rows})
+    quotas = {pk: {q.division: q for q in found} for pk, found in HttpClient.quotas_by_client(clients).items()}
     for row in rows:
         quota = quotas.get(row["client_id"], {}).get(row["division"]) if row["division"] else None
         row["quota"] = quota if quota is not None and quota.daily_limit and quota.is_current else None

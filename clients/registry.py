@@ -212,9 +212,18 @@ class ClientType(Plugin):
         """What the API last said about the allowance left, per scope."""
         return []
 
+    def quotas_for(self, clients: list[HttpClient]) -> dict[int, list[QuotaInfo]]:
+        """``quotas`` of many clients of this type by client id (the dashboard's panels); a type that stores them
+        answers in one query, whatever the number of clients."""
+        return {client.pk: self.quotas(client) for client in clients}
+
     def open_circuits(self, client: HttpClient) -> list[CircuitInfo]:
         """What the type holds back now (its error budget, a circuit breaker); empty when it has none."""
         return []
+
+    def open_circuits_for(self, clients: list[HttpClient]) -> dict[int, list[CircuitInfo]]:
+        """``open_circuits`` of many clients of this type by client id, like ``quotas_for``."""
+        return {client.pk: self.open_circuits(client) for client in clients}
 
     def health_summary(self, client: HttpClient) -> dict[str, Any]:
         return {}

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 __all__ = ["KIND", "ExactOnlineClientType", "api_for", "grant_store_for", "oauth_for", "open_error_circuits",
-           "redirect_uri"]
+           "open_error_circuits_for", "redirect_uri"]
 
 KIND = "exact_online"
 
@@ -108,13 +108,21 @@ def api_for(http_client: HttpClient, **overrides: Any) -> ExactApi:
 
 def open_error_circuits(client: HttpClient) -> list[dict[str, Any]]:
     """Endpoints the error-budget guard holds back for ``client`` now (for the client page)."""
-    rows = ErrorBudget.objects.filter(client=client).order_by("division", "endpoint")
-    states = [(row.endpoint, row.division, budget_state(row)) for row in rows]
-    policy = ErrorBudgetPolicy.from_settings()
-    return [{"endpoint": endpoint, "division": division or None, "errors": state.errors,
-             "consecutive": state.consecutive, "last_status": state.last_status, "last_error": state.last_error,
-             "until": datetime.fromtimestamp(until, tz=UTC)}
-            for endpoint, division, state, until in open_circuits(states, time.time(), policy)]
+    return open_error_circuits_for([client])[client.pk]
+
+
+def open_error_circuits_for(clients: list[HttpClient]) -> dict[int, list[dict[str, Any]]]:
+    """``open_error_circuits`` of each of ``clients`` by id, in one query."""
+    rows: dict[int, list[ErrorBudget]] = {client.pk: [] for client in clients}
+    for row in ErrorBudget.objects.filter(client__in=list(rows)).order_by("client_id", "division", "endpoint"):
+        rows[row.client_id].append(row)
+    now, policy = time.time(), ErrorBudgetPolicy.from_settings()
+    return {pk: [{"endpoint": endpoint, "division": division or None, "errors": state.errors,
+                  "consecutive": state.consecutive, "last_status": state.last_status, "last_error": state.last_error,
+                  "until": datetime.fromtimestamp(until, tz=UTC)}
+                 for endpoint, division, state, until in open_circuits(
+                     [(row.endpoint, row.division, budget_state(row)) for row in budgets], now, policy)]
+            for pk, budgets in rows.items()}
 
 
 def _division_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -283,15 +291,25 @@ class ExactOnlineClientType(ClientType):
         return access.exact_user_name if access is not None else ""
 
     def quotas(self, client: HttpClient) -> list[QuotaInfo]:
-        return [QuotaInfo(division=q.division, daily_limit=q.daily_limit, daily_remaining=q.daily_remaining,
-                          minutely_limit=q.minutely_limit, minutely_remaining=q.minutely_remaining,
-                          parked_until=q.parked_until, throttled_count=q.throttled_count, daily_reset=q.daily_reset)
-                for q in QuotaState.objects.filter(client=client).order_by("division")]
+        return self.quotas_for([client])[client.pk]
+
+    def quotas_for(self, clients: list[HttpClient]) -> dict[int, list[QuotaInfo]]:
+        found: dict[int, list[QuotaInfo]] = {client.pk: [] for client in clients}
+        for q in QuotaState.objects.filter(client__in=list(found)).order_by("client_id", "division"):
+            found[q.client_id].append(QuotaInfo(
+                division=q.division, daily_limit=q.daily_limit, daily_remaining=q.daily_remaining,
+                minutely_limit=q.minutely_limit, minutely_remaining=q.minutely_remaining, parked_until=q.parked_until,
+                throttled_count=q.throttled_count, daily_reset=q.daily_reset))
+        return found
 
     def open_circuits(self, client: HttpClient) -> list[CircuitInfo]:
-        return [CircuitInfo(division=int(c["division"] or 0), scope=c["endpoint"], until=c["until"],
-                            reason=f"{c['errors']} errors this hour (last: HTTP {c['last_status']})")
-                for c in open_error_circuits(client)]
+        return self.open_circuits_for([client])[client.pk]
+
+    def open_circuits_for(self, clients: list[HttpClient]) -> dict[int, list[CircuitInfo]]:
+        return {pk: [CircuitInfo(division=int(c["division"] or 0), scope=c["endpoint"], until=c["until"],
+                                 reason=f"{c['errors']} errors this hour (last: HTTP {c['last_status']})")
+                     for c in circuits]
+                for pk, circuits in open_error_circuits_for(clients).items()}
 
     def health_summary(self, client: HttpClient) -> dict[str, Any]:
         grant = client.grant_or_none
