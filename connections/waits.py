@@ -34,14 +34,17 @@ class WaitUntil(Exception):
     """The work cannot go on before ``until``: not a failure, and not an attempt.
 
     ``request`` is set when something may have reached the other side in this attempt (a write whose answer
-    was lost, before the look-up that would tell): the task then keeps the attempt and looks first next time.
+    was lost, before the look-up that would tell): the task looks first next time, and keeps the attempt
+    unless ``counted`` is False (an outage: the other side did not answer, and waiting for it is no attempt).
     """
 
-    def __init__(self, reason: str, until: datetime, *, request: dict[str, Any] | None = None) -> None:
+    def __init__(self, reason: str, until: datetime, *, request: dict[str, Any] | None = None,
+                 counted: bool | None = None) -> None:
         super().__init__(f"{reason} until {until.isoformat()}")
         self.reason = reason[:300]
         self.until = until
         self.request = request
+        self.counted = request is not None if counted is None else counted
 
 
 def until_text(until: datetime) -> str:

@@ -88,10 +88,13 @@ def api_for(http_client: HttpClient, **overrides: Any) -> ExactApi:
     """An ``ExactApi`` for ``http_client`` (overrides: ``sleep``, ``max_wait``, ``backoff``, ``max_attempts``...).
 
     ``max_wait`` is 0 unless given: a call the division's quota cannot take now raises ``QuotaWait`` at once
-    (the worker defers its work to the reset instead of sleeping, ``connections.waits``).
+    (the worker defers its work to the reset instead of sleeping, ``connections.waits``). ``max_attempts`` is 1
+    unless given: a connection error, a 5xx or a 401 blip is raised at once, never retried after a sleep in
+    this process; the caller defers the work (``errors.is_outage``) or counts an attempt.
     """
     sleep = overrides.pop("sleep", time.sleep)
     overrides.setdefault("max_wait", 0.0)
+    overrides.setdefault("max_attempts", 1)
     store = grant_store_for(http_client, sleep=sleep)
     return ExactApi(
         base_url=http_client.config["base_url"],
@@ -340,7 +343,7 @@ class ExactLookup(LookupProvider):
         access = access_of(client)
         division = access.division if access is not None else None
         try:
-            api = api_for(client, max_wait=20.0)  # a transient failure after these retries: the task retries later
+            api = api_for(client, max_wait=20.0)  # a transient failure is raised at once: the task retries later
             with quota_scope(interactive=True):  # lookups may use the daily reserve
                 response = api.request(str(request.get("method") or "GET"), str(request.get("path") or ""),
                                        division=division, params=request.get("query") or None,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime, timedelta
+
 from lib.http import Refused
 
 __all__ = [
@@ -17,6 +20,9 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "ValidationError",
+    "is_outage",
+    "outage_reason",
+    "outage_until",
 ]
 
 
@@ -96,6 +102,8 @@ class QuotaWait(Throttled):
             return f"Daily quota of Exact Online used up for {where}"
         if self.which == "share":
             return f"Sharing Exact Online's minute with other routes of {where}"
+        if self.which == "limiter":
+            return f"The quota limiter (Redis) cannot be reached for {where}"
         return f"Throttled by Exact Online for {where}"
 
 
@@ -103,6 +111,38 @@ class Unavailable(ExactError):
     """5xx, 408, 599, timeouts and connection errors."""
 
     permanent = False
+
+
+# Answers that say "not now" rather than "not this": the gateway or Exact itself is down or busy.
+OUTAGE_STATUSES = frozenset({408, 502, 503, 504, 599})
+
+
+def is_outage(error: ExactError) -> bool:
+    """Exact did not answer (connection refused or reset, timeout), said it cannot now (408, 502, 503, 504,
+    599), or refused a token fresh from a refresh (a 401 blip). The work waits for Exact (a deferral, not an
+    attempt, never a sleep in a worker); a plain 500 is an answer about this request and counts as an attempt."""
+    if isinstance(error, Unauthorized):
+        return True
+    return isinstance(error, Unavailable) and (error.status is None or error.status in OUTAGE_STATUSES)
+
+
+def outage_until() -> datetime:
+    """When work that met an outage (``errors.is_outage``) tries again: ``DASH_EXACT_OUTAGE_WAIT`` seconds on,
+    jittered so that deferred batches do not all come back at once."""
+    from django.conf import settings
+
+    wait = float(getattr(settings, "EXACT_OUTAGE_WAIT", 30.0))
+    return datetime.now(tz=UTC) + timedelta(seconds=wait * random.uniform(1.0, 1.2))
+
+
+def outage_reason(error: ExactError, division: int | None) -> str:
+    """What the pages say while work waits for Exact to answer again (the platform adds "until <time>")."""
+    where = f"division {division}" if division else "the API"
+    if isinstance(error, Unauthorized):
+        return f"Exact Online refused a fresh access token for {where} (HTTP 401)"
+    if error.status:
+        return f"Exact Online unavailable for {where} (HTTP {error.status})"
+    return f"Exact Online not reachable for {where}"
 
 
 class BadResponse(ExactError):

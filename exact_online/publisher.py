@@ -4,7 +4,9 @@ Writes never duplicate: every create carries an idempotency reference in a refer
 entity, and after a lost response (timeout, dropped connection, 5xx) or on any attempt that may have
 reached Exact before, the record is looked up by that reference before it is POSTed again.
 Exact's validation errors (400, or a 500 carrying validation text, possibly in Dutch) are permanent;
-throttling and outages are transient and left to the route's retry policy; other 4xx are never retried.
+a used-up quota and an outage (no answer, 502/503/504, a 401 blip: ``errors.is_outage``) defer the batch without
+spending an attempt (``connections.waits``); another 500 is left to the route's retry policy; other 4xx are
+never retried.
 """
 
 from __future__ import annotations
@@ -365,6 +367,12 @@ class ExactOnlinePublisher(Publisher):
             raise WaitUntil(wait.wait_reason, datetime.fromtimestamp(wait.until, tz=UTC),
                             request=call.result.request if lost else None) from wait
         except errors.ExactError as error:
+            if errors.is_outage(error):
+                # Exact did not answer (or not now): the task and the rest of its batch wait, the attempt given
+                # back. A write that may have reached Exact leaves its request: the next attempt looks first.
+                wrote = (call.result.request or {}).get("method") not in (None, "GET")
+                raise WaitUntil(errors.outage_reason(error, call.division), errors.outage_until(),
+                                request=call.result.request if wrote else None, counted=False) from error
             raise self._as_publish_error(call, error) from error
         return call.result
 

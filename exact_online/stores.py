@@ -171,6 +171,9 @@ class RedisQuotaStore(DjangoQuotaStore):
         created = getattr(client, "created_at", None)
         return f"{client.pk}-{int(created.timestamp() * 1000) if created else 0}"
 
+    # While Redis cannot be reached (restarting, loading its data), nothing is sent: the work waits this long.
+    UNREACHABLE_WAIT = 5.0
+
     def reserve(self, division: int | None, *, scope: QuotaScope | None = None) -> Reservation:
         import redis as redis_lib
 
@@ -178,45 +181,58 @@ class RedisQuotaStore(DjangoQuotaStore):
         key = self._key(division)
         ttl = int(self.config.day) + 3600
         while True:
-            with self.redis.pipeline() as pipe:
-                try:
-                    pipe.watch(key, key + ":headers")
-                    raw, headers = pipe.get(key), pipe.get(key + ":headers")
-                    state = jsonlib.loads(raw) if raw else {}
-                    if headers:
-                        merge_headers(state, _limits_from_json(jsonlib.loads(headers)))
-                    found = reserve(state, self.clock(), scope=scope, config=self.config)
-                    pipe.multi()
-                    pipe.set(key, jsonlib.dumps(state), ex=ttl)
-                    pipe.execute()
-                    return found
-                except redis_lib.WatchError:
-                    continue
+            try:
+                with self.redis.pipeline() as pipe:
+                    try:
+                        pipe.watch(key, key + ":headers")
+                        raw, headers = pipe.get(key), pipe.get(key + ":headers")
+                        state = jsonlib.loads(raw) if raw else {}
+                        if headers:
+                            merge_headers(state, _limits_from_json(jsonlib.loads(headers)))
+                        found = reserve(state, self.clock(), scope=scope, config=self.config)
+                        pipe.multi()
+                        pipe.set(key, jsonlib.dumps(state), ex=ttl)
+                        pipe.execute()
+                        return found
+                    except redis_lib.WatchError:
+                        continue
+            except redis_lib.RedisError as error:  # no reservation, no call: the caller defers (QuotaWait)
+                log.warning("quota limiter: Redis cannot be reached (%s); nothing sent", error)
+                return Reservation(False, until=self.clock() + self.UNREACHABLE_WAIT, which="limiter")
 
     def record(self, division: int | None, headers: Mapping[str, str], status: int) -> None:
+        import redis as redis_lib
+
         limits = parse_rate_limits(headers)
         if not limits.empty:
-            self.redis.set(self._key(division) + ":headers", jsonlib.dumps(_limits_to_json(limits)),
-                           ex=int(self.config.day) + 3600)
+            try:  # the call was sent: losing what its headers said must not lose its outcome
+                self.redis.set(self._key(division) + ":headers", jsonlib.dumps(_limits_to_json(limits)),
+                               ex=int(self.config.day) + 3600)
+            except redis_lib.RedisError as error:
+                log.warning("quota limiter: Redis cannot be reached (%s); the rate-limit headers are not kept", error)
         super().record(division, headers, status)
 
     def park(self, division: int | None, until: float) -> None:
         import redis as redis_lib
 
         key = self._key(division)
-        while True:
-            with self.redis.pipeline() as pipe:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    state = jsonlib.loads(raw) if raw else {}
-                    park_state(state, until)
-                    pipe.multi()
-                    pipe.set(key, jsonlib.dumps(state), ex=int(self.config.day) + 3600)
-                    pipe.execute()
-                    break
-                except redis_lib.WatchError:
-                    continue
+        try:
+            while True:
+                with self.redis.pipeline() as pipe:
+                    try:
+                        pipe.watch(key)
+                        raw = pipe.get(key)
+                        state = jsonlib.loads(raw) if raw else {}
+                        park_state(state, until)
+                        pipe.multi()
+                        pipe.set(key, jsonlib.dumps(state), ex=int(self.config.day) + 3600)
+                        pipe.execute()
+                        break
+                    except redis_lib.WatchError:
+                        continue
+        except redis_lib.RedisError as error:  # the database row below still parks the division for the page
+            log.warning("quota limiter: Redis cannot be reached (%s); the 429's park is kept in the database only",
+                        error)
         super().park(division, until)
 
 

@@ -30,7 +30,7 @@ from connections.waits import WaitUntil
 
 from .catalog import Entity, catalog
 from .cursors import advance, date_ms, drop_boundary_rows
-from .errors import ExactError, QuotaWait
+from .errors import ExactError, QuotaWait, is_outage, outage_reason, outage_until
 from .models import access_of
 from .odata_filter import FilterError, validate_filter
 from .quota import quota_scope
@@ -314,6 +314,8 @@ class ExactSubscriber(Subscriber):
             except QuotaWait as exc:  # nothing sent: the run waits for the reset and resumes at this page
                 raise WaitUntil(exc.wait_reason, datetime.fromtimestamp(exc.until, tz=UTC)) from exc
             except ExactError as exc:
+                if is_outage(exc):  # Exact did not answer: the run waits and reads this page again then
+                    raise WaitUntil(outage_reason(exc, division), outage_until()) from exc
                 raise ReadError(str(exc), permanent=exc.permanent) from exc
             number += 1
             rows, dropped = drop_boundary_rows(page.results, plan.cursor_applied, plan.key)

@@ -137,7 +137,7 @@ def _publish_prepared(prepared: _Prepared, route: Route, publisher: Publisher, *
     try:
         result = publisher.publish(job)
     except WaitUntil as wait:  # not sent (or only looked up): the batch waits, see publish_batch
-        task.defer(wait.until, wait.reason, request=wait.request)
+        task.defer(wait.until, wait.reason, request=wait.request, counted=wait.counted)
         raise
     except PublishError as exc:
         if stats is not None and exc.request is not None:

@@ -439,18 +439,21 @@ class Task(models.Model):
         return self._move(Task.Status.RETRY, self._claimed(), message=message, level="warning", next_attempt_at=at,
                           claim_token=None, processing_since=None, **fields)
 
-    def defer(self, until: datetime, reason: str, *, request: dict[str, Any] | None = None) -> bool:
+    def defer(self, until: datetime, reason: str, *, request: dict[str, Any] | None = None,
+              counted: bool | None = None) -> bool:
         """Processing -> Retry at ``until`` because the other side cannot take it yet (``connections.waits``):
         no failure, and the attempt is given back, unless something may have reached the other side
-        (``request``): then it counts, and the next attempt looks before writing."""
+        (``request``): then it counts (unless ``counted`` is False: an outage), and the next attempt looks
+        before writing."""
         from ..waits import until_text
 
+        counted = request is not None if counted is None else counted
         fields: dict[str, Any] = {"request": request} if request is not None else {}
         moved = self._move(Task.Status.RETRY, self._claimed(), message=f"Waiting: {reason} until {until_text(until)}"
-                           + ("" if request is not None else " (not counted as an attempt)"),
+                           + ("" if counted else " (not counted as an attempt)"),
                            next_attempt_at=until, wait_reason=reason[:300], claim_token=None, processing_since=None,
                            **fields)
-        if moved and request is None:
+        if moved and not counted:
             Task.objects.filter(pk=self.pk, attempts__gt=0).update(attempts=F("attempts") - 1)
             self.attempts = max(0, self.attempts - 1)
         return moved

@@ -7,8 +7,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from connections.publishers import PublishError, PublishJob
+from connections.waits import WaitUntil
 from exact_online import errors
 from exact_online import publisher as publisher_module
 from exact_online.api import is_validation_text
@@ -79,12 +81,37 @@ def test_a_lost_answer_is_looked_up_and_not_posted_again(monkeypatch):
     assert result.external_key == NEW_ID
 
 
-def test_a_lost_answer_that_did_not_go_through_is_a_transient_error(monkeypatch):
+def test_a_lost_answer_that_did_not_go_through_waits_for_exact_without_spending_an_attempt(monkeypatch, settings):
+    settings.EXACT_OUTAGE_WAIT = 30.0
     api = FakeApi({"POST": [errors.Unavailable("504 Gateway Timeout", status=504)], "GET": [{"d": {"results": []}}]})
+    before = timezone.now()
+    with pytest.raises(WaitUntil) as caught:
+        ExactOnlinePublisher().publish(make_job(api, monkeypatch))
+    assert api.methods() == ["POST", "GET"]
+    wait = caught.value
+    assert wait.reason == "Exact Online unavailable for division 123 (HTTP 504)"
+    assert 30 <= (wait.until - before).total_seconds() <= 37
+    assert wait.request is not None and wait.request["method"] == "POST"  # the next attempt looks first...
+    assert wait.counted is False  # ...but waiting for Exact is not an attempt
+
+
+@pytest.mark.parametrize("error", [errors.Unavailable("could not connect", status=None),
+                                   errors.Unavailable("Service Unavailable", status=503),
+                                   errors.Unauthorized("401 on a fresh token", status=401)],
+                         ids=["no-answer", "503", "401-blip"])
+def test_an_outage_before_anything_was_written_waits_without_a_request(monkeypatch, error):
+    api = FakeApi({"GET": [error]})
+    with pytest.raises(WaitUntil) as caught:
+        ExactOnlinePublisher().publish(make_job(api, monkeypatch, maybe_published=True))  # its look-up meets it
+    assert caught.value.request is None and caught.value.counted is False
+    assert "division 123" in caught.value.reason
+
+
+def test_a_plain_500_is_an_answer_and_counts_as_an_attempt(monkeypatch):
+    api = FakeApi({"POST": [errors.Unavailable("Internal Server Error", status=500)], "GET": [{"d": {"results": []}}]})
     with pytest.raises(PublishError) as caught:
         ExactOnlinePublisher().publish(make_job(api, monkeypatch))
     assert caught.value.permanent is False
-    assert api.methods() == ["POST", "GET"]
 
 
 def test_an_attempt_that_may_have_been_published_looks_first(monkeypatch):

@@ -1,8 +1,10 @@
-"""A run that dies after page 7 is resumed at page 8; a non-JSON page fails the run, which can be resumed."""
+"""A run that dies after page 7 is resumed at page 8; a non-JSON page fails the run, which can be resumed; a page
+Exact does not answer (timeout, 503) makes the run wait and read on from its checkpoint."""
 
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from connections.flow.read import execute_incoming_run
 from connections.models import Run, Task
@@ -48,8 +50,7 @@ def test_a_crash_after_page_7_resumes_at_page_8(exact_client):
 
 @pytest.mark.parametrize(("fault", "message"), [
     ({"html_rate": 1, "html_status": 200}, ""),  # an HTML page where JSON belongs
-    ({"latency_ms": 6000}, "did not answer within"),  # a page that times out
-], ids=["not-json", "timeout"])
+], ids=["not-json"])
 def test_a_bad_page_fails_the_run_with_the_error_and_resume_continues(exact_client, big_sandbox, monkeypatch,
                                                                      settings, fault, message):
     # One attempt per call, no backoff, a short timeout: the retry policy is the HTTP layer's, tested there.
@@ -74,6 +75,37 @@ def test_a_bad_page_fails_the_run_with_the_error_and_resume_continues(exact_clie
     done = execute_incoming_run(failed.resume().pk)
     assert done.status == Run.Status.SUCCEEDED, done.error
     ids = all_identifiers(failed, done)
+    assert len(ids) == len(set(ids)) == int(api_for(exact_client).get("crm/Accounts/$count", division=DIVISION))
+
+
+@pytest.mark.parametrize("fault", [{"latency_ms": 6000}, {"error_rate": 1, "error_status": 503}],
+                         ids=["timeout", "503"])
+def test_a_page_exact_does_not_answer_waits_and_the_same_run_reads_on(exact_client, big_sandbox, monkeypatch,
+                                                                       settings, fault):
+    """An outage is not a failure: the run goes back to Queued with the reason and until when (no worker sleeps,
+    ``connections.waits``), and run again it reads on from its checkpoint, every record once."""
+    settings.OUTBOUND_TIMEOUT = 2.0  # a loaded machine answers a healthy page in time
+    settings.EXACT_OUTAGE_WAIT = 30.0
+    incoming = make_incoming(exact_client, endpoint="bulk", query={"$select": "ID"}, name="outage page")
+    run, _ = Run.enqueue(incoming)
+
+    def break_exact_after_page_3(run: Run, page) -> None:
+        if page.number == 3:
+            big_sandbox.set_faults({"path": "bulk/CRM/Accounts", "times": 1, **fault})
+
+    try:
+        waiting = execute_incoming_run(run.pk, on_page=break_exact_after_page_3)
+    finally:
+        big_sandbox.clear_faults()
+    assert waiting.status == Run.Status.QUEUED and not waiting.error
+    assert waiting.wait_reason.startswith("Exact Online ") and f"division {DIVISION}" in waiting.wait_reason
+    assert 25 <= (waiting.waiting_until - timezone.now()).total_seconds() <= 37  # the outage wait, jittered
+    assert waiting.pages == 3
+    settings.OUTBOUND_TIMEOUT = 30.0
+    done = execute_incoming_run(waiting.pk)  # what the broker's countdown sends once the wait is over
+    assert done.status == Run.Status.SUCCEEDED, done.error
+    assert done.log_entries.filter(message__contains="at page 4").exists()
+    ids = all_identifiers(done)
     assert len(ids) == len(set(ids)) == int(api_for(exact_client).get("crm/Accounts/$count", division=DIVISION))
 
 
