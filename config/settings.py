@@ -173,6 +173,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # otherwise) halves the webhook endpoint's p95 under 8 concurrent senders (bench/bench_webhooks.py).
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DASH_DB_CONN_MAX_AGE", 60)
 
+# A kept connection (DASH_DB_CONN_MAX_AGE > 0) is checked before each request or task reuses it: after a database
+# restart the next one opens a new connection instead of failing on the dead one.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 

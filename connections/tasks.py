@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from alerts.maintenance import route_window
 
@@ -32,7 +32,8 @@ __all__ = [
     "run_scheduled_route",
 ]
 
-TRANSIENT = (OperationalError,)
+# The database busy, restarting or gone for a moment (a connection closed under us): the message is retried.
+TRANSIENT = (OperationalError, InterfaceError)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from alerts.maintenance import InMaintenance, route_window
@@ -153,6 +154,10 @@ def _publish_prepared(prepared: _Prepared, route: Route, publisher: Publisher, *
             task.retry_later(timezone.now() + timedelta(seconds=delay), f"Will retry in {delay:.0f} s: {exc.message}",
                              error=exc.message, request=exc.request, response=exc.response)
         return task.status
+    except (OperationalError, InterfaceError):
+        # The database went away mid-task (a restart): nothing to record now. The task stays Processing, the
+        # Celery task retries the batch, and the repair job takes the task back; its next attempt looks first.
+        raise
     except Exception as exc:  # a bug, not the other side: record it on the task instead of looping in repair
         logger.exception("task %s: publishing failed unexpectedly", task.pk)
         message = f"Unexpected error while publishing: {type(exc).__name__}: {exc}"

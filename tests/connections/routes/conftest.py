@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from clients.models import HttpClient
@@ -19,7 +20,8 @@ from connections.waits import WaitUntil
 @dataclass
 class Script:
     """What the fake publisher does per source id: 'ok' (default), 'permanent', 'transient', 'wait' (the other
-    side's quota is used up for 30 s: ``WaitUntil``), 'wait-long' (for two hours)."""
+    side's quota is used up for 30 s: ``WaitUntil``), 'wait-long' (for two hours), 'database-gone' (the database
+    connection drops: ``OperationalError``)."""
 
     outcomes: dict[str, list[str]] = field(default_factory=dict)
     jobs: list[PublishJob] = field(default_factory=list)
@@ -44,6 +46,8 @@ class FakePublisher(Publisher):
             raise PublishError(f"Invalid: {job.source_id}", permanent=True, request={"body": job.payload})
         if outcome == "transient":
             raise PublishError("503 Service Unavailable", permanent=False)
+        if outcome == "database-gone":  # PostgreSQL restarting under the worker
+            raise OperationalError("server closed the connection unexpectedly")
         if outcome in ("wait", "wait-long"):
             seconds = 30 if outcome == "wait" else 7200
             raise WaitUntil("Throttled by the fake system for division 7", timezone.now() + timedelta(seconds=seconds))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from connections.flow import publish
@@ -118,3 +119,25 @@ def test_a_run_whose_every_task_failed_is_failed_not_finished(make_route, make_r
     publish.publish_batch(partial, list(Task.objects.filter(run=partial.run).values_list("pk", flat=True)))
     partial.refresh_from_db()
     assert partial.status == RouteRun.Status.SUCCEEDED  # some arrived: finished, its failed task is counted apart
+
+
+def test_a_database_gone_mid_task_leaves_it_to_the_repair_job_not_failed(make_route, make_run, script):
+    """PostgreSQL restarting under a worker: the task is not failed (its outcome cannot be recorded now); the
+    Celery task retries the batch and the repair job takes the task back, its next attempt looking first."""
+    from django.db import InterfaceError, OperationalError
+
+    from connections.flow import routing
+    from connections.tasks import TRANSIENT
+
+    route_run = make_run(make_route(), 2)
+    ids = list(Task.objects.filter(run=route_run.run).order_by("pk").values_list("pk", flat=True))
+    script.outcomes["src-0"] = ["database-gone"]
+    with pytest.raises(OperationalError):
+        publish.publish_batch(route_run, ids)
+    assert OperationalError in TRANSIENT and InterfaceError in TRANSIENT  # publish_route_batch retries the batch
+    stuck = Task.objects.get(pk=ids[0])
+    assert stuck.status == Task.Status.PROCESSING and not stuck.error
+    Task.objects.filter(pk__in=ids).update(processing_since=timezone.now() - timedelta(minutes=20))
+    assert routing.repair(older_than=timedelta(minutes=15))["repaired"] == 2  # the batch's unreached task too
+    assert publish.publish_batch(route_run, ids) == {"finished": 2}
+    assert script.jobs[-2].maybe_published is True  # the interrupted one looks first
