@@ -16,6 +16,7 @@ from connections.flow import publish
 from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Task
 from exact_online import errors
 from exact_online.client_type import api_for
+from exact_online.models import ErrorBudget
 from exact_online.stores import RedisQuotaStore
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +102,7 @@ def test_a_batch_exact_does_not_answer_waits_without_an_attempt_then_publishes_o
                                               f"(HTTP {status})"}
     route_run.refresh_from_db()
     assert route_run.wait_reason.startswith("Exact Online unavailable") and route_run.waiting_until > timezone.now()
+    assert not ErrorBudget.objects.filter(client=granted_client, errors__gt=0).exists()  # an outage costs no budget
 
     Task.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert publish.publish_batch(route_run, ids) == {"finished": 4}
