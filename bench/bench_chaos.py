@@ -338,7 +338,8 @@ def main(argv: list[str] | None = None) -> None:
 
         call_command("migrate", verbosity=0)
         limits = {"SANDBOX_MINUTELY_LIMIT": "1000000", "SANDBOX_DAILY_LIMIT": "100000000"}
-        box = start_sandbox(WORK / "sandbox", seed=True, **limits)
+        box = start_sandbox(WORK / "sandbox", seed=True, SANDBOX_MINUTELY_LIMIT=limits["SANDBOX_MINUTELY_LIMIT"],
+                            SANDBOX_DAILY_LIMIT=limits["SANDBOX_DAILY_LIMIT"])
         box.start_env = {**os.environ, "SANDBOX_DB_PATH": str(box.db_path), "SANDBOX_TIME_SCALE": "1",
                          "SANDBOX_CONTROL_TOKEN": box.control_token, **limits}
         client = grant_client(box, "chaos bench", unlimited=True)
