@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from clients.models import HttpClient
 from connections.flow import publish, routing
-from connections.models import Incoming, Outgoing, Route, RouteRun, Storage, Task, Transformer
+from connections.models import Incoming, Outgoing, Route, RouteRun, Run, Storage, Task, Transformer
 from exact_online.client_type import api_for
 
 COPIED_FIELDS = ["Name", "City", "Email", "Phone", "Postcode", "Country", "Website"]
@@ -54,6 +56,13 @@ def run_inline(route: Route, *, rounds: int = 10) -> RouteRun:
     """One whole run in this process (no broker): read, then publish until no task is open."""
     route_run = routing.start_route_run(route, enqueue=False)
     routing.read_route_run(route_run)
+    for _ in range(rounds):  # a read that waits (Exact did not answer: connections.waits) reads on at once here
+        route_run.refresh_from_db()
+        run = route_run.run
+        if route_run.status != RouteRun.Status.READING or run is None or not run.waiting_until:
+            break
+        Run.objects.filter(pk=run.pk).update(waiting_until=timezone.now())
+        routing.read_route_run(route_run)
     for _ in range(rounds):
         open_ids = list(Task.objects.filter(run_id=route_run.run_id, status__in=Task.OPEN)
                         .values_list("pk", flat=True))
