@@ -2,9 +2,10 @@
 
 ``accept`` runs in the web process and only checks and stores: unknown hook 404, disabled 410, too large
 413, wrong content type 415, refused credentials 401/403 are counted and answered, nothing else is done.
-An accepted request is stored and answered 202 before any parsing; in the same commit the hook's
-``drain_queued`` flag is raised, and only the request that raised it queues a worker job, so a burst of
-1,000 deliveries costs a handful of broker messages, not 1,000.
+An accepted request is stored (one INSERT, committed on its own) and answered 202 before any parsing; after
+that commit the hook's ``drain_queued`` flag is read and, when down, raised, and only the request that raised
+it queues a worker job, so a burst of 1,000 deliveries costs a handful of broker messages and flag writes,
+not 1,000.
 
 ``drain`` runs on a worker: it lowers the flag, then claims the hook's Received deliveries in batches and
 processes each batch in one transaction (de-duplicate, parse, feed the routes, record the outcome), so
@@ -23,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -38,6 +39,8 @@ __all__ = ["BATCH", "Answer", "accept", "drain", "max_body_bytes", "process_deli
 
 logger = logging.getLogger(__name__)
 REDACTED = "[redacted]"
+# Standard SQL quoting (SQLite and PostgreSQL); tests/webhooks/test_accept_path.py runs it on both.
+_DRAIN_QUEUED_SQL = 'SELECT "drain_queued" FROM "webhooks_webhook" WHERE "id" = %s'
 BATCH = 25  # short transactions: SQLite has one writer, and the endpoint must not wait long for it
 
 
@@ -55,11 +58,44 @@ def max_body_bytes() -> int:
 
 
 def request_drain(webhook_id: int) -> None:
-    """Inside a transaction: make sure one worker job will process the hook's Received deliveries."""
+    """Make sure one worker job will process the hook's Received deliveries, once what the caller wrote (a
+    delivery Received) is committed: at once outside a transaction, else on commit.
+
+    Raising the flag only after the delivery is committed is what makes a raised flag enough: the job it
+    stands for lowers it when it starts and only then looks for Received deliveries, so it finds every
+    delivery committed before the flag was seen raised (on PostgreSQL too, where an UPDATE inside the
+    storing transaction could see the flag raised, and the job lower it and look, before that commit).
+    Robust: what was stored stays stored and is answered as such when the flag or the broker fails; the sweep
+    queues a job for deliveries left Received.
+    """
+    transaction.on_commit(partial(_raise_drain_flag, webhook_id))
+
+
+def _raise_drain_flag(webhook_id: int) -> None:
+    try:
+        _raise_drain_flag_or_fail(webhook_id)
+    except Exception:
+        logger.exception("webhook %s: could not queue a drain job; the sweep queues one for what waits", webhook_id)
+
+
+def _raise_drain_flag_or_fail(webhook_id: int) -> None:
     from .tasks import drain_webhook
 
-    if Webhook.objects.filter(pk=webhook_id, drain_queued=False).update(drain_queued=True):
-        transaction.on_commit(partial(drain_webhook.delay, webhook_id))
+    # Read first: while a job is queued (the flag raised: all but the first delivery of a burst) this costs
+    # no write, so no wait for the database's write lock (SQLite's single writer) and no row lock. Plain SQL:
+    # it runs on every accepted request, and building the query through the ORM cost more than running it.
+    with connection.cursor() as cursor:
+        cursor.execute(_DRAIN_QUEUED_SQL, [webhook_id])
+        row = cursor.fetchone()
+    if row is None or row[0]:
+        return
+    if not Webhook.objects.filter(pk=webhook_id, drain_queued=False).update(drain_queued=True):
+        return
+    try:
+        drain_webhook.delay(webhook_id)
+    except Exception:
+        Webhook.objects.filter(pk=webhook_id).update(drain_queued=False)  # the next delivery tries again
+        raise
 
 
 def _refuse(webhook_id: int | None, status: int, reason: str) -> Answer:
@@ -107,12 +143,14 @@ def _store(webhook: Webhook, handler: WebhookKind, body: bytes, content_type: st
     secret_headers = handler.redacted_headers(webhook)
     kept = {k: (REDACTED if k.lower() in secret_headers else v[:500]) for k, v in headers.items()}
     body_hash = hashlib.sha256(body).hexdigest()
-    with transaction.atomic():
-        delivery = Delivery.objects.create(
-            webhook=webhook, body=body, content_type=content_type[:200], headers=kept, remote_addr=remote_addr[:64],
-            size=len(body), body_hash=body_hash, dedup_key=handler.dedup_key(webhook, headers, body_hash),
-            is_test=is_test)
-        request_drain(webhook.pk)
+    # One INSERT, committed on its own (autocommit): stored and durable before the answer, and the write
+    # lock (SQLite has one writer for every process) is held for that one statement only, never while this
+    # thread waits for the GIL or the CPU. The drain flag is raised afterwards (request_drain).
+    delivery = Delivery.objects.create(
+        webhook=webhook, body=body, content_type=content_type[:200], headers=kept, remote_addr=remote_addr[:64],
+        size=len(body), body_hash=body_hash, dedup_key=handler.dedup_key(webhook, headers, body_hash),
+        is_test=is_test)
+    request_drain(webhook.pk)
     return Answer(handler.accepted_status, {"delivery": delivery.pk, "status": "received"}, delivery)
 
 
