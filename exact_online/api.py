@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from lib.http import never_sent
+
 from .error_budget import ErrorBudgetGuard, endpoint_of
 from .errors import (
     BadResponse,
@@ -236,7 +238,9 @@ class ExactApi:
             token = self.grant_store.access_token()
             try:
                 response = self._send(method, url, token, params, json, send_headers, division=division)
-            except Unavailable:
+            except Unavailable as exc:
+                if self.quota_store is not None and never_sent(exc.__cause__):
+                    self.quota_store.release(division)  # Exact counted nothing: an outage does not use up the day
                 if may_retry and attempt < self.max_attempts:
                     self._backoff(attempt)
                     continue

@@ -45,6 +45,7 @@ __all__ = [
     "park_state",
     "parse_rate_limits",
     "quota_scope",
+    "release_state",
     "reserve",
     "wait_after_429",
 ]
@@ -213,6 +214,12 @@ def merge_headers(state: dict[str, Any], limits: RateLimits) -> None:
             state.update(d_end=end, d_used=used)
 
 
+def release_state(state: dict[str, Any]) -> None:
+    """Give back a reserved call that never reached Exact (no connection was made): Exact did not count it."""
+    state["m_used"] = max(0, int(state.get("m_used") or 0) - 1)
+    state["d_used"] = max(0, int(state.get("d_used") or 0) - 1)
+
+
 def park_state(state: dict[str, Any], until: float) -> None:
     """After a 429: nothing is reserved for this division before ``until``."""
     state["parked"] = max(float(state.get("parked") or 0), until)
@@ -286,6 +293,11 @@ class QuotaStore(ABC):
     def park(self, division: int | None, until: float) -> None:
         """After a 429: nobody sends to this division before ``until`` (epoch seconds)."""
 
+    def release(self, division: int | None) -> None:
+        """A reserved call never left (no connection to Exact): give its slot back (``release_state``), so that an
+        outage does not use up the division's day in the limiter while Exact counted nothing."""
+        return None
+
 
 class InMemoryQuotaStore(QuotaStore):
     """The limiter for one process (the plain-shell default)."""
@@ -313,3 +325,7 @@ class InMemoryQuotaStore(QuotaStore):
     def park(self, division: int | None, until: float) -> None:
         with self._lock:
             park_state(self._states.setdefault(division, {}), until)
+
+    def release(self, division: int | None) -> None:
+        with self._lock:
+            release_state(self._states.setdefault(division, {}))

@@ -37,6 +37,7 @@ from .quota import (
     merge_headers,
     park_state,
     parse_rate_limits,
+    release_state,
     reserve,
 )
 
@@ -143,6 +144,14 @@ class DjangoQuotaStore(QuotaStore):
         except IntegrityError:  # another process created it first
             rows.update(**values)
 
+    def release(self, division: int | None) -> None:
+        with transaction.atomic():
+            row = self._rows(division).select_for_update().values("pk", "limiter").first()
+            if row is not None and row["limiter"]:
+                state = dict(row["limiter"])
+                release_state(state)
+                QuotaState.objects.filter(pk=row["pk"]).update(limiter=state)
+
     def park(self, division: int | None, until: float) -> None:
         QuotaState.objects.update_or_create(
             client_id=self.client.pk, division=self._division(division),
@@ -211,6 +220,29 @@ class RedisQuotaStore(DjangoQuotaStore):
             except redis_lib.RedisError as error:
                 log.warning("quota limiter: Redis cannot be reached (%s); the rate-limit headers are not kept", error)
         super().record(division, headers, status)
+
+    def release(self, division: int | None) -> None:
+        import redis as redis_lib
+
+        key = self._key(division)
+        try:
+            while True:
+                with self.redis.pipeline() as pipe:
+                    try:
+                        pipe.watch(key)
+                        raw = pipe.get(key)
+                        if not raw:
+                            return
+                        state = jsonlib.loads(raw)
+                        release_state(state)
+                        pipe.multi()
+                        pipe.set(key, jsonlib.dumps(state), keepttl=True)
+                        pipe.execute()
+                        return
+                    except redis_lib.WatchError:
+                        continue
+        except redis_lib.RedisError as error:  # the slot stays taken: the limiter errs on the safe side
+            log.warning("quota limiter: Redis cannot be reached (%s); a call that never left is not given back", error)
 
     def park(self, division: int | None, until: float) -> None:
         import redis as redis_lib

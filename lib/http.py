@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -38,6 +39,7 @@ __all__ = [
     "check_destination",
     "is_public",
     "is_sensitive_key",
+    "never_sent",
     "redact_body",
     "redact_headers",
     "redact_text",
@@ -299,6 +301,16 @@ class Sent:
 # Values redacted from every request log whatever the client (the encrypted environment variables): callables
 # an app registers in ready(), asked only when a request is logged.
 SECRET_SOURCES: list[Callable[[], Iterable[str]]] = []
+
+
+def never_sent(error: BaseException | None) -> bool:
+    """Whether a failed request never left this machine: no connection was made (refused, no route, no such name,
+    connect timeout). A read timeout or a connection closed mid-answer may have reached the other side."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if isinstance(error, requests.ConnectionError) and error.args:
+        return isinstance(getattr(error.args[0], "reason", None), urllib3_exceptions.ConnectTimeoutError)
+    return False
 
 
 class Transport:

@@ -113,3 +113,18 @@ def test_a_batch_exact_does_not_answer_waits_without_an_attempt_then_publishes_o
                                                            "$filter": "startswith(Name,'Outage test')"}):
         seen.update(row["SearchCode"] for row in page.results if row.get("SearchCode") in refs)
     assert seen == Counter(dict.fromkeys(refs, 1))  # every task once in Exact, the dropped write too
+
+
+def test_a_call_that_never_left_gives_its_quota_slot_back(granted_client):
+    """Exact counts nothing it never received: an outage retried every 30 s must not use up the division's day."""
+    from exact_online.quota import InMemoryQuotaStore
+
+    store = InMemoryQuotaStore()
+    granted_client.config["base_url"] = f"http://127.0.0.1:{_closed_port()}"  # nothing listens: refused
+    api = api_for(granted_client, quota_store=store)
+    for _ in range(3):
+        with pytest.raises(errors.Unavailable) as caught:
+            api.get("crm/Accounts", division=101002, params={"$select": "ID", "$top": "1"})
+        assert errors.is_outage(caught.value)
+    state = store._states[101002]
+    assert state["d_used"] == 0 and state["m_used"] == 0  # reserved three times, given back three times

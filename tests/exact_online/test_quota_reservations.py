@@ -122,3 +122,33 @@ def test_a_call_at_the_end_of_a_window_is_counted_in_the_next_one_too():
     state: dict = {}
     assert sum(r.ok for r in take(state, T0 + 59.8, 10)) == 10  # plenty left: no wait at the edge
     assert sum(r.ok for r in take(state, T0 + 61, 60)) == 50  # Exact may count those 10 in this window
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("where", ["database", "redis"])
+def test_a_released_call_gives_its_slot_back(where):
+    """``release``: a call that never reached Exact (no connection) does not stay counted in the minute or day."""
+    client = HttpClient.objects.create(name=f"quota release {where}", kind="exact_online",
+                                       config={"base_url": "http://x"})
+    config = LimiterSettings(minute=3600.0)
+    if where == "redis":
+        url = settings.CELERY_BROKER_URL
+        if not url.startswith("redis://"):
+            pytest.skip("Redis is the broker only in the PostgreSQL + Redis pass (CELERY_BROKER_URL=redis://...)")
+        import redis
+
+        r = redis.Redis.from_url(url)
+        key = RedisQuotaStore.KEY.format(client=RedisQuotaStore.key_of(client), division=101001)
+        r.delete(key)
+        store: DjangoQuotaStore = RedisQuotaStore(client, r, config)
+    else:
+        store = DjangoQuotaStore(client, config)
+    try:
+        assert sum(store.reserve(101001).ok for _ in range(60)) == 60
+        assert not store.reserve(101001).ok  # the minute is used up
+        store.release(101001)
+        assert store.reserve(101001).ok  # the slot given back is taken again
+        assert not store.reserve(101001).ok
+    finally:
+        if where == "redis":
+            r.delete(key)
