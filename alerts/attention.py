@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from clients.models import HttpClient
@@ -25,12 +25,18 @@ def attention_context() -> dict[str, Any]:
     now = timezone.now()
     since = now - timedelta(hours=24)
     recent = (RouteRun.objects.filter(status__in=RouteRun.TERMINAL, finished_at__gte=since)
-              .select_related("route").order_by("-finished_at"))
+              .select_related("route").with_numbers().order_by("-finished_at"))
     failed_runs = list(recent.filter(status=RouteRun.Status.FAILED)[:10])
-    # Runs that "finished" but whose tasks failed: as much a failure to the person reading the dashboard.
-    with_failures = list(recent.filter(status=RouteRun.Status.SUCCEEDED).annotate(
-        failed=Count("run__tasks", filter=Q(run__tasks__status=Task.Status.FAILED)),
-        total=Count("run__tasks")).filter(failed__gt=0)[:10])
+    # Runs that "finished" but whose tasks failed: as much a failure to the person reading the dashboard. Which
+    # runs is an index probe per run (run, status); only the ten shown have their tasks counted.
+    failed_in_run = Task.objects.filter(run_id=OuterRef("run_id"), status=Task.Status.FAILED)
+    shown = list(recent.filter(Exists(failed_in_run), status=RouteRun.Status.SUCCEEDED)[:10])
+    counts: dict[int | None, dict[str, int]] = {}
+    for run_id, status, n in (Task.objects.filter(run_id__in=[rr.run_id for rr in shown]).order_by()
+                              .values_list("run_id", "status").annotate(n=Count("pk"))):
+        counts.setdefault(run_id, {})[status] = n
+    with_failures = [{"route_run": rr, "failed": counts.get(rr.run_id, {}).get(Task.Status.FAILED, 0),
+                      "total": sum(counts.get(rr.run_id, {}).values())} for rr in shown]
     failed_tasks = Task.objects.filter(Task.in_routes(), status=Task.Status.FAILED, created_at__gte=since).count()
     clients = list(HttpClient.objects.exclude(status=HttpClient.Status.NOT_GRANTED).order_by("name")[:100])
     reconnect = [c for c in clients if c.needs_reconnect]

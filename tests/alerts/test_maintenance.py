@@ -141,3 +141,32 @@ def test_the_dashboard_puts_what_needs_attention_first(make_route, admin_client)
     assert "3 failed tasks read in the last 24 hours" in attention
     assert f"{client.name} needs reconnecting" in attention
     assert 'data-testid="no-worker"' in attention
+
+
+@pytest.mark.django_db
+def test_the_dashboard_names_runs_with_failed_tasks_in_a_bounded_number_of_queries(make_route, admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def finished_run(route, statuses: list[str]) -> RouteRun:
+        run = Run.objects.create(incoming=route.incoming, status=Run.Status.SUCCEEDED)
+        Task.objects.bulk_create([Task(run=run, data={}, status=s) for s in statuses])
+        return RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.SUCCEEDED,
+                                       finished_at=timezone.now())
+
+    first, second = make_route(), make_route()
+    finished_run(first, [Task.Status.FINISHED] * 3)  # run 1 of the first route: nothing failed, not named
+    finished_run(first, [Task.Status.FAILED, Task.Status.FAILED, Task.Status.FINISHED])
+    finished_run(second, [Task.Status.FAILED, Task.Status.SKIPPED])
+    admin_client.get("/")  # caches warmed
+    with CaptureQueriesContext(connection) as few:
+        page = admin_client.get("/").content.decode()
+    attention = page[page.index('data-testid="attention"'):]
+    assert f"{first.name} · run 2: 2 of 3 tasks failed" in attention
+    assert f"{second.name} · run 1: 1 of 2 tasks failed" in attention
+    assert f"{first.name} · run 1:" not in attention
+    for _ in range(4):  # more routes with failed runs: no more queries
+        finished_run(make_route(), [Task.Status.FAILED])
+    with CaptureQueriesContext(connection) as more:
+        admin_client.get("/")
+    assert len(more) == len(few), "\n".join(q["sql"][:150] for q in more.captured_queries)
