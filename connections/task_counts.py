@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.db.models import QuerySet
 
 from .models import Task
@@ -77,32 +77,25 @@ def capped_counts(tasks: QuerySet[Task], statuses: list[str], cap: int) -> dict[
     return {status: int(found.get(i, 0)) for i, status in enumerate(statuses)}
 
 
-def _explain_branches(tasks: QuerySet[Task], sql: str, params: list[Any], serial: bool) -> list[dict[str, Any]]:
-    """The top plans of the branches of a ``UNION ALL`` (an ``Append``), or none when the plan has another shape."""
-    with transaction.atomic(using=tasks.db), connections[tasks.db].cursor() as cursor:
-        if serial:  # under a Gather the branches would estimate rows per worker, not in all
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        raw = cursor.fetchone()[0]
-    top = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
-    if top.get("Node Type") != "Append":
-        return []
-    return [plan for plan in top.get("Plans", []) if plan.get("Parent Relationship", "Member") == "Member"]
-
-
 def estimate_by_status(tasks: QuerySet[Task], statuses: list[str]) -> dict[str, int]:
     """PostgreSQL's estimate of how many of ``tasks`` are in each of ``statuses``, from one ``EXPLAIN`` (each
-    status is one branch of a ``UNION ALL``; no rows are read; a second, serial one when the planner chose a
-    parallel plan). Empty elsewhere."""
+    status is one branch of a ``UNION ALL``; no rows are read). Planned serially, in the same round trip: under a
+    Gather the branches would estimate rows per worker, not in all. Empty elsewhere."""
     if connection.vendor != "postgresql" or not statuses:
         return {}
     if len(statuses) == 1:
         return {statuses[0]: estimate_rows(tasks.filter(status=statuses[0])) or 0}
     sql, params = _union([tasks.filter(status=status).order_by().values("pk") for status in statuses], "({sql})")
-    branches = _explain_branches(tasks, sql, params, serial=False)
-    if len(branches) != len(statuses):
-        branches = _explain_branches(tasks, sql, params, serial=True)
-    if len(branches) != len(statuses):  # yet another shape: one EXPLAIN per status
+    with connections[tasks.db].cursor() as cursor:
+        cursor.execute(f"SET max_parallel_workers_per_gather = 0; EXPLAIN (FORMAT JSON) {sql}; "
+                       "RESET max_parallel_workers_per_gather", params)
+        cursor.nextset()  # the EXPLAIN's rows, after the SET's none
+        raw = cursor.fetchone()[0]
+        while cursor.nextset():
+            pass
+    top = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+    branches = [plan for plan in top.get("Plans", []) if plan.get("Parent Relationship", "Member") == "Member"]
+    if top.get("Node Type") != "Append" or len(branches) != len(statuses):  # another shape: one EXPLAIN each
         return {status: estimate_rows(tasks.filter(status=status)) or 0 for status in statuses}
     return {status: int(branch["Plan Rows"]) for status, branch in zip(statuses, branches, strict=True)}
 
