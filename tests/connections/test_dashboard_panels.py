@@ -65,3 +65,21 @@ def test_empty_dashboard_panels_explain_themselves(viewer_client):
     page = viewer_client.get("/").content.decode()
     assert "No runs in the last 24 hours" in page
     assert "No tasks in the last two weeks" in page
+
+
+@pytest.mark.django_db
+def test_the_last_24_hours_are_counted_once_a_minute_and_only_route_tasks():
+    from django.core.cache import cache
+
+    from connections.overview import LAST_DAY_CACHE_KEY, tasks_last_24_hours
+
+    cache.delete(LAST_DAY_CACHE_KEY)
+    run = _route_run()
+    Task.objects.bulk_create([Task(run=run, status=Task.Status.FAILED), Task(run=run, status=Task.Status.FINISHED),
+                              Task(run=run, status=Task.Status.FAILED, created_at=timezone.now() - timedelta(days=2)),
+                              Task(run=_standalone(), status=Task.Status.FAILED)])
+    assert tasks_last_24_hours() == {Task.Status.FAILED: 1, Task.Status.FINISHED: 1}
+    Task.objects.create(run=run, status=Task.Status.FAILED)
+    assert tasks_last_24_hours()[Task.Status.FAILED] == 1  # the cached count, until it expires
+    cache.delete(LAST_DAY_CACHE_KEY)
+    assert tasks_last_24_hours()[Task.Status.FAILED] == 2
