@@ -13,7 +13,10 @@ does) and, once a quarter of them is finished:
 - ``kill``: SIGKILL one worker's process group mid-batch, start a replacement (what a supervisor does);
 - ``redis``: stop Redis (the broker and the quota limiter) and start it again 5 s later;
 - ``postgres``: stop PostgreSQL (``pg_ctl stop -m fast``: connections cut) and start it again 5 s later;
-- ``sandbox``: stop the sandbox (Exact) for ``--outage`` seconds, then start it again on the same port and data.
+- ``sandbox``: stop the sandbox (Exact) for ``--outage`` seconds, then start it again on the same port and data;
+- ``sandbox-read``: the same while a route reads ``--tasks`` Accounts (the standard endpoint, 60 a page, each page
+  slowed to 300 ms so that the read is still going) and publishes them as they come: the read waits and goes on
+  from its checkpoint.
 
 Beat's repair job is run by this process every 10 s with tasks stuck for 30 s (beat runs it every minute
 with ``DASH_TASK_STUCK_AFTER``, 900 s). Prints per experiment: tasks expected, finished, failed, still open,
@@ -47,7 +50,7 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 WORK = Path(tempfile.mkdtemp(prefix="bench-chaos-"))
-EXPERIMENTS = ("kill", "redis", "postgres", "sandbox")
+EXPERIMENTS = ("kill", "redis", "postgres", "sandbox", "sandbox-read")
 
 
 def free_port() -> int:
@@ -202,7 +205,7 @@ def sandbox_records(box: Any, division: int, refs: set[str]) -> Counter[str]:
     seen: Counter[str] = Counter()
     with sqlite3.connect(box.db_path, timeout=60) as db:
         for (ref,) in db.execute("SELECT json_extract(data, '$.SearchCode') FROM records "
-                                 "WHERE division = ? AND resource LIKE '%Accounts'", (division,)):
+                                 "WHERE division = ? AND resource = 'crm/accounts'", (division,)):
             if ref in refs:
                 seen[ref] += 1
     return seen
@@ -235,15 +238,49 @@ def repair() -> None:
         connections.close_all()
 
 
+def start_reading_route(box: Any, client: Any, source: int, target: int, tasks: int, batch: int) -> Any:
+    """A route reading ``tasks`` Accounts of ``source`` (generated now) and creating them in ``target``."""
+    from connections.flow import routing
+    from connections.models import Incoming, Outgoing, Route, Transformer
+
+    box.generate("Accounts", tasks, source)
+    incoming = Incoming.objects.create(
+        name="chaos read", subscriber="exact_online", http_client=client, query={"$select": "ID,Name"},
+        config={"entity": "crm/Accounts", "endpoint": "standard", "divisions": "selected", "division_codes": [source]})
+    outgoing = Outgoing.objects.create(name="chaos read create", publisher="exact_online", action="create",
+                                       entity="crm/Accounts", path={"division": target}, http_client=client,
+                                       config={"reference_field": "SearchCode", "reference_overwrite": True})
+    shape = Transformer.objects.create(name="chaos read: name only", steps=[
+        {"type": "key_map", "params": {"mapping": {"Name": "Name"}, "unmapped": "drop"}}])
+    route = Route.objects.create(name="chaos read", incoming=incoming, outgoing=outgoing, batch_size=batch,
+                                 backoff_seconds=5, max_attempts=3)
+    route.set_transformers([shape])
+    box.set_faults({"path": "crm/Accounts", "method": "GET", "latency_ms": 300})  # gone with the restart
+    return routing.start_route_run(route)
+
+
+def source_count(box: Any, division: int) -> int:
+    with sqlite3.connect(box.db_path, timeout=60) as db:
+        return int(db.execute("SELECT COUNT(*) FROM records WHERE division = ? AND resource = 'crm/accounts'",
+                              (division,)).fetchone()[0])
+
+
 def run_experiment(name: str, fault: Callable[[], None], box: Any, client: Any, division: int,
                    args: argparse.Namespace) -> dict[str, Any]:
     from connections.flow import routing
-    from connections.models import Task
+    from connections.models import Run, Task
 
-    route_run = make_route_run(client, division, args.tasks, args.batch, name)
-    run_id = route_run.run_id
     started = time.monotonic()
-    routing.queue_open_tasks(route_run)
+    if name == "sandbox-read":
+        source = box.divisions[0]
+        route_run = start_reading_route(box, client, source, division, args.tasks, args.batch)
+        expected = source_count(box, source)
+    else:
+        route_run = make_route_run(client, division, args.tasks, args.batch, name)
+        expected = args.tasks
+        started = time.monotonic()
+        routing.queue_open_tasks(route_run)
+    run_id = route_run.run_id
     deadline = started + args.timeout
     faulted_at = recovered_at = None
     fault_seconds = 0.0
@@ -258,7 +295,8 @@ def run_experiment(name: str, fault: Callable[[], None], box: Any, client: Any, 
         done = sum(now_counts[s] for s in Task.DONE)
         peak_waiting = max(peak_waiting, now_counts["waiting"])
         finished = now_counts[Task.Status.FINISHED]
-        if faulted_at is None and finished >= args.tasks // 4:
+        reading = name == "sandbox-read" and Run.objects.filter(pk=run_id, pages__gte=5).exists()
+        if faulted_at is None and (finished >= args.tasks // 4 if name != "sandbox-read" else reading):
             done_at_fault = finished
             log(f"{name}: {finished} finished, fault now")
             fault_started = time.monotonic()
@@ -270,19 +308,19 @@ def run_experiment(name: str, fault: Callable[[], None], box: Any, client: Any, 
         if faulted_at is not None and recovered_at is None and finished > done_at_fault:
             # the first task finished after the fault ended (counts polled every 0.5 s)
             recovered_at = time.monotonic()
-        if done >= args.tasks:
+        if done >= expected and (name != "sandbox-read" or not Run.objects.get(pk=run_id).is_active):
             break
         if time.monotonic() - last_repair > 10:
             repair()
             last_repair = time.monotonic()
     total = time.monotonic() - started
     final = counts(run_id) or Counter()
-    refs = {route_run.route.outgoing.idempotency_reference("", pk)
-            for pk in Task.objects.filter(run_id=run_id).values_list("pk", flat=True)}
+    refs = {route_run.route.outgoing.idempotency_reference(identifier or "", pk)
+            for pk, identifier in Task.objects.filter(run_id=run_id).values_list("pk", "identifier")}
     seen = sandbox_records(box, division, refs)
     attempts = max(Task.objects.filter(run_id=run_id).values_list("attempts", flat=True), default=0)
     return {
-        "experiment": name, "expected": args.tasks, "finished": final[Task.Status.FINISHED],
+        "experiment": name, "expected": expected, "finished": final[Task.Status.FINISHED],
         "failed": final[Task.Status.FAILED], "open": sum(final[s] for s in Task.OPEN),
         "duplicates": sum(n - 1 for n in seen.values() if n > 1), "missing": len(refs - set(seen)),
         "max_attempts": attempts, "deferred": peak_waiting,
@@ -364,7 +402,8 @@ def main(argv: list[str] | None = None) -> None:
             pg.start()
 
         faults = {"kill": kill, "redis": restart_redis, "postgres": restart_postgres,
-                  "sandbox": lambda: restart_sandbox(box, args.outage)}
+                  "sandbox": lambda: restart_sandbox(box, args.outage),
+                  "sandbox-read": lambda: restart_sandbox(box, args.outage)}
         for name in wanted:
             log(f"experiment {name}: {args.tasks} creates")
             results.append(run_experiment(name, faults[name], box, client, division, args))
@@ -385,13 +424,13 @@ def main(argv: list[str] | None = None) -> None:
         pg.stop()
     print(f"load average {os.getloadavg()[0]:.1f} / {os.getloadavg()[1]:.1f} / {os.getloadavg()[2]:.1f}; "
           f"2 worker processes x {args.concurrency}, batch {args.batch}, sandbox outage {args.outage:g} s")
-    print(f"{'experiment':<10} {'expected':>8} {'finished':>8} {'failed':>6} {'open':>5} {'dupes':>5} "
+    print(f"{'experiment':<12} {'expected':>8} {'finished':>8} {'failed':>6} {'open':>5} {'dupes':>5} "
           f"{'missing':>7} {'max att':>7} {'deferred':>8} {'fault s':>7} {'resumed s':>9} {'all done s':>10} "
           f"{'total s':>7}")
     for r in results:
         recovery = f"{r['recovery']:.1f}" if r["recovery"] is not None else "-"
         after = f"{r['after']:.0f}" if r["after"] is not None else "-"
-        print(f"{r['experiment']:<10} {r['expected']:>8} {r['finished']:>8} {r['failed']:>6} {r['open']:>5} "
+        print(f"{r['experiment']:<12} {r['expected']:>8} {r['finished']:>8} {r['failed']:>6} {r['open']:>5} "
               f"{r['duplicates']:>5} {r['missing']:>7} {r['max_attempts']:>7} {r['deferred']:>8} "
               f"{r['fault_seconds']:>7.0f} {recovery:>9} {after:>10} {r['total']:>7.0f}")
     shutil.rmtree(WORK, ignore_errors=True)
