@@ -7,7 +7,8 @@ A throw-away embedded setup (SQLite, the SQLAlchemy broker): the web server (gun
 2 workers x 4 threads, or ``runserver``) and one Celery worker (concurrency 2) as subprocesses. A hook with an
 HMAC check feeds a route; each delivery carries one order. Prints, per run: requests per status, the
 endpoint's p50/p95/max response time, the seconds the senders took, deliveries stored, tasks created, lost
-(accepted but not stored or without its task) and how long the workers took to turn everything into tasks.
+(accepted but not stored or without its task) and how long the workers took to turn everything into tasks,
+the load average and the CPU time per request of the senders (this process) and of the web server's processes.
 Targets (issue 13): 1,000 in <= 10 s, 0 lost, p95 <= 50 ms; bad signatures: 0 processed, all counted,
 good p95 within 1.5x of the clean run.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import random
@@ -119,7 +121,21 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
-def run(label: str, url: str, hook: Any, good: int, bad: int, senders: int, *, wait: bool) -> dict[str, Any]:
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of process ``root`` and its children (the web server's workers), from /proc."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == root or int(fields[1]) == root:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def run(label: str, url: str, hook: Any, good: int, bad: int, senders: int, *, wait: bool,
+        server_pid: int = 0) -> dict[str, Any]:
     from connections.models import Task
     from webhooks.models import Delivery, Rejection
 
@@ -129,7 +145,11 @@ def run(label: str, url: str, hook: Any, good: int, bad: int, senders: int, *, w
     random.Random(7).shuffle(bodies)
     stored_before = Delivery.objects.filter(webhook=hook).count()
     refused_before = sum(Rejection.objects.filter(webhook=hook, status=401).values_list("count", flat=True))
+    load = os.getloadavg()[0]
+    cpu_senders, cpu_server = time.process_time(), tree_cpu_seconds(server_pid) if server_pid else 0.0
     results, seconds = send_all(url, bodies, senders)
+    cpu_senders, cpu_server = time.process_time() - cpu_senders, (
+        tree_cpu_seconds(server_pid) - cpu_server if server_pid else 0.0)
     statuses: dict[int, int] = {}
     for _, status, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
@@ -145,28 +165,45 @@ def run(label: str, url: str, hook: Any, good: int, bad: int, senders: int, *, w
         "label": label, "sent": len(bodies), "statuses": statuses, "seconds": seconds,
         "p50": percentile(good_ms, 50), "p95": percentile(good_ms, 95), "max": max(good_ms),
         "stored": stored, "accepted": accepted, "tasks": tasks.count(),
+        "lost": accepted - (tasks.count() if wait else stored),  # store only: accepted but not stored
         "bad_tasks": Task.objects.filter(identifier__startswith=f"{tag}-bad-").count(),
         "refused": sum(Rejection.objects.filter(webhook=hook, status=401).values_list("count", flat=True))
-        - refused_before, "processing": processing,
+        - refused_before, "processing": processing, "load": load,
+        "senders_cpu_ms": cpu_senders * 1000 / len(bodies), "server_cpu_ms": cpu_server * 1000 / len(bodies),
     }
 
 
 def in_process(hook: Any, count: int) -> None:
     """The accept path without a server or network: the SQL one accepted delivery costs, and the CPU time
-    (not wall time, which the machine's load inflates) per request through Django's whole middleware stack."""
-    from django.db import connection
-    from django.test import Client
+    (not wall time, which the machine's load inflates) per request through the WSGI application the servers
+    run (config.wsgi: a hook request meets SecurityMiddleware only), and through the whole middleware stack
+    for comparison, the two interleaved so that both meet the same load."""
+    import io
+    from wsgiref.util import setup_testing_defaults
 
-    client = Client()
+    from django.core.signals import request_started
+    from django.db import close_old_connections, connection
 
-    def post(index: int) -> int:
+    from config import wsgi
+
+    request_started.disconnect(close_old_connections)  # as Django's test client: keep the one connection
+
+    def post(app: Any, index: int) -> int:
         body = json.dumps({"orders": [{"id": f"in-process-{index}", "amount": index}]}).encode()
-        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        return int(client.post(hook.hook_path, data=body, content_type="application/json",
-                               HTTP_X_SIGNATURE=signature).status_code)
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": hook.hook_path, "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_X_SIGNATURE": "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest(),
+            "HTTP_USER_AGENT": "python-requests/2.32", "HTTP_ACCEPT": "*/*", "HTTP_CONNECTION": "close"}
+        setup_testing_defaults(environ)
+        started: list[str] = []
+        b"".join(app(environ, lambda status, headers, *exc: started.append(status)))
+        return int(started[0].split()[0])
 
+    apps = {"config.wsgi (hook handler)": wsgi.application, "whole middleware stack": wsgi.site}
     for index in range(20):  # warm-up: imports, the first connection
-        post(-index - 1)
+        for app in apps.values():
+            post(app, -index - 1)
     statements: list[str] = []
 
     def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -174,20 +211,24 @@ def in_process(hook: Any, count: int) -> None:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
-        assert post(0) == 202
-    cpu, wall = [], []
-    for index in range(1, count + 1):
-        cpu_start, wall_start = time.process_time(), time.perf_counter()
-        post(index)
-        cpu.append((time.process_time() - cpu_start) * 1000)
-        wall.append((time.perf_counter() - wall_start) * 1000)
-    print(f"accept path in process (SQLite, DEBUG off, {count} requests; load average "
+        assert post(wsgi.application, 0) == 202
+    cpu: dict[str, list[float]] = {name: [] for name in apps}
+    wall: dict[str, list[float]] = {name: [] for name in apps}
+    numbers = itertools.count(1)
+    for _ in range(count):
+        for name, app in apps.items():
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
+            assert post(app, next(numbers)) == 202
+            cpu[name].append((time.process_time() - cpu_start) * 1000)
+            wall[name].append((time.perf_counter() - wall_start) * 1000)
+    print(f"accept path in process (SQLite, DEBUG off, {count} requests each; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    print(f"SQL statements per accepted delivery: {len(statements) + 1}: "
+    print(f"SQL statements per accepted delivery: {len(statements)}: "
           + ", ".join(sql.split()[0] + (f" {table[0]}" if (table := re.findall(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql))
-                                        else "") for sql in statements) + ", COMMIT")
-    print(f"CPU ms per request: p50 {percentile(cpu, 50):.2f}, p95 {percentile(cpu, 95):.2f}; "
-          f"wall ms: p50 {percentile(wall, 50):.2f}, p95 {percentile(wall, 95):.2f}")
+                                        else "") for sql in statements) + " (each in autocommit)")
+    for name in apps:
+        print(f"{name}: CPU ms per request p50 {percentile(cpu[name], 50):.2f}, p95 {percentile(cpu[name], 95):.2f}; "
+              f"wall ms p50 {percentile(wall[name], 50):.2f}, p95 {percentile(wall[name], 95):.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -223,8 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         wait_http(f"http://127.0.0.1:{port}/health")
         send_all(url, [(b'{"orders": []}', True)] * 20, 2)  # warm-up (not counted)
-        rows = [run("clean", url, hook, args.deliveries, 0, args.senders, wait=worker is not None),
-                run("bad sigs", url, hook, args.deliveries, args.bad, args.senders, wait=worker is not None)]
+        rows = [run("clean", url, hook, args.deliveries, 0, args.senders, wait=worker is not None, server_pid=web.pid),
+                run("bad sigs", url, hook, args.deliveries, args.bad, args.senders, wait=worker is not None,
+                    server_pid=web.pid)]
     finally:
         stop(web)
         if worker is not None:
@@ -233,12 +275,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"server: {args.server}; {args.senders} senders; SQLite + SQLAlchemy broker; {workers}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'run':<9} {'sent':>5} {'202':>5} {'401':>5} {'send s':>7} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
-          f"{'stored':>6} {'tasks':>6} {'lost':>5} {'bad tasks':>9} {'to tasks s':>10}")
+          f"{'stored':>6} {'tasks':>6} {'lost':>5} {'bad tasks':>9} {'to tasks s':>10} {'load':>5} "
+          f"{'CPU ms/req: senders':>19} {'server':>6}")
     for row in rows:
         print(f"{row['label']:<9} {row['sent']:>5} {row['statuses'].get(202, 0):>5} {row['statuses'].get(401, 0):>5} "
               f"{row['seconds']:>7.2f} {row['p50']:>7.1f} {row['p95']:>7.1f} {row['max']:>7.1f} {row['stored']:>6} "
               f"{row['tasks']:>6} "
-              f"{row['accepted'] - row['tasks']:>5} {row['bad_tasks']:>9} {row['processing']:>10.1f}")
+              f"{row['lost']:>5} {row['bad_tasks']:>9} {row['processing']:>10.1f} "
+              f"{row['load']:>5.1f} {row['senders_cpu_ms']:>19.2f} {row['server_cpu_ms']:>6.2f}")
     clean, mixed = rows
     print(f"refused (counted) in the mixed run: {mixed['refused']}; good p95 mixed / clean: "
           f"{mixed['p95'] / clean['p95']:.2f}x")
