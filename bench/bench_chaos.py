@@ -331,11 +331,6 @@ def run_experiment(name: str, fault: Callable[[], None], box: Any, client: Any, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from django.conf import settings
-
-    if settings.configured:  # started by ``python -m bench``: Django is set up already, on other databases
-        subprocess.run([sys.executable, __file__, *(argv or [])], check=True)
-        return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=50)
