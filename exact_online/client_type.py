@@ -18,10 +18,11 @@ from django.utils import timezone
 from clients.models import AuthEvent, HttpClient
 from clients.registry import CircuitInfo, ClientType, GrantError, LookupFailed, LookupProvider, QuotaInfo, TestResult
 from clients.usage import counter_for
+from connections.waits import WaitUntil
 
 from .api import ExactApi
 from .error_budget import ErrorBudgetGuard, ErrorBudgetPolicy, open_circuits
-from .errors import ExactError, NeedsReconnect
+from .errors import ExactError, NeedsReconnect, QuotaWait, is_outage, outage_reason, outage_until
 from .forms import ExactOnlineClientConfig, ExactOnlineClientForm
 from .models import ErrorBudget, ExactAccess, QuotaState, access_of
 from .oauth import ExactOAuth
@@ -340,14 +341,22 @@ class ExactLookup(LookupProvider):
     label = "Exact Online lookup"
 
     def lookup(self, client: HttpClient, request: dict[str, Any]) -> Any:
+        """The answer's body. A used-up quota or an outage raises ``WaitUntil`` at once (no worker sleeps):
+        the page being read, or the batch being published, waits for it without spending an attempt."""
         access = access_of(client)
         division = access.division if access is not None else None
         try:
-            api = api_for(client, max_wait=20.0)  # a transient failure is raised at once: the task retries later
+            api = api_for(client)  # max_wait 0, one attempt: a wait or an outage is raised at once
             with quota_scope(interactive=True):  # lookups may use the daily reserve
                 response = api.request(str(request.get("method") or "GET"), str(request.get("path") or ""),
                                        division=division, params=request.get("query") or None,
                                        json=request.get("body"), retry_transient=True)
+        except QuotaWait as exc:  # nothing sent: wait for the reset
+            raise WaitUntil(f"{exc.wait_reason} (lookup by {client.name})",
+                            datetime.fromtimestamp(exc.until, tz=UTC)) from exc
         except ExactError as exc:
+            if is_outage(exc):  # Exact did not answer (or not now): wait for it, not an attempt
+                raise WaitUntil(f"{outage_reason(exc, division)} (lookup by {client.name})", outage_until(),
+                                counted=False) from exc
             raise LookupFailed(f"{client.name}: {exc.message}", transient=not exc.permanent) from None
         return response.body

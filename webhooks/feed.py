@@ -15,9 +15,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from connections.flow.read import tasks_for
-from connections.flow.routing import chain_transform, queue_open_tasks
+from connections.flow.routing import TransformFailed, chain_transform, queue_open_tasks
 from connections.models import Route, RouteRun, Run, Task, TriggerSource
 from connections.subscribers import Page
+from connections.waits import WaitUntil, until_text
 
 __all__ = ["Fed", "NothingToFeed", "feed_route", "feed_routes"]
 
@@ -46,7 +47,14 @@ def feed_route(route: Route, groups: Sequence[tuple[Hashable, list[dict[str, Any
     route_run = RouteRun.objects.create(route=route, run=run, trigger=TriggerSource.WEBHOOK,
                                         status=RouteRun.Status.PUBLISHING, created_at=now, reading_finished_at=now,
                                         heartbeat_at=now)
-    transform = chain_transform(route)
+    chained = chain_transform(route)
+
+    def transform(entity: dict[str, Any]) -> Any:
+        try:
+            return chained(entity)
+        except WaitUntil as wait:  # a lookup must wait: the task's chain runs again when it is published
+            raise TransformFailed(f"{wait.reason} until {until_text(wait.until)}", retryable=True) from wait
+
     made: list[tuple[Hashable, list[Task]]] = []
     counts = {"pages": 0, "entities_read": 0, "tasks_created": 0, "tasks_skipped": 0, "tasks_failed": 0}
     for key, entities in groups:

@@ -9,8 +9,9 @@ Retries wait in the database, not in the broker: only a wait up to ``TASK_MAX_CO
 countdown; a longer one is queued by the repair job once due (``routing.queue_due_retries``), because a
 broker holds a countdown message unacknowledged and redelivers it after its visibility timeout.
 
-A publisher that cannot send yet (the other side's quota is used up until its reset) raises ``WaitUntil``
-(``connections.waits``): that task and the rest of its batch are deferred to that moment, their attempts
+A publisher that cannot send yet (the other side's quota is used up until its reset, or it is down) raises
+``WaitUntil`` (``connections.waits``), and so does a lookup of a chain run again before publishing
+(``transform_again``): that task and the rest of its batch are deferred to that moment, their attempts
 given back, and the worker takes other work at once.
 """
 
@@ -82,7 +83,17 @@ def _prepare(task: Task, route: Route, targets: dict[str, str] | None = None) ->
     """Run the Outgoing's transformer and build the task's job; None when the task ended here (failed, skipped).
 
     ``targets`` is the batch's source id -> target id map, read in one query; without it the map is asked per task.
+    A lookup (of the route's chain run again, or of the Outgoing's transformer) that must wait raises
+    ``WaitUntil``: the task is deferred to then, its attempt given back.
     """
+    try:
+        return _prepare_task(task, route, targets)
+    except WaitUntil as wait:  # a lookup's quota or outage: the task waits, the attempt given back
+        task.defer(wait.until, wait.reason, counted=False)
+        raise
+
+
+def _prepare_task(task: Task, route: Route, targets: dict[str, str] | None) -> _Prepared | None:
     if task.retransform and not transform_again(task, route):
         return None
     try:
@@ -187,7 +198,8 @@ def _publish_prepared(prepared: _Prepared, route: Route, publisher: Publisher, *
 def transform_again(task: Task, route: Route) -> bool:
     """Run the route's chain again on a task whose chain waited (a lookup whose system did not answer, or a
     record another route has not made yet); True when the task is ready to publish. A wait that outlasts the
-    route's attempts fails the task, with the reason."""
+    route's attempts fails the task, with the reason. A lookup whose quota is used up or whose system is down
+    raises ``WaitUntil`` instead: the task (with its batch) is deferred without spending an attempt."""
     outcome = route_chain(route)(task.data)
     if outcome.error is not None:
         if outcome.retryable and task.attempts < route.max_attempts:
@@ -267,8 +279,15 @@ def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int
     retrying: list[Task] = []
     targets = SourceIdMap.lookup_many(route.outgoing_id, (t.identifier or "" for t in claimed))
     ready: list[_Prepared] = []
-    for task in claimed:
-        prepared = _prepare(task, route, targets)
+    waits: list[tuple[WaitUntil, list[int]]] = []  # each wait and the tasks deferred with it
+    for index, task in enumerate(claimed):
+        try:
+            prepared = _prepare(task, route, targets)
+        except WaitUntil as exc:  # a lookup must wait (this task deferred in _prepare): so does the rest of the
+            rest = claimed[index + 1:]  # batch, unprepared; the ones ready are published
+            token = rest[0].claim_token if rest else None  # still the batch's claim: not renewed yet
+            waits.append((exc, [task.pk, *Task.defer_claimed([t.pk for t in rest], token, exc.until, exc.reason)]))
+            break
         if prepared is None:
             outcome[task.status] = outcome.get(task.status, 0) + 1
         else:
@@ -276,24 +295,22 @@ def publish_batch(route_run: RouteRun, task_ids: Iterable[int]) -> dict[str, int
     publisher = get_publisher(route.outgoing.publisher)
     if ready:
         stats["calls"] = _prepare_batch(publisher, [p.job for p in ready])
-    deferred: list[int] = []
-    wait: WaitUntil | None = None
     for index, prepared in enumerate(ready):
         try:
             status = _publish_prepared(prepared, route, publisher, stats=stats) if prepared.task.renew_claim() else ""
         except WaitUntil as exc:
-            wait = exc
             rest = [p.task for p in ready[index + 1:]]
             token = rest[0].claim_token if rest else None  # still the batch's claim: not renewed yet
-            deferred = [prepared.task.pk, *Task.defer_claimed([t.pk for t in rest], token, exc.until, exc.reason)]
-            outcome["waiting"] = len(deferred)
+            waits.append((exc, [prepared.task.pk, *Task.defer_claimed([t.pk for t in rest], token, exc.until,
+                                                                       exc.reason)]))
             break
         outcome[status or "not claimed"] = outcome.get(status or "not claimed", 0) + 1
         if status == Task.Status.RETRY:
             retrying.append(prepared.task)
     route_run.touch(api_calls=stats.get("calls", 0))
     now = timezone.now()
-    if wait is not None:
+    for wait, deferred in waits:
+        outcome["waiting"] = outcome.get("waiting", 0) + len(deferred)
         route_run.wait(wait.until, wait.reason)
         delay = (wait.until - now).total_seconds()
         if delay <= max_countdown():  # else the repair job queues them once due (queue_due_retries)

@@ -20,6 +20,7 @@ from ..storage_service import DatabaseStorage
 from ..transformers.errors import TransformError
 from ..transformers.limits import Budget, Limits
 from ..transformers.services import Context, InMemoryStorage, StorageService
+from ..waits import WaitUntil, until_text
 
 __all__ = [
     "DEFERRED_KEY", "ChainOutcome", "OutgoingOutcome", "apply_deferred", "attach_deferred", "route_chain",
@@ -89,6 +90,11 @@ def route_chain(route: Route, *, dry: bool = False) -> Callable[[Any], ChainOutc
                     result = chain.run(item, context, trace=False, budget=budget)
                 except TransformError as exc:
                     return ChainOutcome(error=f"Transformer {name}: {exc}", retryable=exc.retryable)
+                except WaitUntil as wait:  # a lookup's quota or outage: workers defer (read/publish), a dry run says so
+                    if not dry:
+                        raise
+                    return ChainOutcome(error=f"Transformer {name}: {wait.reason} until {until_text(wait.until)}",
+                                        retryable=True)
                 produced.extend(result.entities)
                 budget.keep(result.entities)
                 deferred.extend(result.deferred)

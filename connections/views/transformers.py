@@ -28,6 +28,7 @@ from connections.models import Incoming, Route, Transformer
 from connections.storage_service import DatabaseStorage
 from connections.transformers import Context, InMemoryStorage, ServiceError, get_lookup_provider
 from connections.transformers.tester import test_chain
+from connections.waits import WaitUntil, until_text
 from dashboard.access import can_edit, editor_required, get_for_user, viewer_required
 from lib.htmx import is_htmx
 from lib.json_input import parse_json
@@ -160,7 +161,18 @@ def _tester_context(request: HttpRequest) -> Context:
     """Reads real storages but keeps writes to itself; HTTP lookups only for editors (they cost quota)."""
     storage = InMemoryStorage(backing=DatabaseStorage())
     if can_edit(request.user):
-        return Context(storage=storage, lookup=get_lookup_provider())
+        provider = get_lookup_provider()
+        if provider is None:
+            return Context(storage=storage, lookup=None)
+
+        def look_up(client: Any, spec: dict[str, Any]) -> Any:
+            try:
+                return provider(client, spec)
+            except WaitUntil as wait:  # a quota used up or a system down: say so and until when, never wait here
+                raise ServiceError(f"{wait.reason} until {until_text(wait.until)}: try again then",
+                                   retryable=True) from None
+
+        return Context(storage=storage, lookup=look_up)
 
     def refuse(client: Any, spec: dict[str, Any]) -> Any:
         raise ServiceError("HTTP lookups in the tester need the Editor role (they use the API quota)")

@@ -1,9 +1,12 @@
 """A lookup that cannot answer yet (its system is down, or the record is not made yet) makes the task wait and
-run its chain again before publishing, up to the route's attempts; a refused lookup still fails at once."""
+run its chain again before publishing, up to the route's attempts; a refused lookup still fails at once. A lookup
+that says to wait (``WaitUntil``: its quota used up, its system down) defers the page being read, or the batch being
+published, without spending an attempt and without sleeping in the worker."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,8 +19,9 @@ from connections.flow.read import tasks_for
 from connections.flow.routing import chain_transform
 from connections.models import Route, RouteRun, Run, Task, Transformer
 from connections.subscribers import Page
+from connections.waits import WaitUntil
 
-ANSWERS: list[str] = []  # what the next lookups answer: down, refused, missing, found (the default)
+ANSWERS: list[str] = []  # what the next lookups answer: down, refused, missing, wait, found (the default)
 
 
 class FlakyLookup(LookupProvider):
@@ -28,6 +32,8 @@ class FlakyLookup(LookupProvider):
         answer = ANSWERS.pop(0) if ANSWERS else "found"
         if answer == "down":
             raise LookupFailed("the shop did not answer (HTTP 503)", transient=True)
+        if answer == "wait":  # the lookup's quota is used up for ten minutes
+            raise WaitUntil("Throttled by the shop (lookup)", timezone.now() + timedelta(minutes=10))
         if answer == "refused":
             raise LookupFailed("HTTP 400: bad filter")
         return {"results": [{"ID": "acc-1"}] if answer == "found" else []}
@@ -93,3 +99,56 @@ def test_a_refused_lookup_fails_the_task_when_read(make_route, script, flaky):
     flaky[:] = ["refused"]
     _route_run, task = _read(_route(make_route))
     assert task.status == Task.Status.FAILED and not task.retransform and "bad filter" in task.error
+
+
+def test_a_lookup_that_must_wait_makes_the_page_wait_as_a_whole(make_route, script, flaky):
+    flaky[:] = ["wait"]
+    with pytest.raises(WaitUntil):  # read.py: the page is read again from the checkpoint once due
+        _read(_route(make_route))
+
+
+def test_a_lookup_that_must_wait_defers_the_batch_without_spending_attempts(make_route, script, flaky):
+    route = _route(make_route, max_attempts=2, backoff_seconds=10)
+    run = Run.objects.create(incoming=route.incoming, status=Run.Status.SUCCEEDED)
+    flaky[:] = ["down", "down", "down"]
+    page = Page(division=1, number=1, entities=[{"id": f"o-{n}"} for n in range(3)], next_url=None,
+                endpoint="orders")
+    Task.objects.bulk_create(tasks_for(run, lambda e: e["id"], page, chain_transform(route))[0])
+    route_run = RouteRun.objects.create(route=route, run=run, status=RouteRun.Status.PUBLISHING)
+    ids = list(Task.objects.filter(run=run).order_by("pk").values_list("pk", flat=True))
+    assert all(t.retransform for t in Task.objects.filter(pk__in=ids))
+    flaky[:] = ["found", "wait"]  # the first task's lookup answers, the second's must wait
+    assert publish.publish_batch(route_run, ids) == {Task.Status.FINISHED: 1, "waiting": 2}
+    for _ in range(3):  # more waits than the route has attempts: none of them is one
+        waiting = Task.objects.filter(pk__in=ids[1:])
+        assert {t.status for t in waiting} == {Task.Status.RETRY}
+        assert {t.attempts for t in waiting} == {0}
+        assert {t.wait_reason for t in waiting} == {"Throttled by the shop (lookup)"}
+        assert all(t.next_attempt_at > timezone.now() + timedelta(minutes=9) for t in waiting)
+        flaky[:] = ["wait"]
+        Task.objects.filter(pk__in=ids[1:]).update(next_attempt_at=timezone.now())
+        assert publish.publish_batch(route_run, ids[1:]) == {"waiting": 2}
+    route_run.refresh_from_db()
+    assert route_run.wait_reason == "Throttled by the shop (lookup)" and route_run.waiting_until
+    assert [job.payload for job in script.jobs] == [{"id": "o-0", "account": "acc-1"}]  # the waiting ones unsent
+    flaky[:] = []  # the quota is back
+    Task.objects.filter(pk__in=ids[1:]).update(next_attempt_at=timezone.now())
+    assert publish.publish_batch(route_run, ids[1:]) == {Task.Status.FINISHED: 2}
+
+
+def test_a_webhook_delivery_whose_lookup_must_wait_makes_a_task_that_runs_its_chain_again(make_route, script, flaky):
+    from webhooks.feed import feed_route
+
+    route = _route(make_route)
+    flaky[:] = ["wait"]  # a delivery is not read again: its task waits instead, and is transformed when published
+    fed = feed_route(route, [("d-1", [{"id": "o-1"}])], identifier=lambda e: e["id"], source=lambda key: "hook")
+    task = Task.objects.get(pk=fed.task_ids["d-1"][0])
+    assert task.status == Task.Status.NEW and task.retransform and "Throttled by the shop (lookup) until" in task.error
+
+
+def test_a_dry_run_whose_lookup_must_wait_says_until_when(make_route, script, flaky):
+    from connections.flow.routing import dry_run
+
+    flaky[:] = ["wait"]
+    rows = dry_run(_route(make_route), entities=[{"id": "o-1"}])
+    assert rows[0]["status"] == "failed" and "Throttled by the shop (lookup) until" in rows[0]["error"]

@@ -239,3 +239,21 @@ def test_nested_steps_get_the_same_forms_as_top_level_ones(editor_client, transf
     transformer.refresh_from_db()
     assert transformer.steps[0]["params"]["then"] == [
         {"type": "set_value", "params": {"path": "bulk", "value": True, "only_if_missing": False}}]
+
+
+def test_tester_says_until_when_a_lookup_must_wait_instead_of_waiting(editor_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.waits import WaitUntil
+
+    def provider(client, request):  # the quota of the lookup's system is used up (or it is down)
+        raise WaitUntil("Daily quota of Exact Online used up for division 7", timezone.now() + timedelta(hours=2))
+
+    register_lookup_provider(provider)
+    try:
+        page = _tester(editor_client, LOOKUP, "{}")
+    finally:
+        unregister_lookup_provider(provider)
+    assert "Daily quota of Exact Online used up for division 7 until" in page and "try again then" in page
