@@ -1,15 +1,41 @@
-"""The database-backed storage service the transformer engine receives in its ``Context``."""
+"""The database-backed storage service the transformer engine receives in its ``Context``.
+
+One call is one query (and a write its own statement) unless a reader works a page at a time: between
+``begin_page`` and ``end_page`` the entries the page will ask for are loaded in one query per storage, the
+answers come from memory (with the page's own writes in them, so a key seen twice in a page reads what the
+first one stored), and the page's writes go to the database in one upsert per kind when ``end_page`` is
+called, inside the transaction that saves the page's tasks: a page that is not saved leaves no hash behind.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
 from connections.models import Storage, StorageEntry
 from connections.transformers import ServiceError, content_hash
+from connections.transformers.paths import clone
 
 __all__ = ["DatabaseStorage"]
+
+PREFETCH_CHUNK = 500  # keys per IN (...) list: within SQLite's parameter limit
+_UNKNOWN: Any = object()  # a known entry whose value was not loaded (only its hash was asked for)
+
+
+@dataclass
+class _Known:
+    """An entry as the page sees it: ``content_hash`` and ``value`` (or ``_UNKNOWN``) with its expiry."""
+
+    content_hash: str
+    value: Any
+    expires_at: datetime | None
+
+    def live(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
 
 
 class DatabaseStorage:
@@ -21,6 +47,9 @@ class DatabaseStorage:
 
     def __init__(self) -> None:
         self._stores: dict[str, Storage] = {}
+        # Page mode (between begin_page and end_page): what the page knows, None for "no such entry".
+        self._known: dict[tuple[str, str], _Known | None] | None = None
+        self._pending: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _store(self, name: str) -> Storage:
         store = self._stores.get(name)
@@ -34,7 +63,90 @@ class DatabaseStorage:
     def _entry(self, store: str, key: str) -> StorageEntry | None:
         return StorageEntry.objects.live().filter(storage=self._store(store), key=key).first()
 
+    # -- a page at a time ---------------------------------------------------------------------------------
+    @property
+    def in_page(self) -> bool:
+        return self._known is not None
+
+    def begin_page(self, hashes: Iterable[tuple[str, str]] = (), values: Iterable[tuple[str, str]] = ()) -> None:
+        """Start a page: load the entries of ``hashes`` (their content hash) and ``values`` (hash and value),
+        ``(store, key)`` pairs, in one query per storage and chunk; writes wait for ``end_page``. Starting
+        again drops what an unsaved page wrote."""
+        self._known, self._pending = {}, {}
+        wanted: dict[str, dict[str, bool]] = {}  # store -> key -> with its value
+        for store, key in hashes:
+            wanted.setdefault(store, {}).setdefault(key, False)
+        for store, key in values:
+            wanted.setdefault(store, {})[key] = True
+        for name, keys in wanted.items():
+            try:
+                storage = self._store(name)
+            except ServiceError:
+                continue  # the step that asks fails, naming it, as without a page
+            with_values = [key for key, value in keys.items() if value]
+            hash_only = [key for key, value in keys.items() if not value]
+            for chunk_keys, fields in ((with_values, ("key", "content_hash", "expires_at", "value")),
+                                       (hash_only, ("key", "content_hash", "expires_at"))):
+                for start in range(0, len(chunk_keys), PREFETCH_CHUNK):
+                    chunk = chunk_keys[start:start + PREFETCH_CHUNK]
+                    for key in chunk:
+                        self._known[(name, key)] = None
+                    rows = StorageEntry.objects.filter(storage=storage, key__in=chunk).values_list(*fields)
+                    for row in rows:
+                        value = row[3] if len(row) > 3 else _UNKNOWN
+                        self._known[(name, row[0])] = _Known(row[1], value, row[2])
+
+    def end_page(self) -> int:
+        """Write the page's entries (one upsert per kind) and leave page mode; returns how many were written.
+
+        Call it inside the transaction that saves the page, so both are kept or neither."""
+        pending, self._known, self._pending = self._pending, None, {}
+        if not pending:
+            return 0
+        with_value = [(store, key, row) for (store, key), row in pending.items() if "value" in row]
+        hash_only = [(store, key, row) for (store, key), row in pending.items() if "value" not in row]
+        for rows, fields in ((with_value, ["value", "content_hash", "expires_at", "updated_at"]),
+                             (hash_only, ["content_hash", "expires_at", "updated_at"])):
+            if rows:
+                StorageEntry.objects.bulk_create(
+                    [StorageEntry(storage=self._store(store), key=key, **row) for store, key, row in rows],
+                    batch_size=PREFETCH_CHUNK, update_conflicts=True, unique_fields=["storage", "key"],
+                    update_fields=fields)
+        return len(pending)
+
+    def _page_entry(self, store: str, key: str) -> _Known | bool | None:
+        """The page's knowledge of an entry: a live ``_Known``, None (none, or expired), or False (not known)."""
+        if self._known is None or (store, key) not in self._known:
+            return False
+        known = self._known[(store, key)]
+        return known if known is not None and known.live(timezone.now()) else None
+
+    def _remember(self, store: str, key: str, digest: str, expires_at: datetime | None, value: Any) -> None:
+        assert self._known is not None
+        self._store(store)  # an unknown storage fails now, as an immediate write would
+        row = self._pending.setdefault((store, key), {})
+        row.update({"content_hash": digest, "expires_at": expires_at})
+        if value is not _UNKNOWN:
+            row["value"] = value
+        elif "value" in row:
+            value = row["value"]
+        else:
+            earlier = self._known.get((store, key))
+            value = earlier.value if earlier is not None else _UNKNOWN
+        self._known[(store, key)] = _Known(digest, value, expires_at)
+
+    # -- the StorageService protocol ------------------------------------------------------------------------
     def get(self, store: str, key: str) -> Any:
+        known = self._page_entry(store, key)
+        if known is None:
+            raise KeyError(key)
+        if isinstance(known, _Known):
+            if known.value is not _UNKNOWN:
+                return clone(known.value)
+            # Only its hash is known (written by set_hash in this page, or prefetched for a hash): the value
+            # is the stored one, or null for an entry the page's set_hash creates.
+            row = StorageEntry.objects.filter(storage=self._store(store), key=key).values_list("value").first()
+            return row[0] if row else None
         entry = self._entry(store, key)
         if entry is None:
             raise KeyError(key)
@@ -42,6 +154,9 @@ class DatabaseStorage:
 
     def set(self, store: str, key: str, value: Any, *, ttl: int | None = None) -> None:
         storage = self._store(store)
+        if self._known is not None:
+            self._remember(store, key, content_hash(value), storage.expiry_from_now(ttl), value)
+            return
         StorageEntry.objects.update_or_create(
             storage=storage,
             key=key,
@@ -49,12 +164,18 @@ class DatabaseStorage:
         )
 
     def has_hash(self, store: str, key: str, content_hash: str) -> bool:
+        known = self._page_entry(store, key)
+        if known is not False:
+            return isinstance(known, _Known) and known.content_hash == content_hash
         return (
             StorageEntry.objects.live().filter(storage=self._store(store), key=key, content_hash=content_hash).exists()
         )
 
     def set_hash(self, store: str, key: str, content_hash: str, *, ttl: int | None = None) -> None:
         storage = self._store(store)
+        if self._known is not None:
+            self._remember(store, key, content_hash, storage.expiry_from_now(ttl), _UNKNOWN)
+            return
         StorageEntry.objects.update_or_create(
             storage=storage,
             key=key,
@@ -64,4 +185,3 @@ class DatabaseStorage:
                 "updated_at": timezone.now(),
             },
         )
-

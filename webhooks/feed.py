@@ -48,6 +48,7 @@ def feed_route(route: Route, groups: Sequence[tuple[Hashable, list[dict[str, Any
                                         status=RouteRun.Status.PUBLISHING, created_at=now, reading_finished_at=now,
                                         heartbeat_at=now)
     chained = chain_transform(route)
+    chained.begin_page([entity for _, entities in groups for entity in entities])
 
     def transform(entity: dict[str, Any]) -> Any:
         try:
@@ -67,6 +68,7 @@ def feed_route(route: Route, groups: Sequence[tuple[Hashable, list[dict[str, Any
         counts["tasks_skipped"] += skipped
         counts["tasks_failed"] += failed
     Task.objects.bulk_create([task for _, tasks in made for task in tasks], batch_size=Task.BULK_BATCH)
+    chained.end_page()  # what the chain's storage steps stored, in the processing transaction
     for key, tasks in made:
         fed.task_ids.setdefault(key, []).extend(task.pk for task in tasks)
     Run.objects.filter(pk=run.pk).update(**{name: F(name) + n for name, n in counts.items() if n})

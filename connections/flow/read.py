@@ -18,7 +18,9 @@ A route passes its transformer chain (``connections.flow.transform``) as the per
 ``transformed`` = the returned one); ``Skip(reason)`` writes a Skipped task with that reason (so a user sees
 why an entity went no further) and counts it as skipped; an
 exception fails only that entity's Task (status Failed, with the message). Reading never stops early
-because a transformer filtered entities out.
+because a transformer filtered entities out. A hook that also has ``begin_page(entities)`` and ``end_page()``
+(the route's chain, ``routing.ChainTransform``) is told about each page before its entities (so its storage
+steps look a page's keys up at once) and writes what they stored inside the transaction saving the page.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
               ) -> tuple[list[Task], int, int]:
     """The tasks of one page (not saved yet), through ``transform`` when given: (tasks, skipped, failed).
 
-    Inbound webhooks build their tasks with it too, as if their items had been read.
+    Inbound webhooks build their tasks with it too, as if their items had been read. A page-wise ``transform``
+    is told the page by the caller (``begin_page`` before, ``end_page`` where it saves the tasks).
     """
     tasks: list[Task] = []
     skipped = failed = 0
@@ -163,6 +166,9 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
 
 def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None) -> None:
     key = str(page.division if page.division is not None else 0)
+    begin_page = getattr(transform, "begin_page", None)
+    if begin_page is not None:
+        begin_page(page.entities)
     tasks, skipped, failed = tasks_for(run, subscriber.identifier, page, transform)
     done = page.next_url is None
     run.checkpoint[key] = {"next_url": page.next_url, "page": page.number, "cursor": page.cursor, "done": done,
@@ -174,8 +180,11 @@ def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: Transfor
     summary["endpoint"] = page.endpoint
     counts = {"pages": 1, "api_calls": page.api_calls, "entities_read": len(page.entities),
               "tasks_created": len(tasks), "tasks_skipped": skipped, "tasks_failed": failed}
+    end_page = getattr(transform, "end_page", None)
     with transaction.atomic():
         Task.objects.bulk_create(tasks, batch_size=Task.BULK_BATCH)
+        if end_page is not None:
+            end_page()  # what the chain's storage steps stored: kept with the page's tasks, or not at all
         Run.objects.filter(pk=run.pk).update(
             checkpoint=run.checkpoint, summary=run.summary, heartbeat_at=timezone.now(),
             **{name: F(name) + n for name, n in counts.items() if n},

@@ -24,7 +24,7 @@ from ..models import Route, RouteRun, Run, Task, TriggerSource
 from ..publishers import PublishError, get_publisher
 from .publish import publish_batch
 from .queue import queue_publishing, send_after_commit, send_when_due
-from .read import Skip, TransformHook, execute_incoming_run
+from .read import Skip, execute_incoming_run
 from .transform import ChainOutcome, attach_deferred, route_chain, run_outgoing_transformer, sample_entities
 
 __all__ = [
@@ -94,19 +94,31 @@ def start_route_run(route: Route, *, trigger: str = TriggerSource.MANUAL, user: 
     return route_run
 
 
-def chain_transform(route: Route) -> TransformHook:
-    """The route's transformer chain as the reader's per-entity hook (entities, ``Skip``, or raises)."""
-    chain = route_chain(route)
+class ChainTransform:
+    """The route's transformer chain as the reader's per-entity hook (entities, ``Skip``, or raises), a page at a
+    time: ``begin_page``/``end_page`` (see ``RouteChain``) let its storage steps ask once per page."""
 
-    def transform(entity: dict[str, Any]) -> list[dict[str, Any]] | Skip:
-        outcome = chain(entity)
+    def __init__(self, route: Route) -> None:
+        self.chain = route_chain(route)
+
+    def __call__(self, entity: dict[str, Any]) -> list[dict[str, Any]] | Skip:
+        outcome = self.chain(entity)
         if outcome.error:
             raise TransformFailed(outcome.error, retryable=outcome.retryable)
         if outcome.skipped_reason is not None:
             return Skip(outcome.skipped_reason)
         return attach_deferred(outcome.entities, outcome.deferred)
 
-    return transform
+    def begin_page(self, entities: list[dict[str, Any]]) -> None:
+        self.chain.begin_page(entities)
+
+    def end_page(self) -> int:
+        return self.chain.end_page()
+
+
+def chain_transform(route: Route) -> ChainTransform:
+    """The route's transformer chain as the reader's per-entity hook (entities, ``Skip``, or raises)."""
+    return ChainTransform(route)
 
 
 def read_route_run(route_run: RouteRun) -> None:

@@ -8,7 +8,6 @@ storage, so a second run with nothing changed publishes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,7 @@ from ..transformers.services import Context, InMemoryStorage, StorageService
 from ..waits import WaitUntil, until_text
 
 __all__ = [
-    "DEFERRED_KEY", "ChainOutcome", "OutgoingOutcome", "apply_deferred", "attach_deferred", "route_chain",
+    "DEFERRED_KEY", "ChainOutcome", "OutgoingOutcome", "RouteChain", "apply_deferred", "attach_deferred", "route_chain",
     "run_outgoing_transformer", "sample_entities", "split_deferred", "task_limits", "tester_limits",
 ]
 
@@ -72,17 +71,69 @@ def _context(*, dry: bool) -> Context:
     return Context(storage=storage)
 
 
-def route_chain(route: Route, *, dry: bool = False) -> Callable[[Any], ChainOutcome]:
-    """The hook the reader calls per entity read: all the route's transformers, in order."""
-    chains = [(t.name, t.compiled()) for t in route.ordered_transformers()]
-    context = _context(dry=dry)
-    limits = task_limits()
+class _Reached(Exception):
+    """Raised by the probe's lookup: the chain needs another system's answer (never caught by the engine)."""
 
-    def hook(entity: Any) -> ChainOutcome:
+
+class _Probe:
+    """A storage that notes the keys a chain asks for, answering as if it held nothing, and writes nowhere; its
+    lookup stops the chain (``_Reached``). ``touched``: the chain used either."""
+
+    def __init__(self) -> None:
+        self.hashes: list[tuple[str, str]] = []
+        self.values: list[tuple[str, str]] = []
+        self.touched = False
+
+    def get(self, store: str, key: str) -> Any:
+        self.touched = True
+        self.values.append((store, key))
+        raise KeyError(key)
+
+    def has_hash(self, store: str, key: str, content_hash: str) -> bool:
+        self.touched = True
+        self.hashes.append((store, key))
+        return False
+
+    def set(self, store: str, key: str, value: Any, *, ttl: int | None = None) -> None:
+        self.touched = True
+
+    def set_hash(self, store: str, key: str, content_hash: str, *, ttl: int | None = None) -> None:
+        self.touched = True
+
+    def lookup(self, client: Any, request: dict[str, Any]) -> Any:
+        self.touched = True
+        raise _Reached
+
+
+class RouteChain:
+    """All the route's transformers, in order, as the hook the reader calls per entity read.
+
+    A reader that works a page at a time calls ``begin_page`` with the page's entities first: each runs
+    through the chain with a probe in place of the storage and the lookups. An entity whose chain uses neither
+    has its outcome then (the call for it returns it). For the others the probe noted the keys the chain asks
+    for along the way an entity never seen before takes (every key "not stored yet"; it stops at a lookup),
+    and the storage loads all of them in one query per storage before the entities run for real: "Filter
+    previously stored entities" costs a query per page, not one per entity; a key the probe did not foresee is
+    asked when it comes. ``end_page`` writes what the page's chains stored, inside the caller's transaction.
+    """
+
+    def __init__(self, route: Route, *, dry: bool = False) -> None:
+        self.chains = [(t.name, t.compiled()) for t in route.ordered_transformers()]
+        self.context = _context(dry=dry)
+        self.limits = task_limits()
+        self._ready: dict[int, tuple[Any, ChainOutcome]] = {}
+
+    def __call__(self, entity: Any) -> ChainOutcome:
+        ready = self._ready.pop(id(entity), None)
+        if ready is not None and ready[0] is entity:
+            return ready[1]
+        return self._run(entity, self.context)
+
+    def _run(self, entity: Any, context: Context) -> ChainOutcome:
         entities = [entity]
         deferred: list[dict[str, Any]] = []
-        budget = Budget(limits)  # one read entity: all its transformers and branches together
-        for name, chain in chains:
+        budget = Budget(self.limits)  # one read entity: all its transformers and branches together
+        for name, chain in self.chains:
             produced: list[Any] = []
             budget.new_stage()
             for item in entities:
@@ -105,7 +156,35 @@ def route_chain(route: Route, *, dry: bool = False) -> Callable[[Any], ChainOutc
             return ChainOutcome(skipped_reason="every branch was skipped")
         return ChainOutcome(entities=entities, deferred=deferred)
 
-    return hook
+    def begin_page(self, entities: list[Any]) -> None:
+        """Run ``entities`` as far as the storage or a lookup, keep the finished outcomes, load the keys asked."""
+        self._ready = {}
+        storage = self.context.storage
+        if not isinstance(storage, DatabaseStorage):
+            return
+        probe = _Probe()
+        context = Context(storage=probe, lookup=probe.lookup, variables=self.context.variables,
+                          cache=self.context.cache)  # answers already cached count; the probe adds none
+        for entity in entities:
+            probe.touched = False
+            try:
+                outcome = self._run(entity, context)
+            except Exception:  # noqa: S112 - _Reached, or what the real run meets again and reports for this entity
+                continue
+            if not probe.touched:
+                self._ready[id(entity)] = (entity, outcome)
+        storage.begin_page(probe.hashes, probe.values)
+
+    def end_page(self) -> int:
+        """Write what the page's chains stored (call it inside the transaction saving the page)."""
+        self._ready = {}
+        storage = self.context.storage
+        return storage.end_page() if isinstance(storage, DatabaseStorage) else 0
+
+
+def route_chain(route: Route, *, dry: bool = False) -> RouteChain:
+    """The hook the reader calls per entity read: all the route's transformers, in order."""
+    return RouteChain(route, dry=dry)
 
 
 def run_outgoing_transformer(outgoing: Outgoing, data: Any) -> OutgoingOutcome:

@@ -142,3 +142,21 @@ def test_the_redacted_body_hides_secrets(fed_route):
     text = delivery.redacted_body()
     assert "k-123" not in text and '"pw"' not in text and "hmac-secret-for-tests-5b1f" not in text
     assert '"id": 1' in text
+
+
+def test_the_chain_s_storage_steps_remember_a_delivery_s_items(fed_route):
+    """The route's chain looks the delivery's keys up at once and writes what it stored with the tasks: the same
+    order delivered again is unchanged, a changed one is not."""
+    from connections.models import Storage, StorageEntry, Transformer
+
+    hook, route = fed_route
+    Storage.objects.create(name="orders-seen")
+    route.set_transformers([Transformer.objects.create(name="only changed", steps=[
+        {"type": "skip_unchanged", "params": {"store": "orders-seen", "key": "&{id}"}}])])
+    first = _deliver(hook, {"orders": [{"id": "A-1", "v": 1}, {"id": "A-2", "v": 1}, {"id": "A-1", "v": 1}]})
+    assert process_delivery(first.pk) == Delivery.Status.PROCESSED
+    assert sorted(StorageEntry.objects.values_list("key", flat=True)) == ["A-1", "A-2"]
+    second = _deliver(hook, {"orders": [{"id": "A-1", "v": 1}, {"id": "A-2", "v": 2}]})
+    assert process_delivery(second.pk) == Delivery.Status.PROCESSED
+    statuses = [(t.identifier, t.status) for t in Task.objects.order_by("pk")]
+    assert statuses == [("A-1", "new"), ("A-2", "new"), ("A-1", "skipped"), ("A-1", "skipped"), ("A-2", "new")]
