@@ -26,13 +26,15 @@ def send_after_commit(task_name: str, *args: Any, countdown: float | None = None
 
 
 def queue_publishing(route_run_id: int, task_ids: list[int], *, batch_size: int,
-                     countdown: float | None = None) -> int:
-    """Send ``task_ids`` to the workers in batches; marks them queued (``queued_at``); returns how many."""
+                     countdown: float | None = None, marked: bool = False) -> int:
+    """Send ``task_ids`` to the workers in batches; marks them queued (``queued_at``) unless they were saved
+    so (``marked``); returns how many."""
     size = max(1, batch_size)
     now = timezone.now()
     for start in range(0, len(task_ids), size):
         batch = task_ids[start:start + size]
-        Task.objects.filter(pk__in=batch).update(queued_at=now)
+        if not marked:
+            Task.objects.filter(pk__in=batch).update(queued_at=now)
         send_after_commit("publish_route_batch", route_run_id, batch, countdown=countdown)
     return len(task_ids)
 

@@ -58,6 +58,7 @@ class Skip:
 
 TransformHook = Callable[[dict[str, Any]], "list[dict[str, Any]] | Skip"]
 PageHook = Callable[[Run, Page], None]
+QueueHook = Callable[[list[int]], None]
 
 
 class RunLogHandler(logging.Handler):
@@ -164,7 +165,8 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
     return tasks, skipped, failed
 
 
-def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None) -> None:
+def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None,
+               queue: QueueHook | None = None) -> None:
     key = str(page.division if page.division is not None else 0)
     begin_page = getattr(transform, "begin_page", None)
     if begin_page is not None:
@@ -181,10 +183,17 @@ def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: Transfor
     counts = {"pages": 1, "api_calls": page.api_calls, "entities_read": len(page.entities),
               "tasks_created": len(tasks), "tasks_skipped": skipped, "tasks_failed": failed}
     end_page = getattr(transform, "end_page", None)
+    if queue is not None:  # saved as queued: no second write of every row to mark them
+        queued_at = timezone.now()
+        for task in tasks:
+            if task.status == Task.Status.NEW:
+                task.queued_at = queued_at
     with transaction.atomic():
         Task.objects.bulk_create(tasks, batch_size=Task.BULK_BATCH)
         if end_page is not None:
             end_page()  # what the chain's storage steps stored: kept with the page's tasks, or not at all
+        if queue is not None:
+            queue([task.pk for task in tasks if task.queued_at is not None])
         Run.objects.filter(pk=run.pk).update(
             checkpoint=run.checkpoint, summary=run.summary, heartbeat_at=timezone.now(),
             **{name: F(name) + n for name, n in counts.items() if n},
@@ -201,7 +210,7 @@ def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: Transfor
 
 
 def _read_division(run: Run, subscriber: Subscriber, division: int | None, *, request_hook: RequestHook | None,
-                   transform: TransformHook | None, on_page: PageHook | None) -> None:
+                   transform: TransformHook | None, on_page: PageHook | None, queue: QueueHook | None) -> None:
     key = str(division if division is not None else 0)
     state = run.checkpoint.get(key) or {}
     if state.get("done"):
@@ -214,7 +223,7 @@ def _read_division(run: Run, subscriber: Subscriber, division: int | None, *, re
     cursor = stored.as_dict() if stored else None
     records = 0
     for page in subscriber.read(division, resume=resume, cursor=cursor, request_hook=request_hook):
-        _save_page(run, subscriber, page, transform)
+        _save_page(run, subscriber, page, transform, queue)
         reset_queries()  # with DEBUG on, Django keeps every query's SQL: memory must stay flat per page
         records += len(page.entities)
         logger.info("Division %s: page %d, %d records%s", key, page.number, len(page.entities),
@@ -229,11 +238,14 @@ def _read_division(run: Run, subscriber: Subscriber, division: int | None, *, re
 
 
 def execute_incoming_run(run_id: int, *, transform: TransformHook | None = None,
-                         request_hook: RequestHook | None = None, on_page: PageHook | None = None) -> Run | None:
+                         request_hook: RequestHook | None = None, on_page: PageHook | None = None,
+                         queue: QueueHook | None = None) -> Run | None:
     """Claim the queued run ``run_id`` and read its Incoming; returns the run (None when it is gone).
 
     ``request_hook`` overrides the Incoming's own request transformer; ``on_page`` is called after each
-    committed page (progress reporting, tests).
+    committed page (progress reporting, tests). ``queue`` is given the ids of each page's New tasks inside the
+    transaction that saves them, already marked queued (``queued_at``): a route sends them for publishing
+    once it commits (the database must return the ids of a bulk insert: PostgreSQL, SQLite 3.35+).
     """
     run = Run.objects.select_related("incoming", "incoming__http_client").filter(pk=run_id).first()
     if run is None or run.incoming is None:
@@ -260,7 +272,8 @@ def execute_incoming_run(run_id: int, *, transform: TransformHook | None = None,
         waits: list[WaitUntil] = []
         for division in subscriber.divisions():
             try:
-                _read_division(run, subscriber, division, request_hook=hook, transform=transform, on_page=on_page)
+                _read_division(run, subscriber, division, request_hook=hook, transform=transform, on_page=on_page,
+                               queue=queue)
             except WaitUntil as wait:  # this division waits; the others are read meanwhile
                 logger.info("Division %s: %s until %s; the run goes on from its checkpoint then", division,
                             wait.reason, until_text(wait.until))

@@ -2,7 +2,8 @@
 
 ``start_route_run`` claims the route (one active run per route) and creates the Incoming's Run;
 ``read_route_run`` reads the Incoming with the route's transformer chain as the per-entity hook and queues
-the New tasks in batches after each committed page, so publishing starts while reading goes on; each
+the New tasks in batches as each page commits (saved already marked queued), so publishing starts while
+reading goes on; each
 batch is published by ``publish.publish_batch``. ``repair`` (the beat job) takes back tasks whose worker
 died, re-queues the work of runs that stopped moving, queues retries whose long wait is over, and closes
 runs. The Celery tasks in ``connections.tasks`` and the views only call these functions.
@@ -16,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -131,14 +132,20 @@ def read_route_run(route_run: RouteRun) -> None:
     if run is None or route_run.status != RouteRun.Status.READING:
         return
     transform = chain_transform(route_run.route)
+    batch_size = route_run.route.batch_size
+    marks = connection.features.can_return_rows_from_bulk_insert  # the page's task ids come back from the insert
+
+    def queue(ids: list[int]) -> None:  # in the page's transaction: sent once it commits
+        queue_publishing(route_run.pk, ids, batch_size=batch_size, marked=True)
 
     def on_page(_run: Run, _page: Any) -> None:
-        queue_open_tasks(route_run, only_new=True)
+        if not marks:
+            queue_open_tasks(route_run, only_new=True)
         route_run.touch()
 
     error = ""
     try:
-        execute_incoming_run(run.pk, transform=transform, on_page=on_page)
+        execute_incoming_run(run.pk, transform=transform, on_page=on_page, queue=queue if marks else None)
     except Exception as exc:  # the reader records its own failures; anything escaping it closes the route run
         logger.exception("route run %s: reading failed", route_run.pk)
         error = str(exc) or exc.__class__.__name__
