@@ -60,6 +60,14 @@ class DatabaseStorage:
             self._stores[name] = store
         return store
 
+    def knows(self, store: str) -> bool:
+        """Whether the storage exists (a write to it would not fail)."""
+        try:
+            self._store(store)
+        except ServiceError:
+            return False
+        return True
+
     def _entry(self, store: str, key: str) -> StorageEntry | None:
         return StorageEntry.objects.live().filter(storage=self._store(store), key=key).first()
 

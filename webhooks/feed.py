@@ -19,6 +19,7 @@ from connections.flow.routing import TransformFailed, chain_transform, queue_ope
 from connections.models import Route, RouteRun, Run, Task, TriggerSource
 from connections.subscribers import Page
 from connections.waits import WaitUntil, until_text
+from lib.rows import insert_rows
 
 __all__ = ["Fed", "NothingToFeed", "feed_route", "feed_routes"]
 
@@ -67,7 +68,7 @@ def feed_route(route: Route, groups: Sequence[tuple[Hashable, list[dict[str, Any
         counts["tasks_created"] += len(tasks)
         counts["tasks_skipped"] += skipped
         counts["tasks_failed"] += failed
-    Task.objects.bulk_create([task for _, tasks in made for task in tasks], batch_size=Task.BULK_BATCH)
+    insert_rows(Task, [task for _, tasks in made for task in tasks], batch_size=Task.BULK_BATCH)
     chained.end_page()  # what the chain's storage steps stored, in the processing transaction
     for key, tasks in made:
         fed.task_ids.setdefault(key, []).extend(task.pk for task in tasks)

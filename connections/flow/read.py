@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any, cast
 
 from django.db import reset_queries, transaction
@@ -38,6 +39,7 @@ from django.utils import timezone
 from connections.models import Incoming, IncomingCursor, Run, RunLogEntry, Task
 from connections.subscribers import Page, ReadError, RequestHook, ResumePoint, Subscriber
 from connections.waits import WaitUntil, until_text
+from lib.rows import insert_rows, new_rows
 
 __all__ = ["RunLogHandler", "Skip", "TransformHook", "execute_incoming_run", "request_hook_for", "subscriber_for",
            "tasks_for"]
@@ -123,6 +125,11 @@ def namer_for(run: Run) -> Callable[[dict[str, Any], str], dict[str, str]] | Non
     return run.incoming.task_namer() if run.incoming else None
 
 
+@cache
+def _new_task() -> Callable[..., Task]:
+    return new_rows(Task)
+
+
 def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, transform: TransformHook | None,
               ) -> tuple[list[Task], int, int]:
     """The tasks of one page (not saved yet), through ``transform`` when given: (tasks, skipped, failed).
@@ -134,12 +141,23 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
     skipped = failed = 0
     now = timezone.now()
     namer = namer_for(run)
+    new_task = _new_task()
+    cache_run = Task.run.field.set_cached_value  # task.run is this run, as Task(run=run) would have it
+    read_line = Task.log_line(f"Read from {page.endpoint}, page {page.number}")
+    transformed_line = Task.log_line(f"Read from {page.endpoint}, page {page.number}; transformed")
+
+    def add(**values: Any) -> None:
+        task = new_task(**common, **values)
+        cache_run(task, run)
+        tasks.append(task)
+
     for entity in page.entities:
         identifier = identify(entity)[:255]
-        common = {"run": run, "incoming_id": run.incoming_id, "identifier": identifier, "division": page.division,
-                  "data": entity, "created_at": now, **(namer(entity, identifier) if namer else {})}
+        common = {"run_id": run.pk, "incoming_id": run.incoming_id, "identifier": identifier,
+                  "division": page.division, "data": entity, "created_at": now,
+                  **(namer(entity, identifier) if namer else {})}
         if transform is None:
-            tasks.append(Task(**common, log=[Task.log_line(f"Read from {page.endpoint}, page {page.number}")]))
+            add(log=[dict(read_line)])
             continue
         try:
             outcome = transform(entity)
@@ -147,21 +165,20 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
             raise
         except Exception as exc:  # one entity's transformer failure fails that entity only, and is recorded
             if getattr(exc, "retryable", False):  # e.g. a lookup's system is down: try again when publishing
-                tasks.append(Task(**common, retransform=True, error=str(exc)[:4000], log=[Task.log_line(
-                    f"Transformer will run again before publishing: {exc}", "warning")]))
+                add(retransform=True, error=str(exc)[:4000], log=[Task.log_line(
+                    f"Transformer will run again before publishing: {exc}", "warning")])
                 continue
             failed += 1
-            tasks.append(Task(**common, status=Task.Status.FAILED, error=str(exc)[:4000],
-                              log=[Task.log_line(f"Transformer failed: {exc}", "error")]))
+            add(status=Task.Status.FAILED, error=str(exc)[:4000],
+                log=[Task.log_line(f"Transformer failed: {exc}", "error")])
             continue
         if isinstance(outcome, Skip):
             skipped += 1
-            tasks.append(Task(**common, status=Task.Status.SKIPPED, skip_reason=outcome.reason[:500],
-                              log=[Task.log_line(f"Skipped by a transformer: {outcome.reason}")]))
+            add(status=Task.Status.SKIPPED, skip_reason=outcome.reason[:500],
+                log=[Task.log_line(f"Skipped by a transformer: {outcome.reason}")])
             continue
         for item in outcome:
-            tasks.append(Task(**common, transformed=item,
-                              log=[Task.log_line(f"Read from {page.endpoint}, page {page.number}; transformed")]))
+            add(transformed=item, log=[dict(transformed_line)])
     return tasks, skipped, failed
 
 
@@ -189,7 +206,7 @@ def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: Transfor
             if task.status == Task.Status.NEW:
                 task.queued_at = queued_at
     with transaction.atomic():
-        Task.objects.bulk_create(tasks, batch_size=Task.BULK_BATCH)
+        insert_rows(Task, tasks, batch_size=Task.BULK_BATCH)
         if end_page is not None:
             end_page()  # what the chain's storage steps stored: kept with the page's tasks, or not at all
         if queue is not None:

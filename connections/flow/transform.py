@@ -16,7 +16,7 @@ from django.conf import settings
 from ..models import Incoming, Outgoing, Route
 from ..publishers import PublishError
 from ..storage_service import DatabaseStorage
-from ..transformers.errors import TransformError
+from ..transformers.errors import ServiceError, TransformError
 from ..transformers.limits import Budget, Limits
 from ..transformers.services import Context, InMemoryStorage, StorageService
 from ..waits import WaitUntil, until_text
@@ -76,58 +76,96 @@ class _Reached(Exception):
 
 
 class _Probe:
-    """A storage that notes the keys a chain asks for, answering as if it held nothing, and writes nowhere; its
-    lookup stops the chain (``_Reached``). ``touched``: the chain used either."""
+    """A storage that answers as if it held nothing and writes nowhere, noting every call in ``events``; its
+    lookup stops the chain (``_Reached``)."""
 
     def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
         self.hashes: list[tuple[str, str]] = []
         self.values: list[tuple[str, str]] = []
-        self.touched = False
+        self.reached = False
 
     def get(self, store: str, key: str) -> Any:
-        self.touched = True
+        self.events.append(("get", store, key))
         self.values.append((store, key))
         raise KeyError(key)
 
     def has_hash(self, store: str, key: str, content_hash: str) -> bool:
-        self.touched = True
+        self.events.append(("has_hash", store, key, content_hash))
         self.hashes.append((store, key))
         return False
 
     def set(self, store: str, key: str, value: Any, *, ttl: int | None = None) -> None:
-        self.touched = True
+        self.events.append(("set", store, key, value, ttl))
 
     def set_hash(self, store: str, key: str, content_hash: str, *, ttl: int | None = None) -> None:
-        self.touched = True
+        self.events.append(("set_hash", store, key, content_hash, ttl))
 
     def lookup(self, client: Any, request: dict[str, Any]) -> Any:
-        self.touched = True
+        self.reached = True
         raise _Reached
+
+
+def _as_probed(storage: DatabaseStorage, kind: str, store: str, key: str, rest: list[Any]) -> bool:
+    """Whether ``storage`` answers this read as the probe did: nothing stored."""
+    if kind == "has_hash":
+        return not storage.has_hash(store, key, rest[0])
+    try:
+        storage.get(store, key)
+    except KeyError:
+        return True
+    return False
 
 
 class RouteChain:
     """All the route's transformers, in order, as the hook the reader calls per entity read.
 
     A reader that works a page at a time calls ``begin_page`` with the page's entities first: each runs
-    through the chain with a probe in place of the storage and the lookups. An entity whose chain uses neither
-    has its outcome then (the call for it returns it). For the others the probe noted the keys the chain asks
-    for along the way an entity never seen before takes (every key "not stored yet"; it stops at a lookup),
-    and the storage loads all of them in one query per storage before the entities run for real: "Filter
-    previously stored entities" costs a query per page, not one per entity; a key the probe did not foresee is
-    asked when it comes. ``end_page`` writes what the page's chains stored, inside the caller's transaction.
+    through the chain with a probe in place of the storage (it answers "nothing stored", writes nowhere and
+    notes every call; a lookup stops it). The storage then loads every key the probe was asked for in one
+    query per storage. When an entity's turn comes, its probe run stands if the storage now answers each of its
+    questions as the probe did (a key not stored yet, the usual case on a first read): the probe's writes are
+    made and its outcome returned, the chain having run once. Otherwise (a key stored already, a lookup) the
+    chain runs again against the storage, which answers the keys loaded from memory. So "Filter previously
+    stored entities" costs a query per page, not one per entity, and every outcome is the one an entity-by-
+    entity run would give. ``end_page`` writes what the page's chains stored, inside the caller's transaction.
     """
 
     def __init__(self, route: Route, *, dry: bool = False) -> None:
         self.chains = [(t.name, t.compiled()) for t in route.ordered_transformers()]
         self.context = _context(dry=dry)
         self.limits = task_limits()
-        self._ready: dict[int, tuple[Any, ChainOutcome]] = {}
+        self._ready: dict[int, tuple[Any, ChainOutcome, list[tuple[Any, ...]]]] = {}
 
     def __call__(self, entity: Any) -> ChainOutcome:
         ready = self._ready.pop(id(entity), None)
-        if ready is not None and ready[0] is entity:
+        if ready is not None and ready[0] is entity and self._replay(ready[2]):
             return ready[1]
         return self._run(entity, self.context)
+
+    def _replay(self, events: list[tuple[Any, ...]]) -> bool:
+        """Whether the storage answers the probe's questions as the probe did; if so its writes are made."""
+        if not events:
+            return True
+        storage = self.context.storage
+        assert isinstance(storage, DatabaseStorage)
+        written: set[tuple[str, str]] = set()
+        try:
+            for kind, store, key, *rest in events:
+                if kind in ("set", "set_hash"):
+                    written.add((store, key))
+                    if not storage.knows(store):
+                        return False
+                elif (store, key) in written or not _as_probed(storage, kind, store, key, rest):
+                    return False  # (a read of its own write is not worth following: the chain runs again)
+        except ServiceError:
+            return False
+        for kind, store, key, *rest in events:
+            if kind == "set":
+                storage.set(store, key, rest[0], ttl=rest[1])
+            elif kind == "set_hash":
+                storage.set_hash(store, key, rest[0], ttl=rest[1])
+        return True
 
     def _run(self, entity: Any, context: Context) -> ChainOutcome:
         entities = [entity]
@@ -157,7 +195,7 @@ class RouteChain:
         return ChainOutcome(entities=entities, deferred=deferred)
 
     def begin_page(self, entities: list[Any]) -> None:
-        """Run ``entities`` as far as the storage or a lookup, keep the finished outcomes, load the keys asked."""
+        """Run ``entities`` with the probe, keep their outcomes and calls, load the keys they asked for."""
         self._ready = {}
         storage = self.context.storage
         if not isinstance(storage, DatabaseStorage):
@@ -166,13 +204,13 @@ class RouteChain:
         context = Context(storage=probe, lookup=probe.lookup, variables=self.context.variables,
                           cache=self.context.cache)  # answers already cached count; the probe adds none
         for entity in entities:
-            probe.touched = False
+            probe.events, probe.reached = [], False
             try:
                 outcome = self._run(entity, context)
             except Exception:  # noqa: S112 - _Reached, or what the real run meets again and reports for this entity
                 continue
-            if not probe.touched:
-                self._ready[id(entity)] = (entity, outcome)
+            if not probe.reached:
+                self._ready[id(entity)] = (entity, outcome, probe.events)
         storage.begin_page(probe.hashes, probe.values)
 
     def end_page(self) -> int:

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from connections.flow import routing
+from connections.flow import read, routing
 from connections.flow.read import _save_page, subscriber_for
 from connections.models import Run, Storage, StorageEntry, Task, Transformer
 from connections.subscribers import Page
@@ -77,16 +77,58 @@ def test_a_page_that_is_not_saved_records_no_hash(route, monkeypatch):
     run = Run.objects.create(incoming=route.incoming, status=Run.Status.READING)
     transform = routing.chain_transform(route)
     page = _page(_accounts(5))
-    real = Task.objects.bulk_create
+    real = read.insert_rows
 
     def failing(*args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(Task.objects, "bulk_create", failing)
+    monkeypatch.setattr(read, "insert_rows", failing)  # how the reader writes the page's tasks
     with pytest.raises(RuntimeError):
         _save(route, run, page, transform)
     assert not StorageEntry.objects.filter(storage__name="seen").exists()
-    monkeypatch.setattr(Task.objects, "bulk_create", real)
+    monkeypatch.setattr(read, "insert_rows", real)
     _save(route, run, page, transform)  # the resumed read reads the page again
     assert list(Task.objects.filter(run=run).values_list("status", flat=True)) == ["new"] * 5
     assert StorageEntry.objects.filter(storage__name="seen").count() == 5
+
+
+def test_the_chain_runs_once_for_entities_the_storage_does_not_hold_yet(make_route, monkeypatch):
+    from connections.flow.transform import RouteChain
+
+    Storage.objects.create(name="seen")
+    route = make_route()
+    route.set_transformers([Transformer.objects.create(name="only changed", steps=[CHAIN[0], CHAIN[2]])])
+    runs = []
+    real_run = RouteChain._run
+    monkeypatch.setattr(RouteChain, "_run", lambda self, entity, context: runs.append(entity) or real_run(
+        self, entity, context))
+    run = Run.objects.create(incoming=route.incoming, status=Run.Status.READING)
+    transform = routing.chain_transform(route)
+    _save(route, run, _page(_accounts(10)), transform)
+    assert len(runs) == 10  # the probe's runs stand: every key was new
+    runs.clear()
+    _save(route, run, _page(_accounts(10), 2), transform)
+    assert len(runs) == 10 + 9  # stored now: the 9 that reach the storage run again (and are skipped)
+    statuses = list(Task.objects.filter(run=run).order_by("pk").values_list("status", flat=True))
+    assert statuses == ["new"] * 9 + ["skipped"] + ["skipped"] * 10
+
+
+def test_a_chain_reading_its_own_write_and_an_unknown_storage_behave_as_entity_by_entity(make_route):
+    Storage.objects.create(name="names")
+    route, broken = make_route(), make_route()
+    route.set_transformers([Transformer.objects.create(name="names", steps=[
+        {"type": "storage_save", "params": {"store": "names", "key": "&{ID}", "source": "Name"}},
+        {"type": "storage_get", "params": {"store": "names", "key": "&{ID}", "target": "stored"}},
+    ])])
+    broken.set_transformers([Transformer.objects.create(name="typo", steps=[
+        {"type": "storage_save", "params": {"store": "nope", "key": "&{ID}"}}])])
+    entities = [{"ID": "a", "Name": "A"}, {"ID": "b", "Name": "B"}]
+    for each in (route, broken):
+        run = Run.objects.create(incoming=each.incoming, status=Run.Status.READING)
+        _save(each, run, _page(entities))
+    made = Task.objects.filter(run__incoming=route.incoming).order_by("pk")
+    assert [(t.status, t.transformed) for t in made] == [("new", {**e, "stored": e["Name"]}) for e in entities]
+    assert dict(StorageEntry.objects.values_list("key", "value")) == {"a": "A", "b": "B"}
+    failed = Task.objects.filter(run__incoming=broken.incoming)
+    assert [t.status for t in failed] == ["failed", "failed"]
+    assert all("storage 'nope' does not exist" in t.error for t in failed)
