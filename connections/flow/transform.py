@@ -133,6 +133,7 @@ class RouteChain:
 
     def __init__(self, route: Route, *, dry: bool = False) -> None:
         self.chains = [(t.name, t.compiled()) for t in route.ordered_transformers()]
+        self.dry = dry
         self.context = _context(dry=dry)
         self.limits = task_limits()
         self._ready: dict[int, tuple[Any, ChainOutcome, list[tuple[Any, ...]]]] = {}
@@ -180,7 +181,7 @@ class RouteChain:
                 except TransformError as exc:
                     return ChainOutcome(error=f"Transformer {name}: {exc}", retryable=exc.retryable)
                 except WaitUntil as wait:  # a lookup's quota or outage: workers defer (read/publish), a dry run says so
-                    if not dry:
+                    if not self.dry:
                         raise
                     return ChainOutcome(error=f"Transformer {name}: {wait.reason} until {until_text(wait.until)}",
                                         retryable=True)
