@@ -394,6 +394,8 @@ EXACT_QUOTA_REDIS_URL = env_str(
 # Work that met an outage of Exact (no answer, 502/503/504, a 401 blip) tries again after this many seconds
 # (jittered up to 20% more): deferred, not an attempt, and no worker sleeps (exact_online/errors.py is_outage).
 EXACT_OUTAGE_WAIT = env_float("DASH_EXACT_OUTAGE_WAIT", 30.0)
+# The same for a generic HTTP Client (http_connector): no answer, 408, 502, 503 or 504 without a Retry-After.
+HTTP_OUTAGE_WAIT = env_float("DASH_HTTP_OUTAGE_WAIT", 30.0)
 # The length of Exact's "minute" (60). Only benchmarks and tests against a sandbox with SANDBOX_TIME_SCALE
 # shorten it (to 60 / scale), so that the limiter's windows match the sandbox's.
 EXACT_QUOTA_MINUTE_SECONDS = env_float("DASH_EXACT_QUOTA_MINUTE_SECONDS", 60.0)

@@ -5,14 +5,21 @@
 unless an administrator allows them (``lib.http.AddressGuard``), caps answers at
 ``OUTBOUND_MAX_BYTES``, waits for a slot of the shared requests-per-minute limit, and maps every failure to
 a ``CallError`` that says whether a retry can help (4xx permanent except 408, 409, 425 and 429).
+
+Workers never sleep on the other side (``RestApi(client, max_wait=0)``, no retries): ``wait_for`` turns a
+429, a used-up requests-per-minute limit or an outage (no answer, 408, 502, 503, 504) into ``WaitUntil``
+(``connections.waits``): the batch or page is deferred to the server's ``Retry-After`` (or
+``DASH_HTTP_OUTAGE_WAIT``) without spending an attempt. A plain 500 stays a transient ``CallError``: an attempt.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -23,14 +30,17 @@ from django.urls import reverse
 from clients.grants import DjangoRequestLogger
 from clients.models import HttpClient
 from clients.usage import counter_for
+from connections.waits import WaitUntil
 from lib.http import AddressGuard, Refused, Transport, Unreachable, redact_text, same_origin
 
 from .auth import GrantRefused, OAuthClient, RestTokenStore, TokenFailure, static_auth
 from .config import OAUTH, RestClientConfig
 
-__all__ = ["TRANSIENT_4XX", "Answer", "CallError", "RestApi", "guard", "redirect_uri"]
+__all__ = ["OUTAGE_STATUSES", "TRANSIENT_4XX", "Answer", "CallError", "RestApi", "guard", "redirect_uri", "wait_for"]
 
 TRANSIENT_4XX = frozenset({408, 409, 425, 429})
+OUTAGE_STATUSES = frozenset({408, 502, 503, 504})  # "not now": the server or its gateway is down or busy
+DEFAULT_429_WAIT = 60.0  # seconds a 429 without a Retry-After waits
 MAX_RATE_WAIT = 60.0  # seconds a caller waits for a slot of the shared limit before giving up (transient)
 PREVIEW_BYTES = 500
 
@@ -44,13 +54,37 @@ class CallError(Exception):
     """A call failed. ``permanent``: the same request will fail again; ``retry_after``: the server's wait."""
 
     def __init__(self, message: str, *, permanent: bool, status: int | None = None, retry_after: float | None = None,
-                 body: str = "") -> None:
+                 body: str = "", limited: bool = False, unanswered: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status = status
         self.retry_after = retry_after
         self.body = body
+        self.limited = limited  # the client's own requests-per-minute limit: nothing was sent
+        self.unanswered = unanswered  # no answer (refused, reset, timed out): it may have reached the server
+
+
+def wait_for(error: CallError, name: str) -> WaitUntil | None:
+    """The wait ``error`` means for a worker, or None when it is an answer (a refusal, a plain 500: an attempt).
+
+    A 429 or the client's used-up limit waits for the server's ``Retry-After`` (a minute without one); no answer,
+    408, 502, 503 or 504 for its ``Retry-After`` or ``DASH_HTTP_OUTAGE_WAIT`` (jittered). Neither is an attempt.
+    """
+    if error.permanent:
+        return None
+    now = datetime.now(tz=UTC)
+    if error.limited or error.status == 429:
+        seconds = error.retry_after if error.retry_after is not None else DEFAULT_429_WAIT
+        reason = (f"The requests-per-minute limit of {name} is used up" if error.limited
+                  else f"Rate limited by {name} (HTTP 429)")
+        return WaitUntil(reason, now + timedelta(seconds=max(1.0, seconds)), counted=False)
+    if error.unanswered or error.status in OUTAGE_STATUSES:
+        seconds = (error.retry_after if error.retry_after is not None
+                   else float(getattr(settings, "HTTP_OUTAGE_WAIT", 30.0)) * random.uniform(1.0, 1.2))
+        reason = f"{name} unavailable (HTTP {error.status})" if error.status else f"{name} not reachable"
+        return WaitUntil(reason, now + timedelta(seconds=max(1.0, seconds)), counted=False)
+    return None
 
 
 @dataclass
@@ -179,7 +213,7 @@ class RestApi:
                 return
             if wait > self.max_wait:
                 raise CallError(f"{self.client.name}: the limit of {limit} requests per minute is used up; the next "
-                                f"slot is in {wait:.0f} s.", permanent=False, retry_after=wait)
+                                f"slot is in {wait:.0f} s.", permanent=False, retry_after=wait, limited=True)
             self.sleep(wait)
 
     # -- sending -------------------------------------------------------------------------------------------
@@ -203,7 +237,7 @@ class RestApi:
             except Refused as exc:
                 raise CallError(exc.message, permanent=True) from None
             except Unreachable as exc:
-                raise CallError(exc.message, permanent=False) from None
+                raise CallError(exc.message, permanent=False, unanswered=True) from None
             response = sent.response
             if response.status_code == 401 and token and self.tokens is not None and attempts == 1:
                 token = self._token(refused=token)

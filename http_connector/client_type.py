@@ -11,10 +11,11 @@ from pydantic import ValidationError as PydanticValidationError
 
 from clients.models import AuthEvent, HttpClient
 from clients.registry import ClientType, GrantError, LookupFailed, LookupProvider, TestResult
+from connections.waits import WaitUntil
 from lib.http import redact_text
 from lib.plugins import secret_widget
 
-from .api import PREVIEW_BYTES, CallError, RestApi, redirect_uri
+from .api import PREVIEW_BYTES, CallError, RestApi, redirect_uri, wait_for
 from .auth import RestTokenStore, TokenFailure
 from .config import AUTH_CHOICES, OAUTH, SECRET_FIELDS, RestClientConfig, normalise_base_url
 
@@ -245,11 +246,16 @@ class HttpLookup(LookupProvider):
     label = "HTTP lookup"
 
     def lookup(self, client: HttpClient, request: dict[str, Any]) -> Any:
+        """The answer's JSON. A 429, the client's used-up limit or an outage raises ``WaitUntil`` at once (no
+        worker sleeps): the page being read, or the batch being published, waits without spending an attempt."""
         method = str(request.get("method") or "GET")
         try:
-            answer = RestApi(client, max_wait=10.0).call(method, str(request.get("path") or ""),
-                                                         params=request.get("query") or None,
-                                                         json_body=request.get("body"), retries=1)
+            answer = RestApi(client, max_wait=0.0).call(method, str(request.get("path") or ""),
+                                                        params=request.get("query") or None,
+                                                        json_body=request.get("body"), retries=0)
             return answer.json()
         except CallError as exc:
+            wait = wait_for(exc, client.name)
+            if wait is not None:
+                raise WaitUntil(f"{wait.reason} (lookup)", wait.until, counted=False) from None
             raise LookupFailed(exc.message, transient=not exc.permanent) from None

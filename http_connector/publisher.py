@@ -2,9 +2,11 @@
 
 The Outgoing's entity is the path (``/orders/{id}``, ``{name}`` filled from the task's path parameters);
 path, query and payload come from the task merged over the static ones (the platform's rule, as for Exact).
-Which statuses mean success is configurable; other 4xx are permanent except 408, 409, 425 and 429; 5xx,
-timeouts and dropped connections are transient and left to the route's retry policy, with the server's
-``Retry-After`` passed on. An optional idempotency-key header carries a key derived from the task, so a
+Which statuses mean success is configurable; other 4xx are permanent except 408, 409, 425 and 429. A 429, the
+client's used-up requests-per-minute limit, no answer (timeouts, dropped connections) and 408, 502, 503 or 504
+defer the batch (``WaitUntil``: the server's ``Retry-After``, else ``DASH_HTTP_OUTAGE_WAIT``) without spending an
+attempt and without sleeping in the worker; a plain 500 (and 409, 425) is left to the route's retry policy, with
+the server's ``Retry-After`` passed on. An optional idempotency-key header carries a key derived from the task, so a
 retry after a lost answer is recognised by APIs that support it and never creates twice.
 """
 
@@ -17,9 +19,10 @@ from django import forms
 from pydantic import field_validator
 
 from connections.publishers import Publisher, PublishError, PublishJob, PublishResult
+from connections.waits import WaitUntil
 from lib.plugins import EmptyConfig
 
-from .api import CallError, RestApi
+from .api import CallError, RestApi, wait_for
 from .client_type import KIND
 
 __all__ = ["METHODS", "HttpPublisher", "HttpPublisherConfig", "parse_statuses"]
@@ -129,9 +132,13 @@ class HttpPublisher(Publisher):
         request = {"method": method, "path": path, "query": job.query, "headers": headers, "body": body}
         result = PublishResult(request=request, calls=1)
         try:
-            api = RestApi(client, max_wait=10.0)
+            api = RestApi(client, max_wait=0.0)  # a used-up limit is raised at once: the batch waits, no sleep
             answer = api.send(method, path, params=job.query or None, json_body=body, headers=headers)
         except CallError as exc:
+            waiting = wait_for(exc, client.name)
+            if waiting is not None:  # not now (no answer, 502/503/504, the limit): deferred, not an attempt
+                raise WaitUntil(waiting.reason, waiting.until, request=request if exc.unanswered else None,
+                                counted=False) from None
             raise PublishError(exc.message, permanent=exc.permanent, request=request,
                                log=[f"{method} {path}: {exc.message}"]) from None
         response: dict[str, Any] = {"status": answer.status, "elapsed_ms": round(answer.elapsed_ms, 1)}
@@ -142,6 +149,11 @@ class HttpPublisher(Publisher):
         result.response = response
         if answer.status not in set(parse_statuses(config.success)):
             error = api.error_for(answer)
+            deferred = wait_for(error, client.name)
+            if deferred is not None:  # 429 (its Retry-After), 408, 502, 503, 504: the batch waits, not an attempt;
+                # a gateway's 502/504 may have passed the write on: the next attempt knows it may be there
+                raise WaitUntil(deferred.reason, deferred.until, counted=False,
+                                request=request if answer.status in (502, 504) else None)
             wait = f"; the server asks to wait {error.retry_after:g} s" if error.retry_after else ""
             raise PublishError(error.message + wait, permanent=error.permanent, request=request, response=response,
                                log=[f"{method} {path} answered HTTP {answer.status}"], retry_after=error.retry_after)

@@ -33,7 +33,7 @@ from connections.subscribers import (
     SubscriberConfig,
 )
 
-from .api import Answer, CallError, RestApi
+from .api import Answer, CallError, RestApi, wait_for
 from .client_type import KIND, parse_headers
 
 __all__ = ["HttpSubscriber", "HttpSubscriberConfig", "next_link"]
@@ -219,13 +219,14 @@ class HttpSubscriber(Subscriber):
         return rows
 
     # -- requests ----------------------------------------------------------------------------------------
-    def api(self) -> RestApi:
+    def api(self, *, interactive: bool = False) -> RestApi:
+        """A worker's never waits for the client's limit (``max_wait`` 0); a person's (Fetch sample) a little."""
         client = self.incoming.http_client
         if client is None:
             raise ReadError("Choose an HTTP Client first.", permanent=True)
         if client.kind != KIND:
             raise ReadError(f"{client.name} is not a generic HTTP Client.", permanent=True)
-        return RestApi(client)
+        return RestApi(client, max_wait=10.0 if interactive else 0.0)
 
     def _path(self, path_params: dict[str, Any]) -> str:
         def fill(match: re.Match[str]) -> str:
@@ -274,11 +275,16 @@ class HttpSubscriber(Subscriber):
         return [RequestSpec(division=None, endpoint=path, url=url, params={k: str(v) for k, v in query.items()},
                             reason=f"{self.config.method}, paging: {dict(PAGINATION_CHOICES)[self.config.paging]}")]
 
-    def _call(self, api: RestApi, path: str, query: dict[str, Any] | None) -> Answer:
+    def _call(self, api: RestApi, path: str, query: dict[str, Any] | None, *, interactive: bool = False) -> Answer:
+        """One page. In a worker a 429, the used-up limit or an outage raises ``WaitUntil`` at once (the run
+        goes back to Queued and reads this page again then: no sleep, no failure); a person's call retries once."""
         try:
             return api.call(self.config.method, path, params=query, json_body=self.config.body,
-                            headers=self.config.headers, retries=3)
+                            headers=self.config.headers, retries=1 if interactive else 0)
         except CallError as exc:
+            wait = None if interactive else wait_for(exc, api.client.name)
+            if wait is not None:
+                raise wait from None
             raise ReadError(exc.message, permanent=exc.permanent) from None
 
     def _items(self, answer: Answer) -> tuple[Any, list[dict[str, Any]]]:
@@ -299,8 +305,8 @@ class HttpSubscriber(Subscriber):
 
     def fetch_sample(self, *, limit: int = 5, request_hook: RequestHook | None = None) -> Sample:
         path, query = self._first_request(cursor=None, request_hook=request_hook)
-        api = self.api()
-        answer = self._call(api, path, query)
+        api = self.api(interactive=True)
+        answer = self._call(api, path, query, interactive=True)
         body, items = self._items(answer)
         more = self._next(answer, body, items) is not None
         spec = RequestSpec(division=None, endpoint=path, url=answer.url, params={k: str(v) for k, v in query.items()})

@@ -113,12 +113,67 @@ def test_a_wrong_api_key_and_an_unreachable_host_say_so(make_client, make_incomi
     assert not info.value.permanent
 
 
-def test_throttling_is_waited_out_with_retry_after(make_client, make_incoming, api_server, monkeypatch):
-    waits = []
+def test_throttling_defers_the_page_for_retry_after_instead_of_sleeping(make_client, make_incoming, api_server,
+                                                                        monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.waits import WaitUntil
+
+    waits: list[float] = []
     monkeypatch.setattr("http_connector.api.time.sleep", waits.append)
-    api_server.state.script = [(429, {"Retry-After": "2"}, {"error": "slow down"})]
-    pages = read_all(make_incoming(make_client(), **STRATEGIES["page"]))
-    assert sum(len(page.entities) for page in pages) == 23 and 2.0 in waits
+    api_server.state.script = [(429, {"Retry-After": "120"}, {"error": "slow down"})]
+    incoming = make_incoming(make_client(), **STRATEGIES["page"])
+    before = timezone.now()
+    with pytest.raises(WaitUntil) as caught:  # the run goes back to Queued and reads this page again then
+        read_all(incoming)
+    assert waits == []  # before: the worker slept the Retry-After (up to a minute), up to 3 times
+    wait = caught.value
+    assert "Rate limited by" in wait.reason and "HTTP 429" in wait.reason and not wait.counted
+    assert before + timedelta(seconds=119) <= wait.until <= timezone.now() + timedelta(seconds=121)
+    pages = read_all(incoming)  # the server answers again
+    assert sum(len(page.entities) for page in pages) == 23 and waits == []
+
+
+@pytest.mark.parametrize(("status", "headers", "reason"), [
+    (503, {}, "unavailable (HTTP 503)"), (502, {}, "unavailable (HTTP 502)"), (504, {"Retry-After": "7"}, "HTTP 504"),
+])
+def test_an_outage_defers_the_page_for_the_outage_wait(status, headers, reason, make_client, make_incoming, api_server,
+                                                       monkeypatch, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.waits import WaitUntil
+
+    settings.HTTP_OUTAGE_WAIT = 45.0
+    waits: list[float] = []
+    monkeypatch.setattr("http_connector.api.time.sleep", waits.append)
+    api_server.state.script = [(status, headers, {"error": "down"})]
+    before = timezone.now()
+    with pytest.raises(WaitUntil) as caught:
+        read_all(make_incoming(make_client(), **STRATEGIES["page"]))
+    wait = caught.value
+    assert reason in wait.reason and waits == [] and not wait.counted
+    low, high = (7, 7) if "Retry-After" in headers else (45, 54)  # the server's Retry-After, else jittered
+    assert before + timedelta(seconds=low - 1) <= wait.until <= timezone.now() + timedelta(seconds=high + 1)
+
+
+def test_a_plain_500_and_no_answer_while_reading(make_client, make_incoming, api_server, monkeypatch):
+    from connections.subscribers import ReadError
+    from connections.waits import WaitUntil
+
+    waits: list[float] = []
+    monkeypatch.setattr("http_connector.api.time.sleep", waits.append)
+    api_server.state.script = [(500, {}, {"error": "bug"})]
+    with pytest.raises(ReadError) as info:  # an answer about this request: the run's failure, no sleep
+        read_all(make_incoming(make_client(), **STRATEGIES["page"]))
+    assert not info.value.permanent and "HTTP 500" in info.value.message and waits == []
+    gone = make_client(name="Gone", base_url="http://127.0.0.1:9", timeout=2)
+    with pytest.raises(WaitUntil, match="Gone not reachable"):
+        read_all(make_incoming(gone, **STRATEGIES["page"]))
+    assert waits == []
 
 
 def test_path_placeholders_come_from_the_path_parameters(make_client, make_incoming):
