@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from clients.models import AuthEvent, HttpClient
 from exact_online.client_type import api_for, redirect_uri
-from exact_online.errors import NeedsReconnect
+from exact_online.errors import NeedsReconnect, Unauthorized, is_outage
 from tests.clients.oauth_helpers import grant, sandbox_client
 
 pytestmark = pytest.mark.django_db
@@ -73,13 +73,18 @@ def test_granting_again_reconnects(editor_client, sandbox):
 
 def test_a_401_on_a_fresh_token_is_a_blip_not_a_failure(editor_client, sandbox_factory):
     """Exact answers 401 on a token it issued a moment ago: the refresh it would refuse (too early) is not a
-    lost grant; the call is retried after a backoff and succeeds, and the client stays granted."""
+    lost grant. A worker's call raises it as an outage at once (its work is deferred, nothing sleeps); a caller
+    that allows a second attempt retries after one backoff and succeeds; the client stays granted."""
     sandbox = sandbox_factory()
     client, app = sandbox_client(sandbox)
     grant(editor_client, client, sandbox, app)
     sandbox.set_faults({"path": "current/Me", "expired_token_rate": 1, "times": 1})
     slept: list[float] = []
-    me = api_for(client, sleep=slept.append).me()
+    with pytest.raises(Unauthorized) as raised:
+        api_for(client, sleep=slept.append).me()
+    assert is_outage(raised.value) and slept == []
+    sandbox.set_faults({"path": "current/Me", "expired_token_rate": 1, "times": 1})
+    me = api_for(client, sleep=slept.append, max_attempts=2).me()
     assert me["FullName"] == "Demo Gebruiker" and len(slept) == 1
     client.refresh_from_db()
     assert client.status == HttpClient.Status.GRANTED and client.grant.refresh_token
