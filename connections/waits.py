@@ -36,15 +36,21 @@ class WaitUntil(Exception):
     ``request`` is set when something may have reached the other side in this attempt (a write whose answer
     was lost, before the look-up that would tell): the task looks first next time, and keeps the attempt
     unless ``counted`` is False (an outage: the other side did not answer, and waiting for it is no attempt).
+
+    ``entity_only`` says the wait belongs to the one entity whose call met it (a look-up's answer was lost),
+    not to everything after it: a page being read keeps that entity's task for its chain to run again before
+    publishing and reads on, so that a flaky system that drops one answer in ten cannot hold a page of many
+    look-ups back forever. A used-up quota is not entity-only: every later call would meet it too.
     """
 
     def __init__(self, reason: str, until: datetime, *, request: dict[str, Any] | None = None,
-                 counted: bool | None = None) -> None:
+                 counted: bool | None = None, entity_only: bool = False) -> None:
         super().__init__(f"{reason} until {until.isoformat()}")
         self.reason = reason[:300]
         self.until = until
         self.request = request
         self.counted = request is not None if counted is None else counted
+        self.entity_only = entity_only
 
 
 def until_text(until: datetime) -> str:

@@ -357,6 +357,6 @@ class ExactLookup(LookupProvider):
         except ExactError as exc:
             if is_outage(exc):  # Exact did not answer (or not now): wait for it, not an attempt
                 raise WaitUntil(f"{outage_reason(exc, division)} (lookup by {client.name})", outage_until(),
-                                counted=False) from exc
+                                counted=False, entity_only=True) from exc
             raise LookupFailed(f"{client.name}: {exc.message}", transient=not exc.permanent) from None
         return response.body

@@ -15,7 +15,7 @@ from connections.waits import WaitUntil
 from lib.http import redact_text
 from lib.plugins import secret_widget
 
-from .api import PREVIEW_BYTES, CallError, RestApi, redirect_uri, wait_for
+from .api import OUTAGE_STATUSES, PREVIEW_BYTES, CallError, RestApi, redirect_uri, wait_for
 from .auth import RestTokenStore, TokenFailure
 from .config import AUTH_CHOICES, OAUTH, SECRET_FIELDS, RestClientConfig, normalise_base_url
 
@@ -257,5 +257,6 @@ class HttpLookup(LookupProvider):
         except CallError as exc:
             wait = wait_for(exc, client.name)
             if wait is not None:
-                raise WaitUntil(f"{wait.reason} (lookup)", wait.until, counted=False) from None
+                raise WaitUntil(f"{wait.reason} (lookup)", wait.until, counted=False,
+                                entity_only=exc.unanswered or exc.status in OUTAGE_STATUSES) from None
             raise LookupFailed(exc.message, transient=not exc.permanent) from None

@@ -161,8 +161,12 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
             continue
         try:
             outcome = transform(entity)
-        except WaitUntil:  # the page waits as a whole (a lookup's quota): it is read again from the checkpoint
-            raise
+        except WaitUntil as wait:
+            if not wait.entity_only:  # the page waits as a whole (a lookup's quota): read again from the checkpoint
+                raise
+            tasks.append(Task(**common, retransform=True, error=wait.reason, log=[Task.log_line(
+                f"Transformer will run again before publishing: {wait.reason}", "warning")]))
+            continue
         except Exception as exc:  # one entity's transformer failure fails that entity only, and is recorded
             if getattr(exc, "retryable", False):  # e.g. a lookup's system is down: try again when publishing
                 add(retransform=True, error=str(exc)[:4000], log=[Task.log_line(

@@ -34,6 +34,9 @@ class FlakyLookup(LookupProvider):
             raise LookupFailed("the shop did not answer (HTTP 503)", transient=True)
         if answer == "wait":  # the lookup's quota is used up for ten minutes
             raise WaitUntil("Throttled by the shop (lookup)", timezone.now() + timedelta(minutes=10))
+        if answer == "lost":  # this one call's answer was lost (an outage): only its entity waits
+            raise WaitUntil("The shop not reachable (lookup)", timezone.now() + timedelta(seconds=30),
+                            counted=False, entity_only=True)
         if answer == "refused":
             raise LookupFailed("HTTP 400: bad filter")
         return {"results": [{"ID": "acc-1"}] if answer == "found" else []}
@@ -105,6 +108,26 @@ def test_a_lookup_that_must_wait_makes_the_page_wait_as_a_whole(make_route, scri
     flaky[:] = ["wait"]
     with pytest.raises(WaitUntil):  # read.py: the page is read again from the checkpoint once due
         _read(_route(make_route))
+
+
+def test_a_lookup_whose_answer_was_lost_holds_back_its_entity_only(make_route, script, flaky):
+    """One dropped answer among a page's look-ups: the page is read on (a flaky system cannot hold a page of many
+    look-ups back for ever); that entity's chain runs again before publishing, without spending an attempt."""
+    route = _route(make_route, max_attempts=3)
+    run = Run.objects.create(incoming=route.incoming, status=Run.Status.SUCCEEDED)
+    page = Page(division=1, number=1, entities=[{"id": "o-1"}, {"id": "o-2"}, {"id": "o-3"}], next_url=None,
+                endpoint="orders")
+    flaky[:] = ["found", "lost", "found"]
+    tasks, _skipped, failed = tasks_for(run, lambda e: e["id"], page, chain_transform(route))
+    assert failed == 0 and [t.identifier for t in tasks] == ["o-1", "o-2", "o-3"]
+    assert [t.retransform for t in tasks] == [False, True, False]
+    assert tasks[1].error == "The shop not reachable (lookup)" and tasks[1].transformed is None
+    assert tasks[0].transformed == {"id": "o-1", "account": "acc-1"}
+    Task.objects.bulk_create(tasks)
+    lost = Task.objects.get(run=run, identifier="o-2")
+    assert publish.publish_task(lost.pk, route) == Task.Status.FINISHED
+    lost.refresh_from_db()
+    assert lost.attempts == 1 and lost.transformed == {"id": "o-2", "account": "acc-1"}
 
 
 def test_a_lookup_that_must_wait_defers_the_batch_without_spending_attempts(make_route, script, flaky):
