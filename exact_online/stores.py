@@ -221,47 +221,43 @@ class RedisQuotaStore(DjangoQuotaStore):
                 log.warning("quota limiter: Redis cannot be reached (%s); the rate-limit headers are not kept", error)
         super().record(division, headers, status)
 
-    def release(self, division: int | None) -> None:
+    def _rewrite(self, division: int | None, change: Callable[[dict[str, Any]], None], *, create: bool,
+                 **set_options: Any) -> None:
+        """Read, change and write the division's state atomically (WATCH, retried on a concurrent write);
+        ``create`` says whether a division without state gets one. Redis errors are the caller's."""
         import redis as redis_lib
 
         key = self._key(division)
-        try:
-            while True:
-                with self.redis.pipeline() as pipe:
-                    try:
-                        pipe.watch(key)
-                        raw = pipe.get(key)
-                        if not raw:
-                            return
-                        state = jsonlib.loads(raw)
-                        release_state(state)
-                        pipe.multi()
-                        pipe.set(key, jsonlib.dumps(state), keepttl=True)
-                        pipe.execute()
+        while True:
+            with self.redis.pipeline() as pipe:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if not raw and not create:
                         return
-                    except redis_lib.WatchError:
-                        continue
+                    state = jsonlib.loads(raw) if raw else {}
+                    change(state)
+                    pipe.multi()
+                    pipe.set(key, jsonlib.dumps(state), **set_options)
+                    pipe.execute()
+                    return
+                except redis_lib.WatchError:
+                    continue
+
+    def release(self, division: int | None) -> None:
+        import redis as redis_lib
+
+        try:
+            self._rewrite(division, release_state, create=False, keepttl=True)
         except redis_lib.RedisError as error:  # the slot stays taken: the limiter errs on the safe side
             log.warning("quota limiter: Redis cannot be reached (%s); a call that never left is not given back", error)
 
     def park(self, division: int | None, until: float) -> None:
         import redis as redis_lib
 
-        key = self._key(division)
         try:
-            while True:
-                with self.redis.pipeline() as pipe:
-                    try:
-                        pipe.watch(key)
-                        raw = pipe.get(key)
-                        state = jsonlib.loads(raw) if raw else {}
-                        park_state(state, until)
-                        pipe.multi()
-                        pipe.set(key, jsonlib.dumps(state), ex=int(self.config.day) + 3600)
-                        pipe.execute()
-                        break
-                    except redis_lib.WatchError:
-                        continue
+            self._rewrite(division, lambda state: park_state(state, until), create=True,
+                          ex=int(self.config.day) + 3600)
         except redis_lib.RedisError as error:  # the database row below still parks the division for the page
             log.warning("quota limiter: Redis cannot be reached (%s); the 429's park is kept in the database only",
                         error)
