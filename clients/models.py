@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ApiCallCount", "AuthEvent", "HttpClient", "OAuthGrant", "RequestLog"]
 
-Info = TypeVar("Info")  # what a client type says per client: a quota, an open circuit
+Info = TypeVar("Info")  # what a client type says per client: a quota, an open circuit, who it is connected as
 
 
 class HttpClientQuerySet(models.QuerySet["HttpClient"]):
@@ -111,6 +111,11 @@ class HttpClient(SecretsMixin, models.Model):
         ctype = self.client_type
         return ctype.connected_as(self) if ctype is not None else ""
 
+    @staticmethod
+    def connected_as_by_client(clients: Iterable[HttpClient]) -> dict[int, str]:
+        """``connected_as`` of each of ``clients`` by id, each client type asked once (the client list)."""
+        return _per_client_type(clients, lambda ctype, group: ctype.connected_as_for(group), str)
+
     @property
     def default_division(self) -> int | None:
         ctype = self.client_type
@@ -124,7 +129,7 @@ class HttpClient(SecretsMixin, models.Model):
     def quotas_by_client(clients: Iterable[HttpClient]) -> dict[int, list[QuotaInfo]]:
         """``quotas()`` of each of ``clients`` by id, each client type asked once for all of its clients: a page
         listing clients asks as often with fifty as with one."""
-        return _per_client_type(clients, lambda ctype, group: ctype.quotas_for(group))
+        return _per_client_type(clients, lambda ctype, group: ctype.quotas_for(group), list)
 
     def open_circuits(self) -> list[CircuitInfo]:
         """What the client's type holds back now (e.g. endpoints past their error budget)."""
@@ -134,7 +139,7 @@ class HttpClient(SecretsMixin, models.Model):
     @staticmethod
     def open_circuits_by_client(clients: Iterable[HttpClient]) -> dict[int, list[CircuitInfo]]:
         """``open_circuits()`` of each of ``clients`` by id, like ``quotas_by_client``."""
-        return _per_client_type(clients, lambda ctype, group: ctype.open_circuits_for(group))
+        return _per_client_type(clients, lambda ctype, group: ctype.open_circuits_for(group), list)
 
     def quota(self, division: int | None) -> QuotaInfo | None:
         """What the API last said about the allowance of ``division`` (0/None: the client's default)."""
@@ -305,15 +310,15 @@ class ApiCallCount(models.Model):
         return f"{self.calls} calls of {self.client_id}/{self.division} at {self.hour:%Y-%m-%d %H}:00"
 
 
-def _per_client_type(clients: Iterable[HttpClient],
-                     ask: Callable[[ClientType, list[HttpClient]], dict[int, list[Info]]]) -> dict[int, list[Info]]:
-    """``ask`` each installed client type once, about all of ``clients`` of its kind; an empty list for the others."""
+def _per_client_type(clients: Iterable[HttpClient], ask: Callable[[ClientType, list[HttpClient]], dict[int, Info]],
+                     empty: Callable[[], Info]) -> dict[int, Info]:
+    """``ask`` each installed client type once, about all of ``clients`` of its kind; ``empty()`` for the others."""
     from .registry import CLIENT_TYPES
 
     by_kind: dict[str, list[HttpClient]] = defaultdict(list)
     for client in clients:
         by_kind[client.kind].append(client)
-    found: dict[int, list[Info]] = {client.pk: [] for group in by_kind.values() for client in group}
+    found: dict[int, Info] = {client.pk: empty() for group in by_kind.values() for client in group}
     for kind, group in by_kind.items():
         cls = CLIENT_TYPES.find(kind)
         if cls is not None:

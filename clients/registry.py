@@ -208,6 +208,10 @@ class ClientType(Plugin):
         """Who or what the grant acts as at the other side (shown in the client list), or ``""``."""
         return ""
 
+    def connected_as_for(self, clients: list[HttpClient]) -> dict[int, str]:
+        """``connected_as`` of many clients of this type by client id, like ``quotas_for``."""
+        return {client.pk: self.connected_as(client) for client in clients}
+
     def quotas(self, client: HttpClient) -> list[QuotaInfo]:
         """What the API last said about the allowance left, per scope."""
         return []

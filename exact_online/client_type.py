@@ -294,6 +294,11 @@ class ExactOnlineClientType(ClientType):
         access = access_of(client)
         return access.exact_user_name if access is not None else ""
 
+    def connected_as_for(self, clients: list[HttpClient]) -> dict[int, str]:
+        names = dict(ExactAccess.objects.filter(client__in=[c.pk for c in clients])
+                     .values_list("client_id", "exact_user_name"))
+        return {client.pk: names.get(client.pk, "") for client in clients}
+
     def quotas(self, client: HttpClient) -> list[QuotaInfo]:
         return self.quotas_for([client])[client.pk]
 

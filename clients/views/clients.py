@@ -51,8 +51,10 @@ def client_list(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "name")
     clients = clients.order_by(sort if sort in SORTS else "name", "pk")
     page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
+    connected_as = HttpClient.connected_as_by_client(page)
     return render(request, "clients/list.html", {
-        "page": page, "q": q, "status": status, "sort": sort, "statuses": HttpClient.Status.choices,
+        "page": page, "rows": [(client, connected_as[client.pk]) for client in page],
+        "q": q, "status": status, "sort": sort, "statuses": HttpClient.Status.choices,
         "filtered": bool(q or status),
     })
 
