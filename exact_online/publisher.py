@@ -15,7 +15,6 @@ import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from connections.publishers import Publisher, PublishError, PublishJob, PublishResult, register_publisher
 from connections.waits import WaitUntil
@@ -24,7 +23,9 @@ from . import errors
 from .api import is_validation_text
 from .catalog import Entity, catalog
 from .models import access_of
+from .odata import filter_literal, key_path
 from .quota import quota_scope
+from .upsert_lookup import look_up_upsert_keys
 
 __all__ = ["ExactOnlinePublisher", "reference_field_candidates"]
 
@@ -45,17 +46,6 @@ def reference_field_candidates(entity: Entity) -> list[str]:
     text = [p.name for p in entity.properties if p.type == "Edm.String" and p.post is not False and not p.primary_key]
     preferred = [name for name in REFERENCE_FIELD_PREFERENCE if name in text]
     return preferred + [name for name in text if name not in preferred]
-
-
-def _literal(value: Any, type_name: str | None) -> str:
-    """An OData literal for a key or filter value."""
-    if type_name == "Edm.Guid":
-        return f"guid'{value}'"
-    if type_name in {"Edm.Int32", "Edm.Int16", "Edm.Byte"} or (isinstance(value, int) and type_name != "Edm.String"):
-        return str(int(value))
-    if type_name == "Edm.Int64":
-        return f"{int(value)}L"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 _API_CACHE: dict[int, tuple[float, Any, Any]] = {}
@@ -90,48 +80,8 @@ def _division_of(job: PublishJob) -> int | None:
     return int(division) if division else None
 
 
-# Exact stores these codes right-aligned in 18 characters (API.md §4.3): ``Code eq '42'`` finds nothing, the
-# padded literal finds it (and keeps Exact's index, unlike ``trim(Code)``).
-PADDED_CODES = {("crm/accounts", "Code"): 18}
-
-
-def _filter_literal(entity: Entity, field: str, value: Any) -> str:
-    """The OData literal to compare ``field`` of ``entity`` with ``value``, as Exact stores it."""
-    prop = entity.get_property(field)
-    width = PADDED_CODES.get((entity.endpoint.lower(), field))
-    if width and isinstance(value, str | int) and str(value).strip():
-        value = str(value).strip().rjust(width)
-    return _literal(value, prop.type if prop else "Edm.String")
-
-
-def _matchable(value: Any) -> str:
-    """A value as compared between a payload and Exact's answer (Exact pads codes with spaces, ignores case)."""
-    return str(value).strip().casefold()
-
-
 def _error_response(error: errors.ExactError) -> dict[str, Any]:
     return {"status": error.status, "error": error.message, "reason": error.reason}
-
-
-# A look-up's query string stays under 2,048 characters (IIS's default maxQueryString; Exact runs on IIS)
-# and asks no more values than a page (60 rows) answers in one call.
-LOOKUP_QUERY_CHARS = 2000
-LOOKUP_VALUES = 50
-
-
-def _filter_chunks(clauses: list[tuple[Any, str]], select: str) -> list[list[tuple[Any, str]]]:
-    """``clauses`` grouped so that each group, joined by ``or`` (with ``select``), fits one URL and one page."""
-    chunks: list[list[tuple[Any, str]]] = []
-    size = 0
-    base = len(urlencode({"$select": select})) + len("&%24filter=")
-    for item in clauses:
-        length = len(urlencode({"": item[1]})) - 1 + len("+or+")
-        if not chunks or size + length > LOOKUP_QUERY_CHARS or len(chunks[-1]) >= LOOKUP_VALUES:
-            chunks.append([])
-            size = base
-        chunks[-1].append(item)
-        size += length
-    return chunks
 
 
 class _Call:
@@ -150,7 +100,7 @@ class _Call:
         self.result.log.append(line)
 
     def key_path(self, key: str) -> str:
-        return f"{self.entity.endpoint}({_literal(key, self.pk_type)})"
+        return key_path(self.entity, key)
 
     def send(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         self.result.calls += 1
@@ -163,7 +113,7 @@ class _Call:
 
     def find(self, field: str, value: Any) -> str | None:
         """The key of the record whose ``field`` equals ``value`` (a GET with $filter), or None."""
-        params = {"$filter": f"{field} eq {_filter_literal(self.entity, field, value)}",
+        params = {"$filter": f"{field} eq {filter_literal(self.entity, field, value)}",
                   "$select": self.pk, "$top": "2"}
         self.result.calls += 1
         body = self.api.get(self.entity.endpoint, division=self.division, params=params)
@@ -290,60 +240,14 @@ class ExactOnlinePublisher(Publisher):
     # --- publishing ------------------------------------------------------------------------------------
 
     def prepare_batch(self, jobs: list[PublishJob]) -> int:
-        """Upserts: find the records of the whole batch by their upsert key in one GET per ~50 values.
-
-        A job the id map or its payload already addresses needs no look-up. Each looked-up job gets
-        ``prepared["upsert_found"]``: the key found, or None when Exact has no such record. A value that
-        repeats in the batch is marked absent only for its first job (the others look again once it exists),
-        and a chunk whose answer cannot be matched back to its values marks nothing (each task asks itself).
-        """
+        """Upserts: find the records of the whole batch by their upsert key at once (``upsert_lookup``)."""
         if not jobs or jobs[0].outgoing.action != "upsert":
             return 0
         entity = catalog().get(jobs[0].outgoing.entity)
         upsert_key = str(jobs[0].config.get("upsert_key") or "")
         if entity is None or not upsert_key:
             return 0
-        pk = entity.primary_key or "ID"
-        wanted: dict[tuple[int | None, str], list[PublishJob]] = {}
-        values: dict[tuple[int | None, str], Any] = {}
-        for job in jobs:
-            value = job.payload.get(upsert_key)
-            if value in (None, "") or isinstance(value, (dict, list)):
-                continue
-            if job.path.get("key") or job.payload.get(pk) or (job.source_id and job.lookup_target(job.source_id)):
-                continue
-            slot = (_division_of(job), _matchable(value))
-            wanted.setdefault(slot, []).append(job)
-            values.setdefault(slot, value)
-        api = _api_for(jobs[0].outgoing.http_client)
-        calls = 0
-        for division in sorted({slot[0] for slot in wanted}, key=lambda d: d or 0):
-            slots = [slot for slot in wanted if slot[0] == division]
-            select = f"{pk},{upsert_key}"
-            for chunk in _filter_chunks([(slot, f"{upsert_key} eq {_filter_literal(entity, upsert_key, values[slot])}")
-                                         for slot in slots], select):
-                found: dict[str, str] = {}
-                matched = True
-                params = {"$filter": " or ".join(clause for _slot, clause in chunk), "$select": select}
-                try:
-                    for page in api.iter_pages(entity.endpoint, division=division, params=params):
-                        calls += 1
-                        for row in page.results:
-                            seen = _matchable(row.get(upsert_key))
-                            if (division, seen) not in wanted:
-                                matched = False  # Exact compared differently than we do: trust no absence here
-                            found.setdefault(seen, str(row.get(pk)))
-                except errors.ExactError as error:  # each task of the batch then looks for itself
-                    logger.warning("batch look-up of %s by %s failed: %s", entity.endpoint, upsert_key, error.message)
-                    return calls + 1
-                for slot, _clause in chunk:
-                    key = found.get(slot[1])
-                    for index, job in enumerate(wanted[slot]):
-                        if key is not None:
-                            job.prepared["upsert_found"] = key
-                        elif matched and index == 0:
-                            job.prepared["upsert_found"] = None
-        return calls
+        return look_up_upsert_keys(jobs, entity, upsert_key, _api_for(jobs[0].outgoing.http_client), _division_of)
 
     def publish(self, job: PublishJob) -> PublishResult:
         outgoing = job.outgoing

@@ -42,6 +42,7 @@ from .catalog import Entity, catalog
 from .cursors import date_ms
 from .errors import ExactError, NotFound, QuotaWait
 from .models import ExactChange, access_of
+from .odata import key_path
 from .read_plan import split_select
 
 __all__ = ["KIND", "SUBSCRIPTIONS", "ExactWebhookKind", "change_counts", "fetch_changes", "list_subscriptions",
@@ -222,11 +223,6 @@ def _select_for(incoming: Incoming, entity: Entity) -> str:
     return ",".join(names)
 
 
-def _key_literal(entity: Entity, key: str) -> str:
-    prop = entity.get_property(entity.record_key or "ID")
-    return f"guid'{key}'" if prop is None or "guid" in prop.type.lower() else f"'{key}'"
-
-
 def release_stuck(*, older_than: timedelta = timedelta(minutes=10)) -> int:
     """Changes left Fetching by a worker that died go back to Pending (fetched again; never lost)."""
     return ExactChange.objects.filter(status=ExactChange.Status.FETCHING,
@@ -287,7 +283,7 @@ def _fetch_one(api: Any, change: ExactChange, routes: list[Route], now: Any
         return change, {key_name: change.key, "Deleted": True}, targets
     if api is None:
         return close(ExactChange.Status.FAILED, "The webhook's HTTP Client is gone.")
-    path = f"{entity_def.endpoint}({_key_literal(entity_def, change.key)})"
+    path = key_path(entity_def, change.key)
     try:
         body = api.get(path, division=change.division, params={"$select": _select_for(incoming, entity_def)})
     except NotFound:

@@ -88,10 +88,10 @@ def test_a_code_twice_in_one_batch_is_created_once(sandbox: Sandbox) -> None:
 def test_look_up_chunks_fit_the_url_and_a_page() -> None:
     from urllib.parse import urlencode
 
-    from exact_online.publisher import LOOKUP_VALUES, _filter_chunks
+    from exact_online.upsert_lookup import LOOKUP_VALUES, filter_chunks
 
     clauses = [(n, f"Code eq '{str(n).rjust(18)}'") for n in range(500)]
-    chunks = _filter_chunks(clauses, "ID,Code")
+    chunks = filter_chunks(clauses, "ID,Code")
     assert [item for chunk in chunks for item in chunk] == clauses
     for chunk in chunks:
         query = urlencode({"$filter": " or ".join(clause for _n, clause in chunk), "$select": "ID,Code"})
