@@ -365,6 +365,9 @@ WEBHOOK_MAX_BODY_BYTES = env_int("DASH_WEBHOOK_MAX_BODY_BYTES", 5 * 1024 * 1024)
 # A configuration document to import (page, command, API): larger ones are refused before they are parsed.
 CONFIG_IMPORT_MAX_BYTES = env_int("DASH_CONFIG_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
 WEBHOOK_REQUEUE_AFTER = env_int("DASH_WEBHOOK_REQUEUE_AFTER", 60)
+# A delivery Processing for longer than this (its worker died between claiming and writing: it wrote nothing) goes
+# back to Received at the next sweep. A slow worker released so writes nothing: its claim is gone.
+WEBHOOK_STUCK_AFTER = env_int("DASH_WEBHOOK_STUCK_AFTER", 300)
 WEBHOOK_RETENTION_DAYS = env_int("DASH_WEBHOOK_RETENTION_DAYS", 30)
 # Transformers: what one read entity (a task) or one tester run may make. Over a limit, that task fails with
 # the reason (the run goes on) and the tester says so. The tester also stops tracing steps past TRACE_BYTES.

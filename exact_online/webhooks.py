@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from clients.models import HttpClient
 from connections.models import Incoming, Route
-from webhooks.feed import feed_route
-from webhooks.kinds import Processed, WebhookKind
+from webhooks.feed import prepare_route
+from webhooks.kinds import Prepared, Processed, WebhookKind
 from webhooks.models import Delivery, Webhook
 from webhooks.parsers import ParseError
 from webhooks.validators import Rejected
@@ -141,12 +141,12 @@ class ExactWebhookKind(WebhookKind):
     def identifier(self, webhook: Webhook, item: Any) -> str:
         return str(item.get("Key", "")) if isinstance(item, dict) else ""
 
-    def process(self, deliveries: list[Delivery]) -> dict[int, Processed]:
+    def prepare(self, deliveries: list[Delivery]) -> Prepared:
+        """Check duplicates and read each event now; ``write`` adds them to the pending changes."""
         outcomes: dict[int, Processed] = {}
-        webhook = deliveries[0].webhook
-        due = timezone.now() + timedelta(seconds=coalesce_seconds())
+        events: list[tuple[int, dict[str, Any]]] = []
         for delivery in deliveries:
-            if delivery.attempts == 1 and (original := delivery.older_duplicate()) is not None:
+            if delivery.first_attempt and (original := delivery.older_duplicate()) is not None:
                 outcomes[delivery.pk] = Processed(status="duplicate", duplicate_of=original.pk,
                                                   note=f"Same event as delivery {original.pk} (Exact retried).")
                 continue
@@ -158,12 +158,22 @@ class ExactWebhookKind(WebhookKind):
             if delivery.is_test:  # "Send test": its random key must not reach a route (a fetch would say deleted)
                 outcomes[delivery.pk] = Processed(items=1, note="Test event: HashCode verified; not fetched.")
                 continue
-            merged = _note_event(webhook, event, due)
-            outcomes[delivery.pk] = Processed(
-                items=1, note=f"{event['Action']} of {event['Topic']} {event['Key']}: "
-                              + ("joined a pending change (one fetch for the burst)." if merged else "fetch queued."))
-        transaction.on_commit(partial(_schedule_fetch, webhook.pk, due))
-        return outcomes
+            events.append((delivery.pk, event))
+        if not events:
+            return Prepared(outcomes)
+        webhook = deliveries[0].webhook
+
+        def write() -> dict[int, Processed]:
+            due = timezone.now() + timedelta(seconds=coalesce_seconds())
+            noted: dict[int, Processed] = {}
+            for pk, event in events:
+                merged = _note_event(webhook, event, due)
+                noted[pk] = Processed(items=1, note=f"{event['Action']} of {event['Topic']} {event['Key']}: " + (
+                    "joined a pending change (one fetch for the burst)." if merged else "fetch queued."))
+            transaction.on_commit(partial(_schedule_fetch, webhook.pk, due))
+            return noted
+
+        return Prepared(outcomes, write)
 
     def test_request(self, webhook: Webhook) -> tuple[bytes, dict[str, str]]:
         client = client_of(webhook)
@@ -313,20 +323,24 @@ def _deliver(ready: list[tuple[ExactChange, dict[str, Any], list[Route]]]) -> No
     """One route run per route and division for the fetched changes; every change marked Delivered."""
     from connections.flow.read import subscriber_for
 
+    by_route: dict[tuple[int, int], list[tuple[ExactChange, dict[str, Any]]]] = {}
+    routes: dict[int, Route] = {}
+    for change, record, targets in ready:
+        for route in targets:
+            routes[route.pk] = route
+            by_route.setdefault((route.pk, change.division), []).append((change, record))
+    parts = []  # the routes' chains run before the transaction: it holds the write lock for the writes only
+    for (route_pk, division), items in by_route.items():
+        route = routes[route_pk]
+        assert route.incoming is not None  # targets are the routes whose Incoming reads the topic
+        keys = subscriber_for(route.incoming)
+        parts.append(prepare_route(route, [(change.pk, [record]) for change, record in items],
+                                   identifier=keys.identifier, source=lambda pk: f"Exact Online webhook, change {pk}",
+                                   division=division))
     with transaction.atomic():
-        by_route: dict[tuple[int, int], list[tuple[ExactChange, dict[str, Any]]]] = {}
-        routes: dict[int, Route] = {}
-        for change, record, targets in ready:
-            for route in targets:
-                routes[route.pk] = route
-                by_route.setdefault((route.pk, change.division), []).append((change, record))
         made: dict[int, int] = {}
-        for (route_pk, division), items in by_route.items():
-            route = routes[route_pk]
-            assert route.incoming is not None  # targets are the routes whose Incoming reads the topic
-            keys = subscriber_for(route.incoming)
-            fed = feed_route(route, [(change.pk, [record]) for change, record in items], identifier=keys.identifier,
-                             source=lambda pk: f"Exact Online webhook, change {pk}", division=division)
+        for part in parts:
+            fed = part.write()
             for pk, task_ids in fed.task_ids.items():
                 made[int(str(pk))] = made.get(int(str(pk)), 0) + len(task_ids)  # keys are the changes' ids
         now = timezone.now()

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,7 +23,8 @@ from .validators import Rejected, Validation, hmac_signature, validate_request
 if TYPE_CHECKING:
     from .models import Delivery, Webhook
 
-__all__ = ["WEBHOOK_KINDS", "GenericKind", "Processed", "WebhookKind", "get_kind", "kind_choices", "register_kind"]
+__all__ = ["WEBHOOK_KINDS", "GenericKind", "Prepared", "Processed", "WebhookKind", "get_kind", "kind_choices",
+           "register_kind"]
 
 
 @dataclass
@@ -40,6 +41,16 @@ class Processed:
     route_runs: list[int] = field(default_factory=list)
     duplicate_of: int | None = None
     note: str = ""
+
+
+@dataclass
+class Prepared:
+    """What a kind made of claimed deliveries before writing anything: the outcomes known already (duplicates,
+    parse failures) and ``write``, which the caller runs inside a short transaction to save the rest (tasks,
+    pending changes) and which returns their outcomes."""
+
+    outcomes: dict[int, Processed] = field(default_factory=dict)
+    write: Callable[[], dict[int, Processed]] | None = None
 
 
 class WebhookKind(Plugin):
@@ -91,19 +102,19 @@ class WebhookKind(Plugin):
             return str(item.get("id") or item.get("ID") or item.get("Id") or "")
         return ""
 
-    def process(self, deliveries: list[Delivery]) -> dict[int, Processed]:
-        """Turn claimed deliveries of one hook into work; runs inside the caller's transaction.
+    def prepare(self, deliveries: list[Delivery]) -> Prepared:
+        """Work out what claimed deliveries of one hook make, outside any transaction (``Prepared``).
 
-        Generic: parse each body (a failure fails only that delivery), skip duplicates, then feed all items
-        to the hook's routes in one route run per route.
+        Generic: parse each body (a failure fails only that delivery), skip duplicates, run all items through
+        the chains of the hook's routes (one route run per route); the tasks are written by ``Prepared.write``.
         """
-        from .feed import NothingToFeed, feed_routes
+        from .feed import Fed, NothingToFeed, prepare_routes
         from .parsers import ParseError
 
         outcomes: dict[int, Processed] = {}
         groups: list[tuple[int, list[dict[str, Any]]]] = []
         for delivery in deliveries:
-            original = delivery.older_duplicate() if delivery.attempts == 1 else None
+            original = delivery.older_duplicate() if delivery.first_attempt else None
             if original is not None:
                 what = "delivery id" if delivery.dedup_key.startswith("id:") else "body"
                 outcomes[delivery.pk] = Processed(status="duplicate", duplicate_of=original.pk,
@@ -116,19 +127,24 @@ class WebhookKind(Plugin):
                 continue
             groups.append((delivery.pk, [i if isinstance(i, dict) else {"value": i} for i in items]))
         if not groups:
-            return outcomes
+            return Prepared(outcomes)
         webhook = deliveries[0].webhook
         try:
-            fed = feed_routes(webhook, groups, identifier=lambda item: self.identifier(webhook, item),
-                              source=lambda pk: f"webhook {webhook.name}, delivery {pk}")
+            parts = prepare_routes(webhook, groups, identifier=lambda item: self.identifier(webhook, item),
+                                   source=lambda pk: f"webhook {webhook.name}, delivery {pk}")
         except NothingToFeed as exc:
             outcomes.update({pk: Processed(status="failed", note=str(exc)) for pk, _ in groups})
-            return outcomes
-        for pk, items in groups:
-            task_ids = fed.task_ids.get(pk, [])
-            outcomes[pk] = Processed(items=len(items), tasks_created=len(task_ids), task_ids=task_ids,
-                                     route_runs=list(fed.route_runs))
-        return outcomes
+            return Prepared(outcomes)
+
+        def write() -> dict[int, Processed]:
+            fed = Fed()
+            for part in parts:
+                part.write(fed)
+            return {pk: Processed(items=len(items), tasks_created=len(fed.task_ids.get(pk, [])),
+                                  task_ids=fed.task_ids.get(pk, []), route_runs=list(fed.route_runs))
+                    for pk, items in groups}
+
+        return Prepared(outcomes, write)
 
     def test_request(self, webhook: Webhook) -> tuple[bytes, dict[str, str]]:
         """A sample request that passes this hook's own checks ("Send test")."""

@@ -128,7 +128,7 @@ class Delivery(models.Model):
     is_test = models.BooleanField(default=False)
     items = models.PositiveIntegerField(default=0)
     tasks_created = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)  # finished processings (the first, then replays)
     error = models.TextField(blank=True, default="")
     duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     processing_since = models.DateTimeField(null=True, blank=True)
@@ -150,6 +150,12 @@ class Delivery(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("webhooks:delivery", args=[self.webhook_id, self.pk])
+
+    @property
+    def first_attempt(self) -> bool:
+        """Never processed to the end (``attempts`` counts finished processings): checked against duplicates.
+        A replay processes again on purpose; a delivery whose worker died before writing wrote nothing."""
+        return self.attempts == 0
 
     @property
     def can_replay(self) -> bool:

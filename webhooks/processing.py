@@ -7,9 +7,13 @@ that commit the hook's ``drain_queued`` flag is read and, when down, raised, and
 it queues a worker job, so a burst of 1,000 deliveries costs a handful of broker messages and flag writes,
 not 1,000.
 
-``drain`` runs on a worker: it lowers the flag, then claims the hook's Received deliveries in batches and
-processes each batch in one transaction (de-duplicate, parse, feed the routes, record the outcome), so
-that a worker killed half-way leaves its batch Received for the next drain or the sweep.
+``drain`` runs on a worker: it lowers the flag, then takes the hook's Received deliveries in batches, each in
+three steps, so that the database's write lock (SQLite has one writer for every process, and the endpoint's
+INSERT waits for it) is held only for short writes: a short transaction claims the batch (Processing, with
+the claim's time as its token); de-duplicating, parsing and running the routes' chains happen outside any
+transaction (reads and lookups only); one short transaction writes the tasks and each delivery's outcome,
+only while the batch still holds its claim. A worker killed in between wrote nothing: the sweep puts its
+batch back to Received after ``WEBHOOK_STUCK_AFTER`` and it is processed as if for the first time.
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from configuration.variables import UnknownVariable, resolved
 
-from .kinds import Processed, WebhookKind, get_kind
+from .kinds import Prepared, Processed, WebhookKind, get_kind
 from .models import Delivery, Rejection, Webhook
 from .validators import Rejected
 
@@ -162,62 +166,104 @@ def drain(webhook_id: int, *, batch: int = BATCH) -> dict[str, int]:
     Webhook.objects.filter(pk=webhook_id).update(drain_queued=False)  # later arrivals queue a new drain
     totals: Counter[str] = Counter()
     while True:
-        with transaction.atomic():
-            ids = list(Delivery.objects.select_for_update(skip_locked=True)
-                       .filter(webhook_id=webhook_id, status=Delivery.Status.RECEIVED)
-                       .order_by("pk").values_list("pk", flat=True)[:batch])
-            if not ids:
-                return dict(totals)
-            totals.update(process_deliveries(ids).values())
+        claimed = _claim(Delivery.objects.filter(webhook_id=webhook_id), limit=batch)
+        if not claimed:
+            return dict(totals)
+        totals.update(_process_claimed(claimed).values())
 
 
 def process_delivery(delivery_id: int) -> str:
     """Process one Received delivery; returns its new status ('' when it was not Received any more)."""
-    with transaction.atomic():
-        return process_deliveries([delivery_id]).get(delivery_id, "")
+    return process_deliveries([delivery_id]).get(delivery_id, "")
 
 
 def process_deliveries(delivery_ids: list[int]) -> dict[int, str]:
-    """Claim the Received ones among ``delivery_ids`` (of one hook) and process them; call inside a transaction.
+    """Claim the Received ones among ``delivery_ids`` (of one hook) and process them (see the module).
 
-    Returns the new status per claimed delivery. A bug while processing the batch is retried one delivery
-    at a time, so that one bad delivery fails alone, with its error kept for a replay.
+    Returns the new status per claimed delivery.
+    """
+    claimed = _claim(Delivery.objects.filter(pk__in=delivery_ids))
+    return _process_claimed(claimed) if claimed else {}
+
+
+def _claim(deliveries: QuerySet[Delivery], *, limit: int | None = None) -> list[Delivery]:
+    """Mark the Received ones among ``deliveries`` (the first ``limit``) Processing in a short transaction of
+    its own and return them.
+
+    ``processing_since`` (the same for the batch) is the claim's token: the writes that end the processing
+    happen only while the deliveries still hold it (``_write``), so a batch the sweep released to another
+    worker in the meantime is written once, by that worker.
     """
     now = timezone.now()
-    claimed = Delivery.objects.filter(pk__in=delivery_ids, status=Delivery.Status.RECEIVED)
-    ids = list(claimed.values_list("pk", flat=True))
-    if not ids:
-        return {}
-    Delivery.objects.filter(pk__in=ids, status=Delivery.Status.RECEIVED).update(
-        status=Delivery.Status.PROCESSING, processing_since=now, attempts=F("attempts") + 1)
-    deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("webhook").order_by("pk"))
+    with transaction.atomic():
+        received = deliveries.filter(status=Delivery.Status.RECEIVED).order_by("pk").values_list("pk", flat=True)
+        chosen = list(received.select_for_update(skip_locked=True)[:limit] if limit else received)
+        if not chosen:
+            return []
+        Delivery.objects.filter(pk__in=chosen, status=Delivery.Status.RECEIVED).update(
+            status=Delivery.Status.PROCESSING, processing_since=now)
+    return list(Delivery.objects.filter(pk__in=chosen, status=Delivery.Status.PROCESSING, processing_since=now)
+                .select_related("webhook").order_by("pk"))
+
+
+def _process_claimed(deliveries: list[Delivery]) -> dict[int, str]:
+    """Work out what the claimed deliveries make, outside any transaction, then write it all in a short one.
+
+    A bug while processing the batch is retried one delivery at a time, so that one bad delivery fails alone,
+    with its error kept for a replay.
+    """
     handler = get_kind(deliveries[0].webhook.kind)
     if handler is None:
         note = f"No handler for webhooks of kind {deliveries[0].webhook.kind!r} is installed."
-        return {d.pk: _finish(d, Processed(status="failed", note=note)) for d in deliveries}
+        return _write(deliveries, Prepared({d.pk: Processed(status="failed", note=note) for d in deliveries}))
     try:
-        with transaction.atomic():
-            outcomes = handler.process(deliveries)
+        return _write(deliveries, handler.prepare(deliveries))
+    except OperationalError:  # the database is busy or gone: nothing was written; the task retries the batch
+        _release(deliveries)
+        raise
     except Exception as exc:  # a bug or a broken configuration: find the delivery it belongs to, keep the error
-        if len(deliveries) == 1:
-            logger.exception("webhook delivery %s: processing failed", deliveries[0].pk)
-            return {deliveries[0].pk: _finish(deliveries[0], Processed(
-                status="failed", note=f"{type(exc).__name__}: {exc}"))}
-        Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.RECEIVED,
-                                                   attempts=F("attempts") - 1)
-        result: dict[int, str] = {}
-        for delivery in deliveries:
-            result.update(process_deliveries([delivery.pk]))
-        return result
-    return {d.pk: _finish(d, outcomes.get(d.pk, Processed(status="failed", note="Not processed by its handler.")))
-            for d in deliveries}
+        if len(deliveries) > 1:
+            result: dict[int, str] = {}
+            for delivery in deliveries:
+                result.update(_process_claimed([delivery]))
+            return result
+        logger.exception("webhook delivery %s: processing failed", deliveries[0].pk)
+        return _write(deliveries, Prepared({deliveries[0].pk: Processed(
+            status="failed", note=f"{type(exc).__name__}: {exc}")}))
 
 
-def _finish(delivery: Delivery, outcome: Processed) -> str:
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PROCESSING).update(
-        status=outcome.status, processed_at=timezone.now(), processing_since=None, items=outcome.items,
+def _release(deliveries: list[Delivery]) -> None:
+    """Put claimed deliveries back to Received (if the database answers; else the sweep does it later)."""
+    try:
+        Delivery.objects.filter(pk__in=[d.pk for d in deliveries], status=Delivery.Status.PROCESSING,
+                                processing_since=deliveries[0].processing_since).update(
+            status=Delivery.Status.RECEIVED, processing_since=None)
+    except DatabaseError:
+        logger.exception("webhook deliveries: could not release a claim; the sweep does")
+
+
+def _write(deliveries: list[Delivery], prepared: Prepared) -> dict[int, str]:
+    """Save what processing made (tasks, pending changes) and each delivery's outcome in one short transaction,
+    if the deliveries are still claimed by this call (else nothing: whoever claimed them since writes)."""
+    since = deliveries[0].processing_since
+    ids = [d.pk for d in deliveries]
+    with transaction.atomic():
+        held = Delivery.objects.select_for_update().filter(pk__in=ids, status=Delivery.Status.PROCESSING,
+                                                           processing_since=since)
+        if len(held.values_list("pk", flat=True)) != len(ids):
+            logger.warning("webhook deliveries %s were released while being processed: left to their new claim", ids)
+            return {}
+        outcomes = {**prepared.outcomes, **(prepared.write() if prepared.write is not None else {})}
+        now = timezone.now()
+        return {d.pk: _finish(d, outcomes.get(d.pk, Processed(status="failed", note="Not processed by its handler.")),
+                              now) for d in deliveries}
+
+
+def _finish(delivery: Delivery, outcome: Processed, now: Any) -> str:
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=outcome.status, processed_at=now, processing_since=None, items=outcome.items,
         tasks_created=outcome.tasks_created, task_ids=outcome.task_ids, route_runs=outcome.route_runs,
-        duplicate_of_id=outcome.duplicate_of, error=outcome.note)
+        duplicate_of_id=outcome.duplicate_of, error=outcome.note, attempts=F("attempts") + 1)
     return outcome.status
 
 
@@ -233,15 +279,22 @@ def replay(delivery: Delivery) -> bool:
     return bool(queued)
 
 
-def sweep(*, older_than: timedelta | None = None) -> int:
-    """Queue a drain for hooks with deliveries Received for too long (their job was lost: broker, killed worker)."""
+def sweep(*, older_than: timedelta | None = None, stuck_after: timedelta | None = None) -> int:
+    """Queue a drain for hooks with deliveries Received for longer than ``older_than`` (their job was lost:
+    broker, killed worker), after putting back to Received those Processing for longer than ``stuck_after``
+    (their worker died between its claim and its write, so they wrote nothing); returns how many wait."""
     older_than = older_than if older_than is not None else timedelta(
         seconds=int(getattr(settings, "WEBHOOK_REQUEUE_AFTER", 60)))
-    cutoff = timezone.now() - older_than
-    stale = Delivery.objects.filter(status=Delivery.Status.RECEIVED, received_at__lt=cutoff)
-    hook_ids = list(stale.values_list("webhook_id", flat=True).distinct())
+    stuck_after = stuck_after if stuck_after is not None else timedelta(
+        seconds=int(getattr(settings, "WEBHOOK_STUCK_AFTER", 300)))
+    now = timezone.now()
+    released = Delivery.objects.filter(status=Delivery.Status.PROCESSING, processing_since__lt=now - stuck_after)
+    hook_ids = set(released.values_list("webhook_id", flat=True).distinct())
+    released.update(status=Delivery.Status.RECEIVED, processing_since=None)
+    stale = Delivery.objects.filter(status=Delivery.Status.RECEIVED, received_at__lt=now - older_than)
+    hook_ids.update(stale.values_list("webhook_id", flat=True).distinct())
     with transaction.atomic():
         Webhook.objects.filter(pk__in=hook_ids).update(drain_queued=False)
-        for hook_id in hook_ids:
+        for hook_id in sorted(hook_ids):
             request_drain(hook_id)
     return stale.count()

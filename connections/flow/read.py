@@ -118,8 +118,9 @@ def request_hook_for(incoming: Incoming) -> RequestHook | None:
 
 def namer_for(run: Run) -> Callable[[dict[str, Any], str], dict[str, str]] | None:
     """How the run's tasks are named: by its route (which may override its Incoming's templates), else by the
-    Incoming (a preview run of its own). The route is looked up once per run object (Django caches it)."""
-    route_run = getattr(run, "route_run", None) if run.pk else None
+    Incoming (a preview run of its own). The route is looked up once per run object (Django caches it); a run not
+    saved yet has its route run attached or none (a webhook's tasks are built before either is saved)."""
+    route_run = getattr(run, "route_run", None) if run.pk or Run.route_run.is_cached(run) else None
     if route_run is not None:
         return cast(Callable[[dict[str, Any], str], dict[str, str]], route_run.route.task_namer())
     return run.incoming.task_namer() if run.incoming else None

@@ -3,6 +3,7 @@ failures are kept and replayable; duplicates create no tasks; a failure half-way
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -11,8 +12,9 @@ from django.test import Client
 from connections.flow.publish import publish_batch
 from connections.models import RouteRun, Task, TriggerSource
 from webhooks import feed
+from webhooks.kinds import GenericKind
 from webhooks.models import Delivery
-from webhooks.processing import process_delivery, replay, sweep
+from webhooks.processing import _claim, _process_claimed, process_delivery, replay, sweep
 
 from .conftest import post
 
@@ -106,7 +108,7 @@ def test_same_body_within_the_window_creates_no_second_task(fed_route):
 def test_a_crash_half_way_leaves_no_tasks_and_the_delivery_replayable(fed_route):
     hook, route = fed_route
     delivery = _deliver(hook, {"orders": [{"id": 1}, {"id": 2}]})
-    with mock.patch.object(feed, "queue_open_tasks", autospec=True, side_effect=RuntimeError("boom")):
+    with mock.patch.object(feed, "queue_publishing", autospec=True, side_effect=RuntimeError("boom")):
         assert process_delivery(delivery.pk) == Delivery.Status.FAILED
     assert not Task.objects.exists() and not route.runs.exists()
     delivery.refresh_from_db()
@@ -127,12 +129,59 @@ def test_a_claimed_delivery_is_not_processed_twice(fed_route):
 def test_the_sweep_requeues_deliveries_whose_message_was_lost(fed_route):
     hook, _route = fed_route
     delivery = _deliver(hook, {"orders": [{"id": 1}]})
-    from datetime import timedelta
-
     assert sweep(older_than=timedelta(hours=1)) == 0
     assert sweep(older_than=timedelta(seconds=0)) == 1
     process_delivery(delivery.pk)
     assert sweep(older_than=timedelta(seconds=0)) == 0
+
+
+def test_a_delivery_whose_worker_died_after_its_claim_is_processed_once_after_the_sweep(fed_route):
+    """The claim commits on its own: a worker killed before writing leaves its batch Processing, with nothing
+    written. The sweep puts it back to Received, it is processed as a first attempt (still checked against
+    duplicates), and the dead claim, were its worker only slow, writes nothing when it comes back."""
+    hook, _route = fed_route
+    first = _deliver(hook, {"orders": [{"id": 1}, {"id": 2}]})
+    again = _deliver(hook, {"orders": [{"id": 1}, {"id": 2}]})  # the sender retried: same body
+    dead_claim = _claim(Delivery.objects.filter(pk__in=[first.pk, again.pk]))
+    assert {d.status for d in dead_claim} == {Delivery.Status.PROCESSING}
+    assert process_delivery(first.pk) == ""  # claimed: nobody else takes it
+    assert sweep(stuck_after=timedelta(hours=1)) == 0  # not stuck yet
+    assert sweep(older_than=timedelta(hours=1), stuck_after=timedelta(0)) == 0
+    assert Delivery.objects.get(pk=first.pk).status == Delivery.Status.RECEIVED
+    assert [process_delivery(d.pk) for d in (first, again)] == ["processed", "duplicate"]
+    assert _process_claimed(dead_claim) == {}  # its claim was released: it writes nothing
+    assert Task.objects.count() == 2
+    first.refresh_from_db()
+    assert (first.status, first.attempts, first.tasks_created) == ("processed", 1, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_transaction_is_open_while_deliveries_are_parsed_and_transformed(fed_route):
+    """SQLite has one writer for every process and IMMEDIATE transactions take the write lock at BEGIN: the
+    endpoint's INSERT must not wait while a worker parses a batch and runs the routes' chains over it."""
+    from django.db import connection
+
+    from webhooks import processing
+
+    hook, _route = fed_route
+    for i in range(3):
+        _deliver(hook, {"orders": [{"id": i}]})
+    seen: dict[str, list[bool]] = {"parse": [], "transform": []}
+    items, tasks_for = GenericKind.items, feed.tasks_for
+
+    def parse(self, delivery):
+        seen["parse"].append(connection.in_atomic_block)
+        return items(self, delivery)
+
+    def transform(*args, **kwargs):
+        seen["transform"].append(connection.in_atomic_block)
+        return tasks_for(*args, **kwargs)
+
+    with mock.patch.object(GenericKind, "items", parse), mock.patch.object(feed, "tasks_for", transform):
+        assert processing.drain(hook.pk) == {"processed": 3}
+    assert seen == {"parse": [False] * 3, "transform": [False] * 3}
+    assert Task.objects.count() == 3
+    assert not Delivery.objects.exclude(status=Delivery.Status.PROCESSED).exists()
 
 
 def test_the_redacted_body_hides_secrets(fed_route):

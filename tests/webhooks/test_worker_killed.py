@@ -1,8 +1,10 @@
 """Acceptance: a worker killed (SIGKILL) while processing deliveries loses nothing and duplicates nothing.
 
 Deliveries are stored by the endpoint and queued; a real worker processes them and is killed half-way.
-Processing is one transaction per delivery, so the killed one rolls back to Received; the sweep (beat's job,
-called here more often) queues whatever lost its message, and a replacement worker finishes the rest.
+A batch is claimed (Processing) in a transaction of its own and its tasks written with its outcome in
+another, so the killed worker's batch stays Processing with nothing written; the sweep (beat's job, called
+here more often and with a short stuck time) puts it back to Received and queues whatever lost its message,
+and a replacement worker finishes the rest.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def test_a_worker_killed_while_processing_loses_no_delivery(fed_route, celery_wo
     assert _processed() < DELIVERIES, "all processed before the kill: the test proves nothing"
     replacement = celery_worker_process(concurrency=2, name="replacement")
     while _processed() < DELIVERIES and time.monotonic() < deadline:
-        sweep(older_than=timedelta(seconds=3))  # what beat does every minute
+        sweep(older_than=timedelta(seconds=3), stuck_after=timedelta(seconds=3))  # what beat does every minute
         time.sleep(1)
     replacement.kill()
 
