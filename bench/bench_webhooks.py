@@ -1,10 +1,15 @@
 """Benchmark: 1,000 webhook deliveries from 8 concurrent senders to one hook, then with 200 bad signatures mixed in.
 
-    .venv/bin/python bench/bench_webhooks.py [--deliveries 1000] [--bad 200] [--senders 8] [--server gunicorn|runserver]
-    .venv/bin/python bench/bench_webhooks.py --in-process 500   # the accept path alone: queries and CPU per request
+    .venv/bin/python bench/bench_webhooks.py [--deliveries 1000] [--bad 200] [--senders 8] [--server runserver|gunicorn]
+        [--no-worker]
+    .venv/bin/python bench/bench_webhooks.py --in-process 500   # the accept path alone: queries and CPU per request,
+        # then the worker's drain of what it stored: how long its transactions hold SQLite's write lock
 
-A throw-away embedded setup (SQLite, the SQLAlchemy broker): the web server (gunicorn as in the Dockerfile,
-2 workers x 4 threads, or ``runserver``) and one Celery worker (concurrency 2) as subprocesses. A hook with an
+A throw-away embedded setup (SQLite, the SQLAlchemy broker: what ``make run`` uses) with the web server and one
+Celery worker (concurrency 2, as in the Procfile) as subprocesses. The web server is the one ``make run`` starts
+(``--server runserver``, the default: the Procfile's ``manage.py runserver --noreload``, one process, a thread per
+request) or the Dockerfile's command (``--server gunicorn``: gunicorn with 3 sync workers; the Dockerfile's stack
+itself runs on PostgreSQL and Redis, not measured here). A hook with an
 HMAC check feeds a route; each delivery carries one order. Prints, per run: requests per status, the
 endpoint's p50/p95/max response time, the seconds the senders took, deliveries stored, tasks created, lost
 (accepted but not stored or without its task) and how long the workers took to turn everything into tasks,
@@ -229,6 +234,49 @@ def in_process(hook: Any, count: int) -> None:
     for name in apps:
         print(f"{name}: CPU ms per request p50 {percentile(cpu[name], 50):.2f}, p95 {percentile(cpu[name], 95):.2f}; "
               f"wall ms p50 {percentile(wall[name], 50):.2f}, p95 {percentile(wall[name], 95):.2f}")
+    drain_in_process(hook)
+
+
+def drain_in_process(hook: Any) -> None:
+    """What the worker's drain of the deliveries just stored costs the endpoint: on SQLite every transaction
+    (IMMEDIATE) holds the one write lock from its BEGIN to its end, and an endpoint's INSERT waits for it. Times
+    each outermost transaction (wall and this thread's CPU) while ``drain`` turns the deliveries into tasks."""
+    from django.db import connection, transaction
+
+    from webhooks.models import Delivery
+    from webhooks.processing import drain
+
+    held: list[tuple[float, float]] = []
+    opened: list[tuple[float, float]] = []
+    enter, commit, rollback = transaction.Atomic.__enter__, connection.commit, connection.rollback
+
+    def timed_enter(self: Any) -> None:
+        if not connection.in_atomic_block:
+            opened.append((time.perf_counter(), time.thread_time()))
+        enter(self)
+
+    def ended(end: Any) -> None:  # the lock is released here, before the on-commit hooks (broker sends) run
+        end()
+        if opened and not connection.savepoint_ids:
+            wall_start, cpu_start = opened.pop()
+            held.append(((time.perf_counter() - wall_start) * 1000, (time.thread_time() - cpu_start) * 1000))
+
+    waiting = Delivery.objects.filter(webhook=hook, status=Delivery.Status.RECEIVED).count()
+    transaction.Atomic.__enter__ = timed_enter  # type: ignore[method-assign]
+    connection.commit, connection.rollback = lambda: ended(commit), lambda: ended(rollback)  # type: ignore[method-assign]
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    try:
+        outcomes = drain(hook.pk)
+    finally:
+        transaction.Atomic.__enter__ = enter  # type: ignore[method-assign]
+        connection.commit, connection.rollback = commit, rollback  # type: ignore[method-assign]
+    total, cpu = (time.perf_counter() - started) * 1000, (time.thread_time() - cpu_started) * 1000
+    walls, cpus = [w for w, _ in held], [c for _, c in held]
+    print(f"drain of {waiting} deliveries in process ({outcomes}): {total:.0f} ms ({cpu:.0f} ms CPU); "
+          f"{len(held)} transactions holding the write lock {sum(walls):.0f} ms in all ({sum(cpus):.0f} ms CPU), "
+          f"each p50 {percentile(walls, 50):.1f} ms, p95 {percentile(walls, 95):.1f}, max {max(walls, default=0):.1f} "
+          f"(CPU p95 {percentile(cpus, 95):.1f}, max {max(cpus, default=0):.1f}); load average "
+          f"{os.getloadavg()[0]:.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -236,7 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--bad", type=int, default=200)
     parser.add_argument("--senders", type=int, default=8)
-    parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn")
+    parser.add_argument("--server", choices=["runserver", "gunicorn"], default="runserver",
+                        help="runserver: as `make run` (Procfile); gunicorn: as the Dockerfile (3 sync workers)")
     parser.add_argument("--no-worker", action="store_true",
                         help="store only (no Celery worker): the endpoint alone, without the workers' writes")
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
@@ -252,7 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     port = free_port()
     if args.server == "gunicorn":
         web_args = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                    "--workers", "2", "--threads", "4", "--log-level", "warning",
+                    "--workers", "3", "--access-logfile", "-", "--logger-class", "config.access_log.GunicornLogger",
+                    "--log-level", "warning",  # the Dockerfile's CMD (the access log goes to the web log file)
                     "--control-socket", str(WORK / "gunicorn.ctl")]
     else:
         web_args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
@@ -272,7 +322,8 @@ def main(argv: list[str] | None = None) -> None:
         if worker is not None:
             stop(worker)
     workers = "no worker (store only)" if args.no_worker else "1 worker (concurrency 2)"
-    print(f"server: {args.server}; {args.senders} senders; SQLite + SQLAlchemy broker; {workers}; "
+    server = {"runserver": "runserver (as make run)", "gunicorn": "gunicorn, 3 sync workers (the Dockerfile's)"}
+    print(f"server: {server[args.server]}; {args.senders} senders; SQLite + SQLAlchemy broker; {workers}; DEBUG off; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'run':<9} {'sent':>5} {'202':>5} {'401':>5} {'send s':>7} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
           f"{'stored':>6} {'tasks':>6} {'lost':>5} {'bad tasks':>9} {'to tasks s':>10} {'load':>5} "
