@@ -1,5 +1,7 @@
 """There is no Docker engine here: check the compose file's shape and wiring instead."""
 
+import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -83,3 +85,23 @@ def test_workers_scale_out_with_docker_compose_scale():
     worker = COMPOSE["services"]["worker"]
     assert "container_name" not in worker and "ports" not in worker
     assert "container_name" not in COMPOSE["services"]["beat"]  # beat stays one: it is not scaled
+
+
+def test_the_image_holds_every_app_of_the_product():
+    """The Dockerfile once listed app folders one by one and missed the six added after it (webhooks, api...): the
+    image would not start. Every local app of INSTALLED_APPS is a package pip installs and goes into the image."""
+    from django.conf import settings
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^COPY \. \./?$", dockerfile, re.MULTILINE), "the image copies the project, not a list of apps"
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    packaged = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    local_apps = [app for app in settings.INSTALLED_APPS if (ROOT / app.split(".")[0]).is_dir()]
+    assert local_apps
+    for app in local_apps:
+        top = app.split(".")[0]
+        assert top not in ignored, f"{top} is left out of the image by .dockerignore"
+        assert f"{top}*" in packaged, f"{top} is not installed by pip (pyproject packages.find.include)"
+    for needed in ("manage.py", "pyproject.toml", "templates", "static", "config"):
+        assert needed not in ignored and (ROOT / needed).exists()
