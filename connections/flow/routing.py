@@ -180,24 +180,20 @@ def queue_open_tasks(route_run: RouteRun, *, only_new: bool = False) -> int:
 def requeue_tasks(tasks: list[Task], *, message: str) -> tuple[int, int]:
     """A user's retry: put tasks back to Retry (due now) and queue them per run; returns (queued, without a route).
 
-    A task whose run belongs to no route (a plain Incoming run) has nowhere to be published: left alone.
+    A task whose run belongs to no route (a plain Incoming run) has nowhere to be published: left alone. Only
+    ``pk`` and ``run_id`` of ``tasks`` are read; the move is one UPDATE (``Task.requeue_many``), however many.
     """
-    per_run: dict[int, list[int]] = {}
-    routes: dict[int, RouteRun] = {}
-    orphans = 0
     by_run = {rr.run_id: rr for rr in RouteRun.objects.select_related("route").filter(
         run_id__in={task.run_id for task in tasks if task.run_id})}  # one query, not one per task
-    for task in tasks:
-        route_run = by_run.get(task.run_id) if task.run_id else None
-        if route_run is None:
-            orphans += 1
-            continue
-        if task.requeue(message):
-            routes[route_run.pk] = route_run
-            per_run.setdefault(route_run.pk, []).append(task.pk)
-    for route_run_id, ids in per_run.items():
-        queue_publishing(route_run_id, ids, batch_size=routes[route_run_id].route.batch_size)
-    return sum(len(ids) for ids in per_run.values()), orphans
+    routed = [task.pk for task in tasks if task.run_id in by_run]
+    per_run: dict[int, list[int]] = {}
+    with transaction.atomic():  # the messages go once the move commits
+        for pk, run_id in Task.requeue_many(routed, message, queued=True):
+            per_run.setdefault(by_run[run_id].pk, []).append(pk)
+        routes = {rr.pk: rr.route for rr in by_run.values()}
+        for route_run_id, ids in per_run.items():
+            queue_publishing(route_run_id, ids, batch_size=routes[route_run_id].batch_size, marked=True)
+    return sum(len(ids) for ids in per_run.values()), len(tasks) - len(routed)
 
 
 def skip_task(task: Task, *, user: Any) -> bool:

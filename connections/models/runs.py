@@ -9,6 +9,7 @@ here. Tasks grow without bound: they are written with ``bulk_create`` and indexe
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable
@@ -264,6 +265,26 @@ class TaskQuerySet(models.QuerySet["Task"]):
         return list(Task.objects.filter(pk__in=ids, claim_token=token).order_by("pk"))
 
 
+class AppendToList(models.Func):
+    """``column`` (a JSON list, or NULL) with ``item`` appended, computed by the database: an UPDATE of many rows
+    adds the same log line to each without reading their logs."""
+
+    output_field = models.JSONField()
+
+    def __init__(self, column: str, item: Any) -> None:
+        super().__init__(F(column), Value(json.dumps(item)))
+
+    def as_sql(self, compiler: Any, connection: Any, function: str | None = None, template: str | None = None,
+               arg_joiner: str | None = None, **extra_context: Any) -> tuple[str, tuple[Any, ...]]:
+        column, column_params = compiler.compile(self.source_expressions[0])
+        item, item_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "postgresql":
+            sql = f"COALESCE({column}, '[]'::jsonb) || jsonb_build_array(({item})::jsonb)"
+        else:  # SQLite keeps JSON as text
+            sql = f"json_insert(COALESCE({column}, '[]'), '$[#]', json({item}))"
+        return sql, (*column_params, *item_params)
+
+
 # What "text anywhere" searches on PostgreSQL: the same expression as the trigram index of migration 0010.
 TEXT_SEARCH_SQL = ('upper("connections_task"."identifier" || \' \' || "connections_task"."external_key" || \' \' || '
                    '"connections_task"."error" || \' \' || "connections_task"."skip_reason")')
@@ -475,10 +496,30 @@ class Task(models.Model):
                           next_attempt_at=None, claim_token=None, processing_since=None)
 
     def requeue(self, message: str) -> bool:
-        """A user asks for another go: Retry, due now, with a fresh count of attempts."""
-        return self._move(Task.Status.RETRY, Task.objects.filter(status__in=Task.RETRYABLE), message=message,
-                          next_attempt_at=timezone.now(), attempts=0, error="", claim_token=None,
-                          processing_since=None, queued_at=None)
+        """A user asks for another go: Retry, due now, with a fresh count of attempts (``requeue_many``)."""
+        if not Task.requeue_many([self.pk], message):
+            return False
+        self.refresh_from_db(fields=["status", "log", "next_attempt_at", "attempts", "error", "claim_token",
+                                     "processing_since", "queued_at", "wait_reason", "updated_at"])
+        return True
+
+    @staticmethod
+    def requeue_many(task_ids: list[int], message: str, *, queued: bool = False) -> list[tuple[int, int | None]]:
+        """``requeue`` of many tasks at once (a user's retry of all matching): the retryable ones among
+        ``task_ids`` locked, then one UPDATE that appends the log line in the database, in one short transaction
+        (a row-by-row UPDATE of 500 tasks held their locks ten times longer). ``queued``: their worker messages
+        are sent with this transaction (``queued_at`` is set in the same UPDATE). Returns (id, run id) of those
+        moved."""
+        with transaction.atomic():
+            rows = Task.objects.filter(pk__in=task_ids, status__in=Task.RETRYABLE).order_by("pk")
+            moved: list[tuple[int, int | None]] = list(rows.select_for_update().values_list("pk", "run_id"))
+            if moved:
+                now = timezone.now()
+                Task.objects.filter(pk__in=[pk for pk, _ in moved]).update(
+                    status=Task.Status.RETRY, log=AppendToList("log", Task.log_line(message)), next_attempt_at=now,
+                    attempts=0, error="", claim_token=None, processing_since=None, wait_reason="",
+                    queued_at=now if queued else None, updated_at=now)
+        return moved
 
     def release(self, message: str) -> bool:
         """Take back a task whose worker stopped (it stays Processing forever otherwise): Retry, due now."""

@@ -63,3 +63,27 @@ def test_a_running_job_is_polled_and_resumes_after_its_last_task(editor_client, 
     assert (job.status, job.done) == ("finished", 6)
     assert Task.objects.filter(pk__in=first_three, status="failed").count() == 3  # not done twice
     assert Task.objects.filter(run=run.run, status="retry").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_chunk_is_one_transaction_of_as_many_queries_for_many_runs_as_for_one(make_route, make_run, monkeypatch,
+                                                                                django_capture_on_commit_callbacks):
+    """A chunk moves its tasks in one UPDATE (not one per task) and looks up its runs once: its queries do not grow
+    with its tasks or runs, and its transaction stays short (100,000 tasks: ``bench/bench_million_retry.py``)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def chunk_queries(runs: int, tasks_per_run: int) -> int:
+        route = make_route()
+        for _ in range(runs):
+            Task.objects.filter(run=make_run(route, tasks_per_run, status="succeeded").run).update(status="failed")
+        job = TaskBulkRetry.objects.create(filters={"route": str(route.pk)})
+        rows = list(Task.objects.filter(run__route_run__route=route).order_by("pk").values_list("pk", "run_id"))
+        with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=False) as sent:
+            bulk.requeue_chunk(job, rows, message="Retry (all matching) requested by a test.")
+        assert Task.objects.filter(run__route_run__route=route, status="retry").count() == runs * tasks_per_run
+        assert len(sent) == runs  # a message per run (its batch), sent once the chunk commits
+        return len([q for q in captured.captured_queries if "connections_task\"" in q["sql"]
+                    and q["sql"].lstrip().upper().startswith("UPDATE")])
+
+    assert chunk_queries(1, 3) == chunk_queries(4, 25) == 1
