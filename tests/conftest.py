@@ -33,6 +33,14 @@ def _fast_password_hashing():
 
 
 @pytest.fixture(autouse=True)
+def _no_task_estimates_from_earlier_tests():
+    """Task count estimates are kept a minute per process: one test's must not answer for the next."""
+    from connections.task_counts import clear_estimates
+
+    clear_estimates()
+
+
+@pytest.fixture(autouse=True)
 def _no_api_call_counts_from_earlier_tests():
     """The call counter gathers counts per process; one test's counts must not be written inside the next."""
     from clients.usage import discard_pending

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.dateparse import parse_datetime
 from django.utils.html import escape, format_html
+from django.utils.text import Truncator
 
 register = template.Library()
 
@@ -23,6 +24,14 @@ _BADGE_COLOURS = {
     "red": {"failed", "needs_reconnect", "error", "refused", "revoked", "denied"},
     "grey": {"skipped", "disabled", "not_granted", "never", "cancelled"},
 }
+
+
+@register.filter(is_safe=True)
+def clip(value: Any, length: int) -> str:
+    """``truncatechars``, without its cost when nothing is cut (most values): a list of 50 rows clips 200 values,
+    and ``truncatechars`` looks up its translated ellipsis every time."""
+    text = str(value)
+    return text if len(text) <= int(length) else Truncator(text).chars(int(length))
 
 
 @register.filter

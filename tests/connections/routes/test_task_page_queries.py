@@ -1,0 +1,72 @@
+"""The Tasks page and a route's page ask the database as often for many tasks, runs and routes as for a few.
+
+A query per row, run or route (an N+1) is what turns a page over a million tasks from 50 ms into seconds
+(``bench/bench_million_tasks.py``); these tests fail on one. Counts above the cap take their estimate path
+(``TASK_COUNT_CAP`` is small here), and the estimates a process keeps are forgotten between the two
+measurements so both pay for the same queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from connections.models import Route, RouteRun, Task
+from connections.task_counts import clear_estimates
+
+pytestmark = pytest.mark.django_db
+
+
+def _add_runs(make_route, make_run, routes: int, runs_per_route: int, tasks_per_run: int) -> list[Route]:
+    """Routes with runs whose tasks are in every status a page shows, some with an error to search for."""
+    made = []
+    for _ in range(routes):
+        route = make_route()
+        for _ in range(runs_per_route):
+            run = make_run(route, tasks_per_run, status=RouteRun.Status.SUCCEEDED).run
+            Task.objects.filter(run=run).update(label="Account", label_key="account", search_key="acc")
+            ids = list(Task.objects.filter(run=run).order_by("pk").values_list("pk", flat=True))
+            Task.objects.filter(pk__in=ids[0::4]).update(status="failed", error="Code 1 bestaat al")
+            Task.objects.filter(pk__in=ids[1::4]).update(status="finished")
+            Task.objects.filter(pk__in=ids[2::4]).update(status="skipped", skip_reason="unchanged")
+        made.append(route)
+    return made
+
+
+def _queries(client: Any, url: str, params: dict[str, Any]) -> tuple[int, str]:
+    clear_estimates()
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, params)
+    assert response.status_code == 200
+    return len(captured), response.content.decode()
+
+
+@pytest.mark.parametrize("params", [{}, {"status": "failed"}, {"route": "first"}, {"q": "bestaat"},
+                                    {"find": "acc"}, {"page": "2"}, {"status": "failed", "q": "bestaat"}],
+                         ids=["unfiltered", "status", "route", "text", "find", "page-2", "status-text"])
+def test_the_tasks_page_asks_as_often_for_many_tasks_as_for_few(viewer_client, make_route, make_run, settings,
+                                                                 params):
+    settings.TASK_COUNT_CAP = 20
+    first = _add_runs(make_route, make_run, routes=1, runs_per_route=3, tasks_per_run=40)[0]  # over the cap
+    query = {**params, "route": first.pk} if params.get("route") else params
+    url = reverse("connections:task_list")
+    few, page = _queries(viewer_client, url, query)
+    assert "route 1" in page and "task(s)" in page
+    _add_runs(make_route, make_run, routes=3, runs_per_route=3, tasks_per_run=30)
+    many, page = _queries(viewer_client, url, query)
+    assert many == few
+    assert "<table" in page and ("Page 2 of" in page if params.get("page") else "Page 1 of" in page)
+
+
+def test_a_routes_page_asks_as_often_for_many_runs_as_for_few(viewer_client, make_route, make_run):
+    route = _add_runs(make_route, make_run, routes=1, runs_per_route=2, tasks_per_run=5)[0]
+    url = reverse("connections:route_detail", args=[route.pk])
+    few, _ = _queries(viewer_client, url, {})
+    for _ in range(12):
+        make_run(route, 5, status=RouteRun.Status.SUCCEEDED)
+    many, _ = _queries(viewer_client, url, {})
+    assert many == few
