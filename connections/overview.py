@@ -10,6 +10,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
 from clients.usage import total_calls
 from dashboard.overview import Panel, register_panel
@@ -113,6 +114,7 @@ def task_chart_context(today: date | None = None) -> dict[str, Any]:
         x = index * (BAR_WIDTH + BAR_GAP)
         y = float(CHART_HEIGHT)
         since, until = _day_bounds(day)
+        name = date_format(day, "D j M")  # once per bar, not by a template filter per segment
         segments = []
         for status, colour in STACK:
             n = counts.get((day, status), 0)
@@ -120,14 +122,17 @@ def task_chart_context(today: date | None = None) -> dict[str, Any]:
                 continue
             height = max(1.0, n / peak * CHART_HEIGHT)
             y -= height
+            label = Task.Status(status).label
             segments.append({"y": round(y, 1), "height": round(height, 1), "colour": colour, "n": n,
-                             "label": Task.Status(status).label,
+                             "label": label, "title": f"{name}: {n} {label}",
                              "url": f"{tasks_url}?status={status}&since={since}&until={until}"})
-        bars.append({"x": x, "day": day, "total": totals[day], "segments": segments})
+        bars.append({"x": x, "text_x": x + BAR_WIDTH // 2, "day": day, "total": totals[day], "segments": segments})
     return {
         "bars": bars,
         "width": CHART_DAYS * (BAR_WIDTH + BAR_GAP),
         "height": CHART_HEIGHT,
+        "view_height": CHART_HEIGHT + 24,
+        "label_y": CHART_HEIGHT + 14,
         "bar_width": BAR_WIDTH,
         "legend": [(Task.Status(s).label, c) for s, c in STACK],
         "total": sum(totals.values()),
