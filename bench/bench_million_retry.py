@@ -7,8 +7,9 @@ Copies the million-task database of ``bench_million_tasks.py`` (filled there fir
 database (``<database>_retry``, dropped at the end) so the original keeps its failed tasks, then starts the job as
 the Tasks page does (``status=failed``) and runs it as the worker does, in this process. Meanwhile another thread
 asks the page's progress fragment every second, as the page's htmx poll does, and prints what it showed. Prints the
-total time, the number of chunks and the slowest chunk (each chunk is one transaction: the longest time any row
-stays locked), and how long a concurrent single-row UPDATE of a task of the job waited at most.
+total time, the number of chunks and the slowest chunk (a chunk is one transaction: no row stays locked longer),
+and how long a concurrent single-row UPDATE of a task of the job (a worker's, say) waited at most. Run against
+older code (no ``requeue_chunk``) it times each chunk's ``requeue_tasks``.
 """
 
 from __future__ import annotations
@@ -77,15 +78,16 @@ def run(args: argparse.Namespace) -> None:
     last_ids = list(Task.objects.filter(status="failed").order_by("-pk").values_list("pk", flat=True)[:200])
 
     chunks: list[float] = []
-    real = bulk.requeue_chunk
+    step = "requeue_chunk" if hasattr(bulk, "requeue_chunk") else "requeue_tasks"  # older code: its chunk's work
+    real = getattr(bulk, step)
 
-    def timed(*a: Any, **kw: Any) -> None:
+    def timed(*a: Any, **kw: Any) -> Any:
         started = time.perf_counter()
         result = real(*a, **kw)
         chunks.append(time.perf_counter() - started)
         return result
 
-    bulk.requeue_chunk = timed
+    setattr(bulk, step, timed)
     done = threading.Event()
     shown: list[str] = []
     waits: list[float] = []
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"job {job.pk}: {job.status}, {job.done:,} of {job.total:,} done, {job.queued:,} queued in {total:.1f} s "
           f"({job.done / total:,.0f} tasks/s)")
     print(f"{len(chunks)} chunks of {bulk.CHUNK}: median {sorted(chunks)[len(chunks) // 2] * 1000:.0f} ms, "
-          f"slowest {max(chunks) * 1000:.0f} ms (one transaction each)")
+          f"slowest {max(chunks) * 1000:.0f} ms ({step})")
     print(f"a concurrent UPDATE of one of the job's tasks waited at most {max(waits, default=0) * 1000:.0f} ms "
           f"({len(waits)} tries)")
     print(f"progress the page showed ({len(shown)} polls): {', '.join(shown[:3])} … {', '.join(shown[-3:])}")
