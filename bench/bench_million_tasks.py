@@ -287,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         "Tasks, status failed": "/connections/tasks/?status=failed",
         "Tasks, by route": f"/connections/tasks/?route={route.pk}",
         "Tasks, text search (q)": "/connections/tasks/?q=bestaat",
+        "Tasks, rare text (q)": "/connections/tasks/?q=code+500016+bestaat",  # one task: the trigram index's case
         "Tasks, find label/key": "/connections/tasks/?find=C05000",
         "Tasks, page 500": "/connections/tasks/?page=500",
         "a task's page": f"/connections/tasks/{task.pk}/",
