@@ -93,6 +93,7 @@ def route_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
     route = get_route_for_user(request, pk)
+    status = _status_context(route)  # before the runs table: see route_status
     runs = RouteRun.number_runs(list(route.runs.select_related("run")[:10]))
     transformers = route.ordered_transformers()
     # The tester's input: the last entity this route read (the data a consultant wants to try the chain on).
@@ -104,7 +105,7 @@ def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except tester_sources.NoSource as missing:
             sample_note = missing.message
     return render(request, "connections/routes/detail.html", {
-        **_status_context(route), "runs": runs, "transformers": transformers,
+        **status, "runs": runs, "transformers": transformers,
         "can_edit": can_edit(request.user), "sample": sample, "sample_note": sample_note,
         "next_fires": route.next_fires(), "last_fire": route.last_fire(), "site_time_zone": settings.TIME_ZONE,
     })
@@ -115,9 +116,12 @@ def route_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def route_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The live counters of the latest run (htmx polls this while the run is active)."""
     route = get_route_for_user(request, pk)
-    # The runs table below updates out of band with the counters.
+    # The runs table below updates out of band with the counters. Read after the counters: a run that ends between
+    # the two reads then stops the polling only with its end shown in the table too (read before, the table kept
+    # "Publishing" for good).
+    status = _status_context(route)
     runs = RouteRun.number_runs(list(route.runs.select_related("run")[:10]))
-    return render(request, "connections/routes/_status.html", {**_status_context(route), "oob_runs": runs})
+    return render(request, "connections/routes/_status.html", {**status, "oob_runs": runs})
 
 
 @editor_required
