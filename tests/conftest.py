@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,48 @@ pytest_plugins = sorted(
 )
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.hookimpl(wrapper=True)  # marks before pytest-xdist's hook reads them, order after pytest-django's sort
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    """Groups for ``make test``'s ``-n 2 --dist loadgroup``: the process-heavy tests (``-m slow``) are one group,
+    so they never run beside each other, and come first (the longest unit first, or one worker would finish
+    alone); the users of the costly ``big_sandbox`` share one worker and so one such sandbox; every other file is
+    a group of its own, as under ``--dist loadfile``. Without xdist nothing changes."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        if item.get_closest_marker("slow"):
+            group = "slow"
+        elif "big_sandbox" in getattr(item, "fixturenames", ()):
+            group = "big_sandbox"
+        else:
+            group = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    yield
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the order xdist hands out groups; one process keeps pytest-django's
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(names & {"transactional_db", "live_server"}) or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+
+
+@pytest.fixture(autouse=True)
+def _empty_database_cache_after_transactional_tests(request, django_db_blocker):
+    """A transactional test's flush empties the models' tables, not the database cache's: what the test cached
+    (the task chart's past days, ...) was read by the next tests of the same process. Emptied here too."""
+    yield
+    if _transactional(request.node):
+        from django.core.cache import caches
+        from django.core.cache.backends.db import DatabaseCache
+
+        if isinstance(caches["default"], DatabaseCache):  # a table of the test database (never a shared Redis)
+            with django_db_blocker.unblock():
+                caches["default"].clear()
 
 
 @pytest.fixture(scope="session", autouse=True)
