@@ -59,7 +59,7 @@ def page_messages(response: Any) -> list[str]:
 def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """Run ``handler`` on a free loopback port in a thread; yields the base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)  # shutdown() waits one poll
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
