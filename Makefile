@@ -4,9 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Django 6 wants Python 3.12+: take the newest Python found, falling back to python3 (Django 5.2 LTS).
 PYTHON ?= $(shell bash .ci/find-python)
-# PYTEST_WORKERS=2 make test runs pytest in two processes (pytest-xdist, one file per worker at a time; each
-# worker has its own test database, broker and sandbox: tests/isolation.py). Opt-in for now: see README.
-PYTEST_WORKERS ?= 1
+# pytest runs in PYTEST_WORKERS processes (pytest-xdist; each worker has its own test database, broker and
+# sandbox: tests/isolation.py). Groups (tests/conftest.py): one file at a time per worker, the -m slow tests one
+# after another on one worker. PYTEST_WORKERS=1 runs it in one process. See README.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck install install-dev migrate bootstrap bench clean
 
@@ -48,7 +49,7 @@ test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run >/dev/null || (echo "Missing migrations: run manage.py makemigrations" && exit 1)
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder) $(PYTEST_ARGS)
 
 typecheck: install-dev
 	$(BIN)/mypy
