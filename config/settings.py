@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from .env import env_bool, env_float, env_int, env_list, env_secret, env_str, private_file
 
@@ -301,6 +302,19 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("DASH_CELERY_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Two queues. Work someone waits for goes to INTERACTIVE_QUEUE: a webhook's drain (its sender was promised
+# "in Exact within seconds"), an Exact change fetch, the publish batches of webhook-fed tasks and of a user's
+# Retry click. Everything else (route reads, publish batches of runs, bulk retries, beat's jobs) goes to the
+# default queue, where a run may queue thousands of batches. A worker consumes both (``-Q interactive,celery``;
+# without ``-Q`` the same, from CELERY_TASK_QUEUES), and both transports (Redis, kombu's SQLAlchemy) take
+# turns between a worker's queues, so a drain waits for at most one backlog message per free slot, not for
+# the whole backlog. ``-Q interactive`` alone runs a worker for that queue only (README, "More workers").
+INTERACTIVE_QUEUE = "interactive"
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Each queue its own routing key: bound alike to the default exchange, every message would go to both.
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in (INTERACTIVE_QUEUE, CELERY_TASK_DEFAULT_QUEUE))
+CELERY_TASK_ROUTES = {name: {"queue": INTERACTIVE_QUEUE}
+                      for name in ("webhooks.tasks.drain_webhook", "exact_online.tasks.fetch_exact_changes")}
 
 # The beat table (one declarative list; each entry overridable from the environment).
 BEAT_SCHEDULE_TABLE = [

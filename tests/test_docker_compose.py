@@ -105,3 +105,13 @@ def test_the_image_holds_every_app_of_the_product():
         assert f"{top}*" in packaged, f"{top} is not installed by pip (pyproject packages.find.include)"
     for needed in ("manage.py", "pyproject.toml", "templates", "static", "config"):
         assert needed not in ignored and (ROOT / needed).exists()
+
+
+def test_the_worker_consumes_the_interactive_queue_beside_the_default_one():
+    """A webhook's drain goes to its own queue (config/settings.py): a worker that did not consume it would leave
+    every delivery Received until the sweep, and one consuming only it would never publish a run."""
+    from django.conf import settings
+
+    command = COMPOSE["services"]["worker"]["command"]
+    queues = next(arg.split("=", 1)[1] for arg in command if arg.startswith("--queues="))
+    assert queues.split(",") == [queue.name for queue in settings.CELERY_TASK_QUEUES]

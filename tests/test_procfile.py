@@ -34,3 +34,11 @@ def test_no_process_listens_on_every_interface_by_default():
         assert "0.0.0.0" not in _as_run(name), name
     sandbox = _as_run("sandbox")
     assert "--host" not in sandbox or "--host 127.0.0.1" in sandbox  # runsandbox defaults to 127.0.0.1
+
+
+def test_the_worker_consumes_the_interactive_queue_beside_the_default_one():
+    """``make run``'s worker takes webhook drains (the interactive queue) as well as everything else."""
+    from django.conf import settings
+
+    queues = _as_run("worker").split("--queues=", 1)[1].split()[0]
+    assert queues.split(",") == [queue.name for queue in settings.CELERY_TASK_QUEUES]

@@ -69,7 +69,7 @@ class FeedPart:
         insert_rows(Task, tasks, batch_size=Task.BULK_BATCH)
         self.chained.end_page()  # what the chain's storage steps stored, in the same transaction
         queue_publishing(route_run.pk, [task.pk for task in tasks if task.queued_at is not None],
-                         batch_size=self.route.batch_size, marked=True)
+                         batch_size=self.route.batch_size, marked=True, interactive=True)  # "within seconds"
         route_run.finish_if_done()
         for key, made in self.made:
             fed.task_ids.setdefault(key, []).extend(task.pk for task in made)

@@ -89,7 +89,8 @@ def retry_task(request: HttpRequest, pk: int) -> Any:
     task = get_for_user(request, Task, pk, write=True)
     if task.status not in Task.RETRYABLE:
         raise ApiProblem(409, f"Task {task.pk} is {task.get_status_display()}: nothing to retry.")
-    queued, _orphans = routing.requeue_tasks([task], message=f"Retry requested by {request.user} (API).")
+    queued, _orphans = routing.requeue_tasks([task], message=f"Retry requested by {request.user} (API).",
+                                          interactive=True)
     if not queued:
         raise ApiProblem(409, f"Task {task.pk} belongs to no route: it cannot be published.")
     task.refresh_from_db()

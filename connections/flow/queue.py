@@ -16,26 +16,31 @@ from ..models import Task
 __all__ = ["queue_publishing", "send_after_commit", "send_when_due"]
 
 
-def send_after_commit(task_name: str, *args: Any, countdown: float | None = None) -> None:
-    """Send the Celery task ``connections.tasks.<task_name>`` once the current transaction commits."""
+def send_after_commit(task_name: str, *args: Any, countdown: float | None = None, interactive: bool = False) -> None:
+    """Send the Celery task ``connections.tasks.<task_name>`` once the current transaction commits;
+    ``interactive`` sends it to the queue of work someone waits for (``settings.INTERACTIVE_QUEUE``)."""
     from .. import tasks
 
     task = getattr(tasks, task_name)
-    transaction.on_commit(partial(task.apply_async, args=args, countdown=countdown) if countdown
-                          else partial(task.delay, *args))
+    options: dict[str, Any] = {}
+    if countdown:
+        options["countdown"] = countdown
+    if interactive:
+        options["queue"] = settings.INTERACTIVE_QUEUE
+    transaction.on_commit(partial(task.apply_async, args=args, **options))
 
 
 def queue_publishing(route_run_id: int, task_ids: list[int], *, batch_size: int,
-                     countdown: float | None = None, marked: bool = False) -> int:
+                     countdown: float | None = None, marked: bool = False, interactive: bool = False) -> int:
     """Send ``task_ids`` to the workers in batches; marks them queued (``queued_at``) unless they were saved
-    so (``marked``); returns how many."""
+    so (``marked``); ``interactive`` for a webhook's tasks or a user's retry; returns how many."""
     size = max(1, batch_size)
     now = timezone.now()
     for start in range(0, len(task_ids), size):
         batch = task_ids[start:start + size]
         if not marked:
             Task.objects.filter(pk__in=batch).update(queued_at=now)
-        send_after_commit("publish_route_batch", route_run_id, batch, countdown=countdown)
+        send_after_commit("publish_route_batch", route_run_id, batch, countdown=countdown, interactive=interactive)
     return len(task_ids)
 
 

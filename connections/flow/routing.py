@@ -177,8 +177,9 @@ def queue_open_tasks(route_run: RouteRun, *, only_new: bool = False) -> int:
     return queue_publishing(route_run.pk, ids, batch_size=route_run.route.batch_size)
 
 
-def requeue_tasks(tasks: list[Task], *, message: str) -> tuple[int, int]:
+def requeue_tasks(tasks: list[Task], *, message: str, interactive: bool = False) -> tuple[int, int]:
     """A user's retry: put tasks back to Retry (due now) and queue them per run; returns (queued, without a route).
+    ``interactive`` when the user waits at the screen for the outcome (a Retry click), not a bulk job's chunk.
 
     A task whose run belongs to no route (a plain Incoming run) has nowhere to be published: left alone. Only
     ``pk`` and ``run_id`` of ``tasks`` are read; the move is one UPDATE (``Task.requeue_many``), however many.
@@ -192,7 +193,8 @@ def requeue_tasks(tasks: list[Task], *, message: str) -> tuple[int, int]:
             per_run.setdefault(by_run[run_id].pk, []).append(pk)
         routes = {rr.pk: rr.route for rr in by_run.values()}
         for route_run_id, ids in per_run.items():
-            queue_publishing(route_run_id, ids, batch_size=routes[route_run_id].batch_size, marked=True)
+            queue_publishing(route_run_id, ids, batch_size=routes[route_run_id].batch_size, marked=True,
+                             interactive=interactive)
     return sum(len(ids) for ids in per_run.values()), len(tasks) - len(routed)
 
 

@@ -181,7 +181,7 @@ def task_retry(request: HttpRequest, pk: int) -> HttpResponse:
     if task.status not in Task.RETRYABLE:
         messages.warning(request, f"Task {task.pk} is {task.get_status_display()}: nothing to retry.")
     else:
-        queued, _orphans = requeue_tasks([task], message=f"Retry requested by {request.user}.")
+        queued, _orphans = requeue_tasks([task], message=f"Retry requested by {request.user}.", interactive=True)
         if queued:
             messages.success(request, f"Task {task.pk} queued again.")
         else:
@@ -262,7 +262,8 @@ def task_edit_payload(request: HttpRequest, pk: int) -> HttpResponse:
             error = f"Not valid JSON: {exc}"
         else:
             task.edit_payload(edited, user=request.user)
-            queued, _ = requeue_tasks([task], message=f"Retry after edit requested by {request.user}.")
+            queued, _ = requeue_tasks([task], message=f"Retry after edit requested by {request.user}.",
+                                        interactive=True)
             messages.success(request, f"Payload of task {task.pk} saved" + (" and queued again." if queued else "."))
             return redirect("connections:task_detail", pk=task.pk)
     return render(request, "connections/tasks/edit_payload.html", {"task": task, "text": text, "error": error},
