@@ -1,7 +1,7 @@
 """Benchmark: 1,000 webhook deliveries from 8 concurrent senders to one hook, then with 200 bad signatures mixed in.
 
     .venv/bin/python bench/bench_webhooks.py [--deliveries 1000] [--bad 200] [--senders 8] [--server runserver|gunicorn]
-        [--no-worker]
+        [--no-worker] [--backlog N]
     .venv/bin/python bench/bench_webhooks.py --in-process 500   # the accept path alone: queries and CPU per request,
         # then the worker's drain of what it stored: how long its transactions hold SQLite's write lock
 
@@ -14,6 +14,9 @@ HMAC check feeds a route; each delivery carries one order. Prints, per run: requ
 endpoint's p50/p95/max response time, the seconds the senders took, deliveries stored, tasks created, lost
 (accepted but not stored or without its task) and how long the workers took to turn everything into tasks,
 the load average and the CPU time per request of the senders (this process) and of the web server's processes.
+``--backlog N`` first queues N publish batches of another route (one task each, to the same never-granted client,
+so each fails its task): a worker busy with a run's batches; the rows then say how long the hook's tasks took
+and how many backlog batches still waited when they were all made.
 Targets (issue 13): 1,000 in <= 10 s, 0 lost, p95 <= 50 ms; bad signatures: 0 processed, all counted,
 good p95 within 1.5x of the clean run.
 """
@@ -94,6 +97,25 @@ def setup() -> Any:
     return hook
 
 
+def queue_backlog(hook: Any, count: int) -> Any:
+    """``count`` publish batches of one task each, queued on the default queue as a run's batches are."""
+    from django.db import transaction
+
+    from connections.flow.queue import queue_publishing
+    from connections.models import Route, RouteRun, Run, Task, TriggerSource
+
+    outgoing = hook.routes.get().outgoing
+    route = Route.objects.create(name="backlog", outgoing=outgoing, batch_size=1)
+    with transaction.atomic():
+        run = Run.objects.create(trigger=TriggerSource.MANUAL, status=Run.Status.SUCCEEDED)
+        route_run = RouteRun.objects.create(route=route, run=run, trigger=TriggerSource.MANUAL,
+                                            status=RouteRun.Status.PUBLISHING)
+        tasks = Task.objects.bulk_create(Task(run=run, identifier=f"backlog-{i}", data={"Name": f"b{i}"})
+                                         for i in range(count))
+        queue_publishing(route_run.pk, [task.pk for task in tasks], batch_size=1)
+    return run
+
+
 def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -140,7 +162,7 @@ def tree_cpu_seconds(root: int) -> float:
 
 
 def run(label: str, url: str, hook: Any, good: int, bad: int, senders: int, *, wait: bool,
-        server_pid: int = 0) -> dict[str, Any]:
+        server_pid: int = 0, backlog: Any = None) -> dict[str, Any]:
     from connections.models import Task
     from webhooks.models import Delivery, Rejection
 
@@ -165,6 +187,7 @@ def run(label: str, url: str, hook: Any, good: int, bad: int, senders: int, *, w
     while wait and time.perf_counter() - started < 180 and tasks.count() < accepted:
         time.sleep(0.5)
     processing = time.perf_counter() - started
+    waiting = Task.objects.filter(run=backlog, status=Task.Status.NEW).count() if backlog is not None else 0
     stored = Delivery.objects.filter(webhook=hook).count() - stored_before
     return {
         "label": label, "sent": len(bodies), "statuses": statuses, "seconds": seconds,
@@ -175,6 +198,7 @@ def run(label: str, url: str, hook: Any, good: int, bad: int, senders: int, *, w
         "refused": sum(Rejection.objects.filter(webhook=hook, status=401).values_list("count", flat=True))
         - refused_before, "processing": processing, "load": load,
         "senders_cpu_ms": cpu_senders * 1000 / len(bodies), "server_cpu_ms": cpu_server * 1000 / len(bodies),
+        "backlog_waiting": waiting,
     }
 
 
@@ -288,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="runserver: as `make run` (Procfile); gunicorn: as the Dockerfile (3 sync workers)")
     parser.add_argument("--no-worker", action="store_true",
                         help="store only (no Celery worker): the endpoint alone, without the workers' writes")
+    parser.add_argument("--backlog", type=int, default=0, metavar="N",
+                        help="first queue N publish batches of another route (the default queue) for the worker")
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
                         help="only measure the accept path in this process (N requests), no server")
     args = parser.parse_args(argv)
@@ -309,14 +335,16 @@ def main(argv: list[str] | None = None) -> None:
     web = start(web_args, "web", env)
     worker = None if args.no_worker else start(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency=2", "--loglevel=WARNING",
-         "--without-mingle", "--without-gossip"], "worker", env)
+         "--without-mingle", "--without-gossip", "--queues=interactive,celery"], "worker", env)  # the Procfile's
     url = f"http://127.0.0.1:{port}{hook.hook_path}"
     try:
         wait_http(f"http://127.0.0.1:{port}/health")
         send_all(url, [(b'{"orders": []}', True)] * 20, 2)  # warm-up (not counted)
-        rows = [run("clean", url, hook, args.deliveries, 0, args.senders, wait=worker is not None, server_pid=web.pid),
+        backlog = queue_backlog(hook, args.backlog) if args.backlog else None
+        rows = [run("clean", url, hook, args.deliveries, 0, args.senders, wait=worker is not None, server_pid=web.pid,
+                    backlog=backlog),
                 run("bad sigs", url, hook, args.deliveries, args.bad, args.senders, wait=worker is not None,
-                    server_pid=web.pid)]
+                    server_pid=web.pid, backlog=backlog)]
     finally:
         stop(web)
         if worker is not None:
@@ -324,16 +352,18 @@ def main(argv: list[str] | None = None) -> None:
     workers = "no worker (store only)" if args.no_worker else "1 worker (concurrency 2)"
     server = {"runserver": "runserver (as make run)", "gunicorn": "gunicorn, 3 sync workers (the Dockerfile's)"}
     print(f"server: {server[args.server]}; {args.senders} senders; SQLite + SQLAlchemy broker; {workers}; DEBUG off; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+          + (f"; a backlog of {args.backlog} publish batches queued first" if args.backlog else ""))
     print(f"{'run':<9} {'sent':>5} {'202':>5} {'401':>5} {'send s':>7} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
           f"{'stored':>6} {'tasks':>6} {'lost':>5} {'bad tasks':>9} {'to tasks s':>10} {'load':>5} "
-          f"{'CPU ms/req: senders':>19} {'server':>6}")
+          f"{'CPU ms/req: senders':>19} {'server':>6} {'backlog left':>12}")
     for row in rows:
         print(f"{row['label']:<9} {row['sent']:>5} {row['statuses'].get(202, 0):>5} {row['statuses'].get(401, 0):>5} "
               f"{row['seconds']:>7.2f} {row['p50']:>7.1f} {row['p95']:>7.1f} {row['max']:>7.1f} {row['stored']:>6} "
               f"{row['tasks']:>6} "
               f"{row['lost']:>5} {row['bad_tasks']:>9} {row['processing']:>10.1f} "
-              f"{row['load']:>5.1f} {row['senders_cpu_ms']:>19.2f} {row['server_cpu_ms']:>6.2f}")
+              f"{row['load']:>5.1f} {row['senders_cpu_ms']:>19.2f} {row['server_cpu_ms']:>6.2f} "
+              f"{row['backlog_waiting']:>12}")
     clean, mixed = rows
     print(f"refused (counted) in the mixed run: {mixed['refused']}; good p95 mixed / clean: "
           f"{mixed['p95'] / clean['p95']:.2f}x")
