@@ -13,10 +13,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -164,7 +165,8 @@ class RedisQuotaStore(DjangoQuotaStore):
     division's key (retried when another process changed it meanwhile). What the headers said still goes to
     ``QuotaState`` too (the dashboard reads it there)."""
 
-    # The client's creation time keeps a recreated database (a test run) from inheriting an old client's count.
+    # The database's name and the client's creation time keep another database on the same Redis (a second
+    # deployment, a parallel test worker) or a recreated one (a test run) from sharing or inheriting a count.
     KEY = "dash:exact-quota:{client}:{division}"
 
     def __init__(self, client: HttpClient, redis: Any, config: LimiterSettings | None = None,
@@ -177,8 +179,9 @@ class RedisQuotaStore(DjangoQuotaStore):
 
     @staticmethod
     def key_of(client: HttpClient) -> str:
+        database = Path(str(connections[client._state.db or "default"].settings_dict["NAME"])).name
         created = getattr(client, "created_at", None)
-        return f"{client.pk}-{int(created.timestamp() * 1000) if created else 0}"
+        return f"{database}-{client.pk}-{int(created.timestamp() * 1000) if created else 0}"
 
     # While Redis cannot be reached (restarting, loading its data), nothing is sent: the work waits this long.
     UNREACHABLE_WAIT = 5.0

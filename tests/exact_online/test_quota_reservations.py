@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -152,3 +153,17 @@ def test_a_released_call_gives_its_slot_back(where):
     finally:
         if where == "redis":
             r.delete(key)
+
+
+@pytest.mark.django_db
+def test_the_redis_key_of_a_client_names_its_database():
+    """Two databases on one Redis (parallel test workers, a second deployment) each count their own client 1."""
+    client = HttpClient.objects.create(name="quota key", kind="exact_online", config={"base_url": "http://x"})
+    key = RedisQuotaStore.key_of(client)
+    assert key.startswith(f"{Path(str(connection.settings_dict['NAME'])).name}-{client.pk}-")
+    original = connection.settings_dict["NAME"]
+    connection.settings_dict["NAME"] = "another_database"
+    try:
+        assert RedisQuotaStore.key_of(client) != key
+    finally:
+        connection.settings_dict["NAME"] = original
