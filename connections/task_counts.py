@@ -27,7 +27,7 @@ from .models import Task
 
 __all__ = [
     "TaskCount", "capped_counts", "clear_estimates", "count_by_status", "count_cap", "estimate_by_status",
-    "estimate_rows",
+    "estimate_rows", "first_matches",
 ]
 
 ESTIMATE_SECONDS = 60.0
@@ -139,21 +139,42 @@ def _estimate_by_status(tasks: QuerySet[Task], statuses: list[str]) -> dict[str,
 
 
 def count_by_status(tasks: QuerySet[Task], statuses: list[str] | None = None, *,
-                    cap: int | None = None, lower_bounds: bool = False) -> dict[str, TaskCount]:
+                    cap: int | None = None, lower_bounds: bool = False,
+                    sample: list[str] | None = None) -> dict[str, TaskCount]:
     """How many of ``tasks`` are in each status (``statuses``, default all): exact up to ``cap``.
 
     One query first reads the statuses of at most ``cap + 1`` matching tasks: when that is all of them, every
     count is exact. Otherwise one query counts each status up to the cap and one ``EXPLAIN`` estimates those
     above it (three queries at most, whatever the number of statuses); with ``lower_bounds`` (a filter the
     planner cannot estimate per status, such as a text search) the first query's counts are shown as what they
-    are, lower bounds ("240+").
+    are, lower bounds ("240+"). ``sample``: the statuses of those first ``cap + 1`` tasks when the caller read
+    them already (``first_matches``), so the first query is not asked again.
     """
     cap = count_cap() if cap is None else cap
     wanted = statuses if statuses is not None else list(Task.Status.values)
-    scope = tasks.filter(status__in=wanted).order_by()
-    sample: dict[str, int] = {}
-    for status in scope.values_list("status", flat=True)[:cap + 1]:
-        sample[status] = sample.get(status, 0) + 1
+    if sample is None:
+        sample = list(tasks.filter(status__in=wanted).order_by().values_list("status", flat=True)[:cap + 1])
+    by_status: dict[str, int] = {}
+    for status in sample:
+        by_status[status] = by_status.get(status, 0) + 1
+    return _counts(tasks, wanted, cap, by_status, lower_bounds)
+
+
+def first_matches(tasks: QuerySet[Task], statuses: list[str] | None = None, *,
+                  cap: int | None = None) -> list[tuple[int, str]]:
+    """The newest ``cap + 1`` of ``tasks`` in ``statuses`` as (id, status), in the Tasks page's order.
+
+    For a text search one scan serves both the counts (``count_by_status(sample=...)``) and the first pages' ids:
+    a rare term's trigram scan is not run twice, and a common one stops after the cap's matches.
+    """
+    cap = count_cap() if cap is None else cap
+    wanted = statuses if statuses is not None else list(Task.Status.values)
+    return list(tasks.filter(status__in=wanted).order_by("-created_at", "-pk").values_list("pk", "status")[:cap + 1])
+
+
+def _counts(tasks: QuerySet[Task], wanted: list[str], cap: int, sample: dict[str, int],
+            lower_bounds: bool) -> dict[str, TaskCount]:
+    """The counts from the first matches' statuses: all exact, lower bounds, or capped counts and estimates."""
     if sum(sample.values()) <= cap:
         return {status: TaskCount(sample.get(status, 0)) for status in wanted}
     if lower_bounds:

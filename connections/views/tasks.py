@@ -25,7 +25,7 @@ from lib.json_input import parse_json
 from ..flow.bulk import start_bulk_retry
 from ..flow.routing import requeue_tasks, skip_task
 from ..models import Route, RouteRun, Task, TaskBulkRetry
-from ..task_counts import TaskCount, count_by_status
+from ..task_counts import TaskCount, count_by_status, first_matches
 from ..task_filters import FILTER_KEYS, filtered_tasks
 from ..transformers.diff import json_diff
 from ..waits import Waiting
@@ -68,8 +68,10 @@ class _KnownCountPaginator(Paginator):
 class _IdsFirst:
     """The rows of a page in two steps: its ids (an index-only scan, cheap even at page 500), then those rows."""
 
-    def __init__(self, tasks: QuerySet[Task], total: int) -> None:
-        self.tasks, self.total = tasks, total
+    def __init__(self, tasks: QuerySet[Task], total: int, known: list[int] | None = None,
+                 complete: bool = False) -> None:
+        # ``known``: the first ids in the page's order, read already (a text search's one scan); ``complete``: all.
+        self.tasks, self.total, self.known, self.complete = tasks, total, known, complete
 
     def count(self) -> int:
         return self.total
@@ -78,7 +80,12 @@ class _IdsFirst:
         return self.total
 
     def __getitem__(self, window: slice) -> list[Task]:
-        ids = list(self.tasks.values_list("pk", flat=True)[window])
+        if self.known is not None and (self.complete or (window.stop or 0) <= len(self.known)):
+            ids = self.known[window]
+        else:
+            ids = list(self.tasks.values_list("pk", flat=True)[window])
+        if not ids:
+            return []
         # The rows by primary key alone (the filter chose them already), with their route's name as one column:
         # no Run, RouteRun and Route built per row (a Run carries two JSON columns), no per-row lookups later.
         rows = {task.pk: task for task in Task.objects.filter(pk__in=ids).defer(*LIST_DEFERRED)
@@ -106,13 +113,18 @@ LIST_DEFERRED = ("data", "transformed", "request", "response", "log")
 def task_list(request: HttpRequest) -> HttpResponse:
     matching = filtered_tasks(request.GET)
     status = request.GET.get("status", "")
-    # Tasks per status of everything that matches, as a bar: exact up to the cap, estimated above it.
-    counts = count_by_status(matching, [status] if status in Task.Status.values else None,
-                             lower_bounds=bool(request.GET.get("q", "").strip()))
+    statuses = [status] if status in Task.Status.values else None
+    # Tasks per status of everything that matches, as a bar: exact up to the cap, estimated above it. A text search
+    # has no estimates, only what its first matches show: one scan of them in the page's order gives both.
+    first = first_matches(matching, statuses) if request.GET.get("q", "").strip() else None
+    counts = count_by_status(matching, statuses, lower_bounds=first is not None,
+                             sample=None if first is None else [s for _, s in first])
     by_status = {value: n for value, n in counts.items() if n}
     total = sum(by_status.values(), TaskCount(0))
     tasks = matching.order_by("-created_at", "-pk")
-    page = _KnownCountPaginator(_IdsFirst(tasks, total.value), 50, total=total.value).get_page(request.GET.get("page"))
+    rows = _IdsFirst(tasks, total.value, known=None if first is None else [pk for pk, _ in first],
+                     complete=total.exact)
+    page = _KnownCountPaginator(rows, 50, total=total.value).get_page(request.GET.get("page"))
     bar: list[dict[str, Any]] = [{"status": value, "label": label, "count": by_status[value],
                                   "percent": round(100 * by_status[value].value / (total.value or 1), 1)}
                                  for value, label in Task.Status.choices if by_status.get(value)]

@@ -70,3 +70,31 @@ def test_a_routes_page_asks_as_often_for_many_runs_as_for_few(viewer_client, mak
         make_run(route, 5, status=RouteRun.Status.SUCCEEDED)
     many, _ = _queries(viewer_client, url, {})
     assert many == few
+
+
+def test_a_text_search_pages_through_its_matches_in_order(viewer_client, make_route, make_run, settings):
+    """One scan gives a text search its counts and its pages: each page shows the next matches, newest first, none
+    twice, as far as the lower bound reaches."""
+    settings.TASK_COUNT_CAP = 7
+    _add_runs(make_route, make_run, routes=1, runs_per_route=2, tasks_per_run=40)  # 20 match "bestaat"
+    expected = list(Task.objects.filter(error__contains="bestaat").order_by("-created_at", "-pk")
+                    .values_list("pk", flat=True))
+    url = reverse("connections:task_list")
+    settings_per_page = 5
+    import connections.views.tasks as views
+
+    shown: list[int] = []
+    original = views._KnownCountPaginator.__init__
+
+    def small_pages(self, object_list, per_page, *, total):  # type: ignore[no-untyped-def]
+        original(self, object_list, settings_per_page, total=total)
+
+    views._KnownCountPaginator.__init__ = small_pages  # type: ignore[method-assign]
+    try:
+        for number in (1, 2):
+            response = viewer_client.get(url, {"q": "bestaat", "page": number})
+            shown += [task.pk for task in response.context["page"].object_list]
+        assert "8+" in response.content.decode()  # lower bound: the scan stopped after the cap's matches
+    finally:
+        views._KnownCountPaginator.__init__ = original  # type: ignore[method-assign]
+    assert len(expected) == 20 and shown == expected[:8]
