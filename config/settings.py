@@ -322,6 +322,8 @@ BEAT_SCHEDULE_TABLE = [
      "default": 15.0, "expires": 14},
     {"name": "repair stuck tasks", "task": "connections.tasks.repair_tasks",
      "env_key": "DASH_REPAIR_TASKS_EVERY", "default": 60.0, "expires": 55},
+    {"name": "count the dashboard chart's past days", "task": "connections.tasks.warm_task_chart",
+     "env_key": "DASH_TASK_CHART_EVERY", "default": 300.0, "expires": 290},
     {"name": "prune old tasks", "task": "connections.tasks.prune_tasks", "env_key": "DASH_PRUNE_TASKS_CRON",
      "default": "17 3 * * *", "expires": 3600},
     {"name": "keep idle Exact grants alive", "task": "clients.tasks.keep_alive", "env_key": "DASH_KEEPALIVE_CRON",

@@ -16,6 +16,7 @@ from django.db import InterfaceError, OperationalError
 
 from alerts.maintenance import route_window
 
+from . import overview
 from .flow import bulk, publish, routing
 from .flow.queue import send_after_commit, send_when_due
 from .flow.read import execute_incoming_run
@@ -30,6 +31,7 @@ __all__ = [
     "run_bulk_retry",
     "run_incoming",
     "run_scheduled_route",
+    "warm_task_chart",
 ]
 
 # The database busy, restarting or gone for a moment (a connection closed under us): the message is retried.
@@ -91,6 +93,11 @@ def run_scheduled_route(route_id: int) -> dict[str, Any]:
 @shared_task(ignore_result=True)
 def repair_tasks() -> dict[str, int]:
     return routing.repair()
+
+
+@shared_task(ignore_result=True)
+def warm_task_chart() -> int:
+    return overview.warm_task_chart()
 
 
 @shared_task(ignore_result=True)

@@ -83,3 +83,25 @@ def test_the_last_24_hours_are_counted_once_a_minute_and_only_route_tasks():
     assert tasks_last_24_hours()[Task.Status.FAILED] == 1  # the cached count, until it expires
     cache.delete(LAST_DAY_CACHE_KEY)
     assert tasks_last_24_hours()[Task.Status.FAILED] == 2
+
+
+@pytest.mark.django_db
+def test_closed_days_are_counted_by_the_beat_job_not_by_a_request():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from connections.overview import warm_task_chart
+    from connections.tasks import warm_task_chart as warm_task
+
+    run = _route_run()
+    old = Task.objects.create(status=Task.Status.FAILED, data={}, run=run)
+    Task.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    assert warm_task_chart() == 13
+    with CaptureQueriesContext(connection) as captured:
+        chart = task_chart_context()
+    counting = [q for q in captured.captured_queries if "connections_task" in q["sql"]]
+    assert len(counting) == 1 and chart["bars"][-3]["total"] == 1  # today's count only: the past came warm
+    Task.objects.filter(pk=old.pk).update(status=Task.Status.FINISHED)  # retried: the kept day is stale until...
+    assert [s["label"] for s in task_chart_context()["bars"][-3]["segments"]] == ["Failed"]
+    warm_task.apply()  # ...the beat job (a thin wrapper) counts the closed days again
+    assert [s["label"] for s in task_chart_context()["bars"][-3]["segments"]] == ["Finished"]
