@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import messages
@@ -84,22 +85,86 @@ class _IdsFirst:
             ids = self.known[window]
         else:
             ids = list(self.tasks.values_list("pk", flat=True)[window])
+        return _rows(ids)
+
+
+def _rows(ids: list[int]) -> list[Task]:
+    """The tasks ``ids`` in that order, with what each row shows."""
+    if not ids:
+        return []
+    # The rows by primary key alone (the filter chose them already), with their route's name as one column:
+    # no Run, RouteRun and Route built per row (a Run carries two JSON columns), no per-row lookups later.
+    rows = {task.pk: task for task in Task.objects.filter(pk__in=ids).defer(*LIST_DEFERRED)
+            .annotate(route_name=F("run__route_run__route__name"))}
+    # What each row shows, worked out once here rather than by a tag per cell (reverse() per link was a
+    # tenth of the page's CPU): its link, its status's colour and label.
+    prefix, _, suffix = reverse("connections:task_detail", args=[_URL_PLACEHOLDER]).partition(str(_URL_PLACEHOLDER))
+    labels = dict(Task.Status.choices)
+    for task in rows.values():
+        task.url = f"{prefix}{task.pk}{suffix}"  # type: ignore[attr-defined]
+        task.badge = badge_colour(task.status)  # type: ignore[attr-defined]
+        task.status_label = labels.get(task.status, task.status)  # type: ignore[attr-defined]
+    return [rows[pk] for pk in ids if pk in rows]
+
+
+PER_PAGE = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _cursor(task: Task) -> str:
+    """Where a row stands in the page's order (newest first), for a Next or Previous link: microseconds_id."""
+    return f"{(task.created_at - _EPOCH) // timedelta(microseconds=1)}_{task.pk}"
+
+
+def _parse_cursor(value: str) -> tuple[datetime, int] | None:
+    at, _, pk = value.partition("_")
+    try:
+        return _EPOCH + timedelta(microseconds=int(at)), int(pk)
+    except (ValueError, OverflowError):
+        return None
+
+
+class _SeekPage:
+    """A page found from the row before (``after``) or after it (``before``) rather than by OFFSET: page 500 costs
+    what page 2 does (an index range scan from the cursor). The number shown comes with the link."""
+
+    def __init__(self, rows: list[Task], number: int, has_previous: bool, has_next: bool, pages: int) -> None:
+        self.object_list, self.number = rows, number
+        self._previous, self._next = has_previous, has_next
+        self.paginator = SimpleNamespace(num_pages=max(pages, number))
+
+    def has_previous(self) -> bool:
+        return self._previous
+
+    def has_next(self) -> bool:
+        return self._next
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def _seek_page(tasks: QuerySet[Task], params: Any, pages: int) -> _SeekPage | None:
+    """The page a Next (``after``) or Previous (``before``) link names, or None without a usable cursor."""
+    after, before = _parse_cursor(params.get("after", "")), _parse_cursor(params.get("before", ""))
+    number = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 0
+    if not number or not (after or before):
+        return None
+    if after:
+        at, pk = after
+        ids = list(tasks.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk), created_at__lte=at)
+                   .values_list("pk", flat=True)[:PER_PAGE + 1])
         if not ids:
-            return []
-        # The rows by primary key alone (the filter chose them already), with their route's name as one column:
-        # no Run, RouteRun and Route built per row (a Run carries two JSON columns), no per-row lookups later.
-        rows = {task.pk: task for task in Task.objects.filter(pk__in=ids).defer(*LIST_DEFERRED)
-                .annotate(route_name=F("run__route_run__route__name"))}
-        # What each row shows, worked out once here rather than by a tag per cell (reverse() per link was a
-        # tenth of the page's CPU): its link, its status's colour and label.
-        prefix, _, suffix = reverse("connections:task_detail", args=[_URL_PLACEHOLDER]).partition(
-            str(_URL_PLACEHOLDER))
-        labels = dict(Task.Status.choices)
-        for task in rows.values():
-            task.url = f"{prefix}{task.pk}{suffix}"  # type: ignore[attr-defined]
-            task.badge = badge_colour(task.status)  # type: ignore[attr-defined]
-            task.status_label = labels.get(task.status, task.status)  # type: ignore[attr-defined]
-        return [rows[pk] for pk in ids if pk in rows]
+            return None
+        return _SeekPage(_rows(ids[:PER_PAGE]), number, number > 1, len(ids) > PER_PAGE, pages)
+    at, pk = before  # type: ignore[misc]
+    ids = list(tasks.filter(Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk), created_at__gte=at)
+               .order_by("created_at", "pk").values_list("pk", flat=True)[:PER_PAGE + 1])
+    if len(ids) <= PER_PAGE:  # back at the top: page 1 as it is now
+        return None
+    return _SeekPage(_rows(ids[:PER_PAGE][::-1]), max(number, 2), True, True, pages)
 
 
 _URL_PLACEHOLDER = 987654321987  # a task id no URL pattern confuses with anything else
@@ -124,7 +189,17 @@ def task_list(request: HttpRequest) -> HttpResponse:
     tasks = matching.order_by("-created_at", "-pk")
     rows = _IdsFirst(tasks, total.value, known=None if first is None else [pk for pk, _ in first],
                      complete=total.exact)
-    page = _KnownCountPaginator(rows, 50, total=total.value).get_page(request.GET.get("page"))
+    pages = _KnownCountPaginator(rows, PER_PAGE, total=total.value)
+    page = _seek_page(tasks, request.GET, pages.num_pages) or pages.get_page(request.GET.get("page"))
+    # Next and Previous name the row they continue from, so the next page is an index range scan (not OFFSET);
+    # a bare ?page=N still works (OFFSET over an index-only scan). Previous to page 1 is page 1 as it is now.
+    query = _filter_query(request.GET)
+    items = list(page.object_list)
+    links = {
+        "previous": (f"?{query}&page={page.number - 1}" + (f"&before={_cursor(items[0])}" if page.number > 2 else "")
+                     if page.has_previous() and items else ""),
+        "next": f"?{query}&page={page.number + 1}&after={_cursor(items[-1])}" if page.has_next() and items else "",
+    }
     bar: list[dict[str, Any]] = [{"status": value, "label": label, "count": by_status[value],
                                   "percent": round(100 * by_status[value].value / (total.value or 1), 1)}
                                  for value, label in Task.Status.choices if by_status.get(value)]
@@ -133,7 +208,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
         segment["offset"], offset = round(offset, 1), offset + segment["percent"]
     return render(request, "connections/tasks/list.html", {
         "page": page, "filters": {k: request.GET.get(k, "") for k in FILTER_KEYS},
-        "filter_query": _filter_query(request.GET), "routes": Route.objects.only("pk", "name"),
+        "filter_query": query, "links": links, "routes": Route.objects.only("pk", "name"),
         "statuses": Task.Status.choices, "can_edit": can_edit(request.user), "bar": bar,
         "bulk": bulk_counts(by_status), "total": total, "bulk_jobs": recent_bulk_jobs(),
     })

@@ -98,3 +98,45 @@ def test_a_text_search_pages_through_its_matches_in_order(viewer_client, make_ro
     finally:
         views._KnownCountPaginator.__init__ = original  # type: ignore[method-assign]
     assert len(expected) == 20 and shown == expected[:8]
+
+
+def test_next_and_previous_seek_from_a_row_and_a_bare_page_number_still_works(viewer_client, make_route, make_run,
+                                                                              settings, monkeypatch):
+    """Next names the last row shown (page N is an index range scan from it, not OFFSET); following Next through
+    the filtered list shows every task once, newest first, with the page numbers counting on; Previous comes back
+    to the same pages; ``?page=N`` on its own (old links) shows what it always did; a seek page asks no more."""
+    import html
+    import re
+
+    import connections.views.tasks as views
+
+    monkeypatch.setattr(views, "PER_PAGE", 5)
+    settings.TASK_COUNT_CAP = 20
+    route = _add_runs(make_route, make_run, routes=2, runs_per_route=2, tasks_per_run=24)[0]
+    Task.objects.update(created_at=Task.objects.order_by("pk").first().created_at)  # ties: the id decides
+    params = {"route": route.pk, "status": "failed"}
+    expected = list(Task.objects.filter(run__route_run__route=route, status="failed")
+                    .order_by("-created_at", "-pk").values_list("pk", flat=True))
+    url = reverse("connections:task_list")
+
+    def visit(link: str) -> tuple[list[int], dict[str, str], int, str]:
+        with CaptureQueriesContext(connection) as captured:
+            response = viewer_client.get(url + html.unescape(link))
+        page = response.content.decode()
+        found = {name: html.unescape(href) for href, name in re.findall(r'href="(\?[^"]*)">(Previous|Next)<', page)}
+        return [t.pk for t in response.context["page"].object_list], found, len(captured), page
+
+    shown, links, first_queries, page = visit("?" + "&".join(f"{k}={v}" for k, v in params.items()))
+    pages = [shown]
+    while "Next" in links:
+        assert "after=" in links["Next"] and f"route={route.pk}" in links["Next"]
+        shown, links, queries, page = visit(links["Next"])
+        assert f"Page {len(pages) + 1} of" in page and queries <= first_queries
+        pages.append(shown)
+    assert [pk for page_ids in pages for pk in page_ids] == expected and len(pages) == 3  # 12 failed, 5 a page
+    back, links, _, page = visit(links["Previous"])
+    assert back == pages[1] and "Page 2 of" in page
+    back, _, _, page = visit(links["Previous"])
+    assert back == pages[0] and "Page 1 of" in page
+    bare, _, _, page = visit(f"?route={route.pk}&status=failed&page=2")
+    assert bare == pages[1] and "Page 2 of" in page
