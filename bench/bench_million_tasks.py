@@ -252,6 +252,31 @@ def profile(client: Any, url: str, top: int = 40) -> str:
     return out.getvalue()
 
 
+def chart_off_the_request(client: Any, requests: int) -> None:
+    """What the dashboard's chart costs off the request: the beat job counting the 13 closed days again, and a
+    request just after midnight (only the day that ended is missing from the cache)."""
+    from django.core.cache import cache
+
+    from connections.overview import _day_key, chart_days, warm_task_chart
+
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        warm_task_chart()
+        timings.append((time.perf_counter() - started) * 1000)
+    yesterday = chart_days()[-2]
+    after_midnight = []
+    for _ in range(requests):
+        cache.delete(_day_key(yesterday))
+        started = time.perf_counter()
+        client.get("/")
+        after_midnight.append((time.perf_counter() - started) * 1000)
+    after_midnight.sort()
+    print(f"dashboard chart: beat job (13 closed days counted) median {statistics.median(timings):.0f} ms; "
+          f"a request after midnight (1 day counted) p50 {statistics.median(after_midnight):.0f} ms, "
+          f"p95 {after_midnight[max(0, round(0.95 * len(after_midnight)) - 1)]:.0f} ms")
+
+
 def next_link(client: Any, url: str) -> str:
     """The page's Next link (it names the last row shown: the next page seeks from it instead of an OFFSET)."""
     import html
@@ -319,6 +344,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:<24} {row['status']:>6} {row['p50']:>7.0f} {row['p95']:>7.0f} {row['sql']:>7.0f} "
               f"{row['cpu']:>7.0f} {row['queries']:>7} {sum(p['ms'] for p in plans):>7.1f} "
               f"{sum(p['buffers'] for p in plans):>8,} {verdict:>6}", flush=True)
+    if not args.only or any(o in "dashboard" for o in args.only):
+        chart_off_the_request(client, args.requests)
     print("\nSQL p50: time the request waited for its queries; CPU p50: this process's CPU per request (Python, "
           "templates); EXPLAIN: the sum of PostgreSQL's own execution times (EXPLAIN ANALYZE) of the page's queries; "
           "buffers: 8 kB pages they touched")
