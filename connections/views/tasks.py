@@ -146,6 +146,19 @@ class _SeekPage:
         return self.number + 1
 
 
+def _page_links(query: str, page: Any) -> dict[str, str]:
+    """Next and Previous name the row they continue from, so the next page is an index range scan (not OFFSET);
+    a bare ?page=N still works (OFFSET over an index-only scan). Previous to page 1 is page 1 as it is now."""
+    items = list(page.object_list)
+    if not items:
+        return {"previous": "", "next": ""}
+    before = f"&before={_cursor(items[0])}" if page.number > 2 else ""
+    return {
+        "previous": f"?{query}&page={page.number - 1}{before}" if page.has_previous() else "",
+        "next": f"?{query}&page={page.number + 1}&after={_cursor(items[-1])}" if page.has_next() else "",
+    }
+
+
 def _seek_page(tasks: QuerySet[Task], params: Any, pages: int) -> _SeekPage | None:
     """The page a Next (``after``) or Previous (``before``) link names, or None without a usable cursor."""
     after, before = _parse_cursor(params.get("after", "")), _parse_cursor(params.get("before", ""))
@@ -191,15 +204,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
                      complete=total.exact)
     pages = _KnownCountPaginator(rows, PER_PAGE, total=total.value)
     page = _seek_page(tasks, request.GET, pages.num_pages) or pages.get_page(request.GET.get("page"))
-    # Next and Previous name the row they continue from, so the next page is an index range scan (not OFFSET);
-    # a bare ?page=N still works (OFFSET over an index-only scan). Previous to page 1 is page 1 as it is now.
     query = _filter_query(request.GET)
-    items = list(page.object_list)
-    links = {
-        "previous": (f"?{query}&page={page.number - 1}" + (f"&before={_cursor(items[0])}" if page.number > 2 else "")
-                     if page.has_previous() and items else ""),
-        "next": f"?{query}&page={page.number + 1}&after={_cursor(items[-1])}" if page.has_next() and items else "",
-    }
     bar: list[dict[str, Any]] = [{"status": value, "label": label, "count": by_status[value],
                                   "percent": round(100 * by_status[value].value / (total.value or 1), 1)}
                                  for value, label in Task.Status.choices if by_status.get(value)]
@@ -208,7 +213,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
         segment["offset"], offset = round(offset, 1), offset + segment["percent"]
     return render(request, "connections/tasks/list.html", {
         "page": page, "filters": {k: request.GET.get(k, "") for k in FILTER_KEYS},
-        "filter_query": query, "links": links, "routes": Route.objects.only("pk", "name"),
+        "filter_query": query, "links": _page_links(query, page), "routes": Route.objects.only("pk", "name"),
         "statuses": Task.Status.choices, "can_edit": can_edit(request.user), "bar": bar,
         "bulk": bulk_counts(by_status), "total": total, "bulk_jobs": recent_bulk_jobs(),
     })
