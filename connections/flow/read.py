@@ -25,14 +25,18 @@ steps look a page's keys up at once) and writes what they stored inside the tran
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from django.db import reset_queries, transaction
+from django.db import connections, reset_queries, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,10 +45,11 @@ from connections.subscribers import Page, ReadError, RequestHook, ResumePoint, S
 from connections.waits import WaitUntil, until_text
 from lib.rows import insert_rows, new_rows
 
-__all__ = ["RunLogHandler", "Skip", "TransformHook", "execute_incoming_run", "request_hook_for", "subscriber_for",
-           "tasks_for"]
+__all__ = ["RunLogHandler", "Skip", "TransformHook", "execute_incoming_run", "read_ahead", "request_hook_for",
+           "subscriber_for", "tasks_for"]
 
 logger = logging.getLogger(__name__)  # its lines (and a subscriber's, logging here) go into the run's log
+P = TypeVar("P")
 
 # A running run whose heartbeat (written with every page) is older than this lost its worker: a redelivered
 # task takes it over and continues at the next page. Longer than the HTTP layer's longest wait for a 429.
@@ -231,6 +236,60 @@ def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: Transfor
         setattr(run, name, getattr(run, name) + n)
 
 
+def read_ahead(pages: Iterator[P], *, in_thread: bool | None = None) -> Generator[P]:
+    """``pages``, the next one fetched in a thread while the caller transforms and saves this one.
+
+    Fetching a page is mostly waiting for the other system, which the reader's CPU can use meanwhile. At most
+    one page is fetched ahead, and only once the caller asked for the one before it: a read that stops (an
+    error, a wait) has spent at most one call it does not save, and the checkpoint reads that page again.
+    Inside a transaction (tests, a caller's atomic block) or on SQLite, the pages are fetched here, one after
+    the other: another thread's connection would not see that transaction, and SQLite has one writer.
+    ``in_thread`` decides it instead (tests).
+    """
+    if in_thread is None:
+        connection = transaction.get_connection()
+        in_thread = not connection.in_atomic_block and connection.vendor != "sqlite"
+    if not in_thread:
+        yield from pages
+        return
+    asks: queue.SimpleQueue[bool] = queue.SimpleQueue()  # True: fetch the next page; False: stop
+    answers: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()  # ("page", P) | ("error", exc) | ("end", _)
+
+    def fetch() -> None:
+        try:
+            while asks.get():
+                try:
+                    page = next(pages)
+                except StopIteration:
+                    answers.put(("end", None))
+                    return
+                except BaseException as exc:  # raised again in the caller's thread
+                    answers.put(("error", exc))
+                    return
+                answers.put(("page", page))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:  # the subscriber's own clean-up runs in the thread that ran it
+                close()
+            connections.close_all()  # this thread's database connection
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(fetch,), name="read-ahead", daemon=True)
+    thread.start()
+    asks.put(True)
+    try:
+        while True:
+            kind, value = answers.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            asks.put(True)  # the next page is fetched while this one is saved
+            yield value
+    finally:
+        asks.put(False)
+        thread.join()
+
+
 def _read_division(run: Run, subscriber: Subscriber, division: int | None, *, request_hook: RequestHook | None,
                    transform: TransformHook | None, on_page: PageHook | None, queue: QueueHook | None) -> None:
     key = str(division if division is not None else 0)
@@ -244,14 +303,16 @@ def _read_division(run: Run, subscriber: Subscriber, division: int | None, *, re
     stored = IncomingCursor.objects.filter(incoming_id=subscriber.incoming.pk, division=int(key)).first()
     cursor = stored.as_dict() if stored else None
     records = 0
-    for page in subscriber.read(division, resume=resume, cursor=cursor, request_hook=request_hook):
-        _save_page(run, subscriber, page, transform, queue)
-        reset_queries()  # with DEBUG on, Django keeps every query's SQL: memory must stay flat per page
-        records += len(page.entities)
-        logger.info("Division %s: page %d, %d records%s", key, page.number, len(page.entities),
-                    f" ({page.dropped} already read at the cursor)" if page.dropped else "")
-        if on_page is not None:
-            on_page(run, page)
+    pages = subscriber.read(division, resume=resume, cursor=cursor, request_hook=request_hook)
+    with closing(read_ahead(pages)) as ahead:  # closed at once when saving fails: its thread ends now
+        for page in ahead:
+            _save_page(run, subscriber, page, transform, queue)
+            reset_queries()  # with DEBUG on, Django keeps every query's SQL: memory must stay flat per page
+            records += len(page.entities)
+            logger.info("Division %s: page %d, %d records%s", key, page.number, len(page.entities),
+                        f" ({page.dropped} already read at the cursor)" if page.dropped else "")
+            if on_page is not None:
+                on_page(run, page)
     if not run.checkpoint.get(key, {}).get("done"):
         # The subscriber ended without a page (nothing to read): the division is complete.
         run.checkpoint[key] = {**run.checkpoint.get(key, {}), "next_url": None, "done": True}

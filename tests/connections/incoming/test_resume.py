@@ -20,6 +20,11 @@ class WorkerDied(Exception):
     pass
 
 
+# Exact breaks once page 3 is saved: the next page it is asked for fails. That is page 4, or page 5 when page 4
+# was fetched already while page 3 was being saved (the reader reads one page ahead, ``read_ahead``).
+FAILED_AFTER_3 = (3, 4)
+
+
 def all_identifiers(*runs: Run) -> list[str]:
     return list(Task.objects.filter(run__in=runs).values_list("identifier", flat=True))
 
@@ -69,7 +74,7 @@ def test_a_bad_page_fails_the_run_with_the_error_and_resume_continues(exact_clie
     finally:
         big_sandbox.clear_faults()
     assert failed.status == Run.Status.FAILED and failed.error and message in failed.error
-    assert failed.pages == 3 and failed.can_resume
+    assert failed.pages in FAILED_AFTER_3 and failed.can_resume
     assert failed.log_entries.filter(level__gte=40).exists()
     settings.OUTBOUND_TIMEOUT = 30.0
     done = execute_incoming_run(failed.resume().pk)
@@ -100,11 +105,11 @@ def test_a_page_exact_does_not_answer_waits_and_the_same_run_reads_on(exact_clie
     assert waiting.status == Run.Status.QUEUED and not waiting.error
     assert waiting.wait_reason.startswith("Exact Online ") and f"division {DIVISION}" in waiting.wait_reason
     assert 25 <= (waiting.waiting_until - timezone.now()).total_seconds() <= 37  # the outage wait, jittered
-    assert waiting.pages == 3
+    assert waiting.pages in FAILED_AFTER_3
     settings.OUTBOUND_TIMEOUT = 30.0
     done = execute_incoming_run(waiting.pk)  # what the broker's countdown sends once the wait is over
     assert done.status == Run.Status.SUCCEEDED, done.error
-    assert done.log_entries.filter(message__contains="at page 4").exists()
+    assert done.log_entries.filter(message__contains=f"at page {waiting.pages + 1}").exists()
     ids = all_identifiers(done)
     assert len(ids) == len(set(ids)) == int(api_for(exact_client).get("crm/Accounts/$count", division=DIVISION))
 
