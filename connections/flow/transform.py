@@ -175,7 +175,8 @@ class RouteChain:
         for name, chain in self.chains:
             produced: list[Any] = []
             budget.new_stage()
-            for item in entities:
+            last = len(entities) - 1
+            for position, item in enumerate(entities):
                 try:
                     result = chain.run(item, context, trace=False, budget=budget)
                 except TransformError as exc:
@@ -186,7 +187,8 @@ class RouteChain:
                     return ChainOutcome(error=f"Transformer {name}: {wait.reason} until {until_text(wait.until)}",
                                         retryable=True)
                 produced.extend(result.entities)
-                budget.keep(result.entities)
+                if position < last:  # the stage's next items count what this one made (the next stage starts anew)
+                    budget.keep(result.entities)
                 deferred.extend(result.deferred)
                 if not result.entities and len(entities) == 1:
                     return ChainOutcome(skipped_reason=f"{name}: {result.skipped_reason or 'skipped'}")

@@ -6,7 +6,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connections.transformers import Context, InMemoryStorage, ServiceError, TransformError, run_chain, validate_chain
+from connections.transformers import (
+    Context,
+    InMemoryStorage,
+    ServiceError,
+    TransformError,
+    compile_chain,
+    paths,
+    run_chain,
+    validate_chain,
+)
+from connections.transformers.chain import RunState, run_steps
+from connections.transformers.limits import Budget
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 
@@ -194,3 +205,50 @@ def test_arbitrary_chain_json_is_refused_with_reasons_never_crashes(chain, entit
         assert str(exc)
     else:
         assert not errors, "an invalid chain must never run"
+
+
+def _outcome(chain, entity, *, planned: bool):
+    """What a run makes (entities, skips, deferred writes, storage after it) or the error it raises; ``planned``:
+    the compiled plan the reader uses, else the step-by-step interpreter (``run_steps``)."""
+    storage = InMemoryStorage()
+    context = Context(storage=storage, lookup=flaky_lookup)
+    compiled = compile_chain(chain)
+    try:
+        if planned:
+            result = run_chain(compiled, entity, context, trace=False)
+            made = (result.entities, result.skipped, result.deferred)
+        else:
+            run = RunState(context=context, tracing=False, budget=Budget())
+            made = (run_steps(compiled.steps, [paths.clone(entity)], run), run.skipped, run.deferred)
+    except TransformError as exc:
+        return ("error", type(exc), str(exc), exc.step_index, exc.location, exc.path, exc.retryable)
+    stored = {key: (entry.value, entry.content_hash) for key, entry in storage.data.items()}
+    return ("made", made, storage.writes, stored)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(chain=CHAINS, entity=JSON, disabled=st.lists(st.booleans(), max_size=6))
+def test_the_compiled_plan_gives_what_the_step_by_step_run_gives(chain, entity, disabled):
+    chain = [{**step, "disabled": off} for step, off in zip(chain, disabled + [False] * len(chain), strict=False)]
+    assert _outcome(chain, entity, planned=True) == _outcome(chain, entity, planned=False)
+
+
+def test_the_compiled_plan_on_a_page_of_accounts_with_errors_skips_and_disabled_steps():
+    chain = [
+        {"type": "filter", "params": {"condition": "Blocked == `false`", "reason": "blocked &{Code}"}},
+        {"type": "cast", "params": {"path": "Modified", "to": "date"}},  # fails on the entity without a date
+        {"type": "set_value", "params": {"path": "x", "value": 1}, "disabled": True},
+        {"type": "split", "params": {"path": "Lines"}},  # run_list of its own: several entities on
+        {"type": "set_value", "params": {"path": "ref", "template": "R-&{Code}"}},
+        {"type": "skip_unchanged", "params": {"store": "h", "key": "&{Code}"}},
+    ]
+    page = [
+        {"Code": "1", "Blocked": False, "Modified": "/Date(1774755000000)/", "Lines": [{"n": 1}, {"n": 2}]},
+        {"Code": "2", "Blocked": True, "Modified": "/Date(1774755000000)/", "Lines": [{"n": 1}]},
+        {"Code": "3", "Blocked": False, "Modified": "not a date", "Lines": [{"n": 1}]},
+        {"Code": "4", "Blocked": False, "Modified": None, "Lines": []},
+        {"Code": "5", "Blocked": False, "Modified": "/Date(1774755000000)/", "Lines": "one"},
+    ]
+    outcomes = [_outcome(chain, entity, planned=True) for entity in page]
+    assert outcomes == [_outcome(chain, entity, planned=False) for entity in page]
+    assert {outcome[0] for outcome in outcomes} == {"made", "error"}
