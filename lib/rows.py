@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from django.db import connections, models, router
@@ -96,7 +97,9 @@ def insert_rows(model: type[M], rows: Sequence[M], *, batch_size: int = 500) -> 
     pk = meta.pk
     assert pk is not None
     fields = [field for field in meta.concrete_fields if field is not pk]
-    prepared = [(field, _preparer(field, connection)) for field in fields]
+    # The value as the ORM saves it: a field whose pre_save is Field's own just reads the attribute.
+    prepared = [(attrgetter(field.attname) if type(field).pre_save is models.Field.pre_save
+                 else partial(field.pre_save, add=True), _preparer(field, connection)) for field in fields]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(column)) for column in [pk.column, *(field.column for field in fields)])
     with connection.cursor() as cursor:
@@ -105,7 +108,7 @@ def insert_rows(model: type[M], rows: Sequence[M], *, batch_size: int = 500) -> 
         ids = [row[0] for row in cursor.fetchall()]
         with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
             for obj, pk_value in zip(rows, ids, strict=True):
-                copy.write_row([pk_value, *(prepare(field.pre_save(obj, True)) for field, prepare in prepared)])
+                copy.write_row([pk_value, *[prepare(value(obj)) for value, prepare in prepared]])
     for obj, pk_value in zip(rows, ids, strict=True):
         obj.pk = pk_value
         obj._state.adding = False
