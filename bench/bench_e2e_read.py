@@ -7,7 +7,8 @@ Starts its own sandbox (minutely limit lifted, as the other benchmarks do) with 
 Accounts, and a PostgreSQL database of its own (dropped and made again). A route reads them (the automatic
 endpoint), runs the 8-step chain of ``bench_transformers`` on each and writes the tasks, page by page, as a
 worker's ``read_route`` does (publishing is left out: it is what ``bench_upsert_calls`` measures). Prints
-entities per second against the 5,000 target, and the API calls. ``--no-store`` swaps the
+entities per second against the 5,000 target, the API calls, and the CPU time per entity of the reader, its
+PostgreSQL backend and the sandbox (what a loaded machine does not change much). ``--no-store`` swaps the
 chain's ``skip_unchanged`` step (a store look-up per entity) for a pure step, to show what that costs.
 """
 
@@ -76,9 +77,13 @@ def main(argv: list[str] | None = None) -> None:
         route = Route.objects.create(name="bench e2e", incoming=incoming, outgoing=outgoing)
         route.set_transformers([chain])
         route_run = routing.start_route_run(route, enqueue=False)
+        backend = _backend_pid()
+        before = (time.process_time(), _cpu_seconds(backend), _tree_cpu_seconds(box.process.pid))
         started = time.perf_counter()
         routing.read_route_run(route_run)
         seconds = time.perf_counter() - started
+        after = (time.process_time(), _cpu_seconds(backend), _tree_cpu_seconds(box.process.pid))
+        load = os.getloadavg()
         route_run.refresh_from_db()
         run = route_run.run
         assert run is not None
@@ -91,6 +96,38 @@ def main(argv: list[str] | None = None) -> None:
           f"{'target':>7}")
     print(f"{args.accounts:>9} {run.entities_read:>8} {tasks:>8} {run.api_calls:>9} {seconds:>8.1f} {rate:>10.0f} "
           f"{'ok' if rate >= 5000 else 'UNDER':>7}")
+    reader, database, sandbox = (1e6 * (b - a) / max(run.entities_read, 1) for a, b in zip(before, after, strict=True))
+    print(f"CPU per entity (load-independent): reader {reader:.0f} µs (both threads), its PostgreSQL backend "
+          f"{database:.0f} µs, sandbox {sandbox:.0f} µs; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (Linux /proc); 0 where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU of ``pid`` and its children (the sandbox's server may fork)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] == str(pid):
+                children.append(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue
+    return _cpu_seconds(pid) + sum(_cpu_seconds(child) for child in children)
 
 
 if __name__ == "__main__":
