@@ -12,6 +12,7 @@ value the long way was most of the time of a COPY.
 
 from __future__ import annotations
 
+import inspect
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,6 +23,9 @@ from typing import Any, TypeVar
 
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.signals import post_init, pre_init
 
 __all__ = ["insert_rows", "new_rows"]
 
@@ -42,6 +46,9 @@ def new_rows(model: type[M]) -> Callable[..., M]:
         else:
             fixed.append(field.get_default())
 
+    attnames = [field.attname for field in fields]
+    direct = _values_go_to_dict(model, fields)
+
     def make(**values: Any) -> M:
         row = fixed.copy()
         for position, default in per_row:
@@ -51,9 +58,27 @@ def new_rows(model: type[M]) -> Callable[..., M]:
                 row[index[name]] = value
             except KeyError:
                 raise TypeError(f"{model.__name__} has no field attribute {name!r}") from None
-        return model(*row)
+        if not direct or pre_init.receivers or post_init.receivers:
+            return model(*row)
+        # What Model.__init__ makes of positional values when nothing listens to its signals, without its
+        # per-field loop and signal sends (most of the time of building a page's tasks).
+        obj = model.__new__(model)
+        obj._state = ModelState()
+        obj.__dict__.update(zip(attnames, row, strict=True))
+        return obj
 
     return make
+
+
+def _values_go_to_dict(model: type[models.Model], fields: list[models.Field[Any, Any]]) -> bool:
+    """Whether ``Model.__init__`` puts every field's value in the instance's ``__dict__`` as it is: no field
+    attribute has a setter of its own (a foreign key id's only forgets a cached related object, which a new
+    instance does not have)."""
+    for field in fields:
+        descriptor = inspect.getattr_static(model, field.attname, None)
+        if hasattr(type(descriptor), "__set__") and type(descriptor) is not ForeignKeyDeferredAttribute:
+            return False
+    return True
 
 
 # Django's own field classes, and the values whose preparation for PostgreSQL is the value itself.

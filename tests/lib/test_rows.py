@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models.signals import post_init
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
@@ -42,6 +43,26 @@ def test_built_rows_equal_keyword_built_ones(run):
     assert make().created_at > AT
     with pytest.raises(TypeError, match="no field attribute 'run'"):
         make(run=run)
+
+
+def test_built_rows_have_what_model_init_gives_them_and_listeners_still_hear_of_them(run):
+    make = new_rows(Task)
+    fast = make(run_id=run.pk, **_values(run, 2))
+    slow = Task(run_id=run.pk, **_values(run, 2))
+    state = {key: value for key, value in slow.__dict__.items() if key != "_state"}
+    assert {key: value for key, value in fast.__dict__.items() if key != "_state"} == state
+    assert (fast._state.adding, fast._state.db) == (True, None)
+    heard: list[Task] = []
+
+    def listener(sender, instance, **kwargs):
+        heard.append(instance)
+
+    post_init.connect(listener, sender=Task)
+    try:
+        built = make(run_id=run.pk)
+    finally:
+        post_init.disconnect(listener, sender=Task)
+    assert heard == [built] and built.run_id == run.pk
 
 
 def test_insert_rows_stores_every_field_and_sets_the_ids(run):
