@@ -6,8 +6,8 @@ every field's default filled in), several times faster than ``Model(**kwargs)``,
 instances get their ``pk`` as after ``bulk_create``); other databases use ``bulk_create``. Values are
 prepared as an INSERT prepares them (each field's ``get_db_prep_save``), except where that is known to hand
 the value on unchanged (``None``, a ``str`` for a text field, an ``int`` for an integer or a foreign key, an
-aware datetime..., in Django's own field classes) or to be ``json.dumps`` (a ``JSONField``): preparing every
-value the long way was most of the time of a COPY.
+aware datetime..., in Django's own field classes) or to be JSON text (a ``JSONField``; orjson where it has no
+encoder of its own): preparing every value the long way was most of the time of a COPY.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar
 
+import orjson
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.base import ModelState
@@ -92,9 +93,27 @@ _PLAIN: dict[type[Any], tuple[type[Any], ...]] = {
 }
 
 
+# Types json.dumps refuses or writes its own way (dates, dataclasses, subclasses) go to json.dumps, as before.
+_AS_JSON_DUMPS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _dumps(value: Any) -> str | None:
+    """JSON for a ``JSONField`` without an encoder: the same document as ``json.dumps`` (PostgreSQL stores the
+    same jsonb), made by orjson several times faster; what orjson refuses (keys that are not text, integers over
+    64 bits, surrogates, the types above) goes through ``json.dumps``. None is NULL."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, option=_AS_JSON_DUMPS).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value)
+
+
 def _preparer(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Callable[[Any], Any]:
     prepare = partial(field.get_db_prep_save, connection=connection)
     if type(field) is models.JSONField:  # what Jsonb would send: json.dumps with the field's encoder; None is NULL
+        if field.encoder is None:
+            return _dumps
         dumps = partial(json.dumps, cls=field.encoder)
         return lambda value: dumps(value) if value is not None else None
     kinds = _PLAIN.get(type(field))

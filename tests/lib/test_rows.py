@@ -3,6 +3,8 @@ stores them as ``bulk_create`` would (COPY on PostgreSQL), giving each its id.""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.db.models.signals import post_init
@@ -10,7 +12,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from connections.models import Incoming, Run, Task
-from lib.rows import insert_rows, new_rows
+from lib.rows import _dumps, insert_rows, new_rows
 
 pytestmark = pytest.mark.django_db
 AT = timezone.now()
@@ -81,3 +83,19 @@ def test_insert_rows_stores_every_field_and_sets_the_ids(run):
     if connection.vendor == "postgresql":
         assert Task.objects.get(identifier="after").pk > max(row.pk for row in rows)
     insert_rows(Task, [])
+
+
+@pytest.mark.parametrize("value", [
+    {"Name": "Jansen \"&\" Zn\t\\ ü\n\u2028", "n": [1, -0.0, 1e16, 1.5e-7, 2**63 - 1, None, True, False]},
+    {1: "a key that is not text"}, {"big": 2**70}, ["\ud800"], {"when": AT}, "plain", 0, [],
+], ids=["text-and-numbers", "int-key", "big-int", "surrogate", "datetime", "str", "int", "list"])
+def test_json_for_copy_is_the_document_json_dumps_makes(value):
+    try:
+        expected = json.dumps(value)
+    except TypeError:
+        with pytest.raises(TypeError):
+            _dumps(value)
+        return
+    made = _dumps(value)
+    assert made is not None and json.loads(made) == json.loads(expected)
+    assert _dumps(None) is None
