@@ -40,9 +40,10 @@ class PagesSubscriber:
 def sent(monkeypatch) -> list[tuple[int, list[int]]]:
     calls: list[tuple[int, list[int]]] = []
 
-    class Recorder:
+    class Recorder:  # the messages are sent with apply_async (a queue or a countdown among the options)
         @staticmethod
-        def delay(route_run_id: int, ids: list[int]) -> None:
+        def apply_async(args: tuple[int, list[int]], **options: Any) -> None:
+            route_run_id, ids = args
             calls.append((route_run_id, list(ids)))
 
     monkeypatch.setattr(celery_tasks, "publish_route_batch", Recorder)
