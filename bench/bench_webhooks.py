@@ -1,18 +1,18 @@
 """Benchmark: 1,000 webhook deliveries from 8 concurrent senders to one hook, then with 200 bad signatures mixed in.
 
-    .venv/bin/python bench/bench_webhooks.py [--deliveries 1000] [--bad 200] [--senders 8] [--server runserver|gunicorn]
+    .venv/bin/python bench/bench_webhooks.py [--deliveries 1000] [--bad 200] [--senders 8] [--server gunicorn|runserver]
         [--no-worker] [--backlog N]
     .venv/bin/python bench/bench_webhooks.py --in-process 500   # the accept path alone: queries and CPU per request,
         # then the worker's drain of what it stored: how long its transactions hold SQLite's write lock
 
 A throw-away embedded setup (SQLite, the SQLAlchemy broker: what ``make run`` uses) with the web server and one
 Celery worker (concurrency 2, as in the Procfile) as subprocesses. The web server is the one ``make run`` starts
-(``--server runserver``, the default: the Procfile's ``manage.py runserver --noreload``, one process, a thread per
-request) or the Dockerfile's command (``--server gunicorn``: gunicorn with 3 sync workers; the Dockerfile's stack
-itself runs on PostgreSQL and Redis, not measured here). A hook with an
-HMAC check feeds a route; each delivery carries one order. Prints, per run: requests per status, the
-endpoint's p50/p95/max response time, the seconds the senders took, deliveries stored, tasks created, lost
-(accepted but not stored or without its task) and how long the workers took to turn everything into tasks,
+(``--server gunicorn``, the default: the Procfile's and the Dockerfile's gunicorn with 3 sync workers; the
+Dockerfile's stack itself runs on PostgreSQL and Redis, not measured here), or Django's development server for
+comparison (``--server runserver``: a thread and a new SQLite connection per request). A hook with an HMAC check
+feeds a route; each delivery carries one order. Prints, per run: requests per status, the endpoint's p50/p95/max
+response time, the seconds the senders took, deliveries stored, tasks created, lost (accepted but not stored or
+without its task) and how long the workers took to turn everything into tasks,
 the load average and the CPU time per request of the senders (this process) and of the web server's processes.
 ``--backlog N`` first queues N publish batches of another route (one task each, to the same never-granted client,
 so each fails its task): a worker busy with a run's batches; the rows then say how long the hook's tasks took
@@ -308,8 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--bad", type=int, default=200)
     parser.add_argument("--senders", type=int, default=8)
-    parser.add_argument("--server", choices=["runserver", "gunicorn"], default="runserver",
-                        help="runserver: as `make run` (Procfile); gunicorn: as the Dockerfile (3 sync workers)")
+    parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn",
+                        help="gunicorn: as `make run` (Procfile) and the Dockerfile (3 sync workers); runserver: "
+                             "Django's development server, for comparison")
     parser.add_argument("--no-worker", action="store_true",
                         help="store only (no Celery worker): the endpoint alone, without the workers' writes")
     parser.add_argument("--backlog", type=int, default=0, metavar="N",
@@ -350,7 +351,8 @@ def main(argv: list[str] | None = None) -> None:
         if worker is not None:
             stop(worker)
     workers = "no worker (store only)" if args.no_worker else "1 worker (concurrency 2)"
-    server = {"runserver": "runserver (as make run)", "gunicorn": "gunicorn, 3 sync workers (the Dockerfile's)"}
+    server = {"runserver": "runserver (Django's development server)",
+              "gunicorn": "gunicorn, 3 sync workers (as make run and the Dockerfile)"}
     print(f"server: {server[args.server]}; {args.senders} senders; SQLite + SQLAlchemy broker; {workers}; DEBUG off; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
           + (f"; a backlog of {args.backlog} publish batches queued first" if args.backlog else ""))

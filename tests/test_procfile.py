@@ -22,11 +22,21 @@ def _as_run(name: str, **env: str) -> str:
 
 
 def test_the_web_server_binds_loopback_by_default():
-    assert "runserver 127.0.0.1:8000 " in _as_run("web")
+    assert "--bind 127.0.0.1:8000 " in _as_run("web")
 
 
 def test_dash_web_bind_widens_it_on_purpose():
-    assert "runserver 0.0.0.0:8000 " in _as_run("web", DASH_WEB_BIND="0.0.0.0")
+    assert "--bind 0.0.0.0:8000 " in _as_run("web", DASH_WEB_BIND="0.0.0.0")
+
+
+def test_the_web_server_is_the_dockerfile_s():
+    """``make run`` serves with gunicorn as the image does (not Django's development server, which takes a thread
+    and a new database connection per request), with the access log that redacts OAuth codes."""
+    web = _as_run("web").split()
+    assert web[:2] == ["gunicorn", "config.wsgi:application"]
+    assert web[web.index("--logger-class") + 1] == "config.access_log.GunicornLogger"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f'"--workers", "{web[web.index("--workers") + 1]}"' in dockerfile
 
 
 def test_no_process_listens_on_every_interface_by_default():
