@@ -17,8 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.models import ApiCallCount, HttpClient, OAuthGrant
-from exact_online.models import ErrorBudget, ExactAccess, QuotaState
+from clients.models import ApiCallCount
+from exact_online.models import ErrorBudget, QuotaState
+from tests.fixtures.exact_clients import granted_exact_client
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +28,7 @@ def _exact_clients(count: int, *, start: int = 0) -> None:
     """Granted Exact clients, each with two divisions' quotas (one used up), calls today and an open circuit."""
     now = timezone.now()
     for n in range(start, start + count):
-        client = HttpClient.objects.create(name=f"Exact client {n}", kind="exact_online", config={},
-                                           status=HttpClient.Status.GRANTED)
-        OAuthGrant.objects.create(client=client, access_token="a", refresh_token="r", granted_at=now,
-                                  expires_at=now + timedelta(minutes=9), refresh_used_at=now)
-        ExactAccess.objects.create(client=client, exact_user_name=f"user {n}", default_division=101001,
-                                   current_division=101001, divisions=[{"code": 101001}, {"code": 101002}])
+        client = granted_exact_client(n)
         for division, remaining in ((101001, 4000 - n), (101002, 0)):
             QuotaState.objects.create(client=client, division=division, daily_limit=5000, daily_remaining=remaining,
                                       daily_reset=now + timedelta(hours=5), minutely_limit=60, minutely_remaining=50)
