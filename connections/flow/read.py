@@ -30,17 +30,19 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from django.db import connections, reset_queries, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from connections.models import Incoming, IncomingCursor, Run, RunLogEntry, Task
+from connections.storage_service import PageWrites
 from connections.subscribers import Page, ReadError, RequestHook, ResumePoint, Subscriber
 from connections.waits import WaitUntil, until_text
 from lib.rows import insert_rows, new_rows
@@ -192,48 +194,162 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
     return tasks, skipped, failed
 
 
-def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None,
-               queue: QueueHook | None = None) -> None:
+@dataclass
+class _PreparedPage:
+    """A page transformed into its tasks, with what its transaction writes: the run's checkpoint and summary as
+    they are once it is saved, its counters, and what writes the chain's stores (``take_page``)."""
+
+    page: Page
+    key: str
+    tasks: list[Task]
+    counts: dict[str, int]
+    checkpoint: dict[str, Any]
+    summary: dict[str, Any]
+    store: PageWrites | None  # what the chain's storage steps stored
+
+
+def _prepare_page(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None,
+                  queue: QueueHook | None, after: _PreparedPage | None = None) -> _PreparedPage:
+    """Transform ``page`` into its tasks (nothing written); ``after`` is the page before it when that one is
+    not saved yet: the checkpoint and summary go on from it."""
     key = str(page.division if page.division is not None else 0)
     begin_page = getattr(transform, "begin_page", None)
     if begin_page is not None:
         begin_page(page.entities)
     tasks, skipped, failed = tasks_for(run, subscriber.identifier, page, transform)
     done = page.next_url is None
-    run.checkpoint[key] = {"next_url": page.next_url, "page": page.number, "cursor": page.cursor, "done": done,
-                           "endpoint": page.endpoint}
-    summary = run.summary.setdefault(key, {"endpoint": page.endpoint, "calls": 0, "records": 0, "dropped": 0})
-    summary["calls"] += page.api_calls
-    summary["records"] += len(page.entities)
-    summary["dropped"] = summary.get("dropped", 0) + page.dropped
-    summary["endpoint"] = page.endpoint
+    checkpoint = dict(after.checkpoint if after is not None else run.checkpoint)
+    checkpoint[key] = {"next_url": page.next_url, "page": page.number, "cursor": page.cursor, "done": done,
+                       "endpoint": page.endpoint}
+    summary = deepcopy(after.summary if after is not None else run.summary)
+    division = summary.setdefault(key, {"endpoint": page.endpoint, "calls": 0, "records": 0, "dropped": 0})
+    division["calls"] += page.api_calls
+    division["records"] += len(page.entities)
+    division["dropped"] = division.get("dropped", 0) + page.dropped
+    division["endpoint"] = page.endpoint
     counts = {"pages": 1, "api_calls": page.api_calls, "entities_read": len(page.entities),
               "tasks_created": len(tasks), "tasks_skipped": skipped, "tasks_failed": failed}
-    end_page = getattr(transform, "end_page", None)
     if queue is not None:  # saved as queued: no second write of every row to mark them
         queued_at = timezone.now()
         for task in tasks:
             if task.status == Task.Status.NEW:
                 task.queued_at = queued_at
+    take_page = getattr(transform, "take_page", None)
+    return _PreparedPage(page, key, tasks, counts, checkpoint, summary, take_page() if take_page else None)
+
+
+def _write_page(run: Run, subscriber: Subscriber, prepared: _PreparedPage, queue: QueueHook | None) -> None:
+    """Save a prepared page in one transaction (on this thread's connection): its tasks, what the chain stored,
+    the run's counters and checkpoint; the publish messages go once it commits."""
+    try:
+        _write_page_atomically(run, subscriber, prepared, queue)
+    except BaseException:
+        if prepared.store is not None:
+            prepared.store.discard()  # not saved: the next page no longer reads its stores from memory
+        raise
+
+
+def _write_page_atomically(run: Run, subscriber: Subscriber, prepared: _PreparedPage, queue: QueueHook | None,
+                           ) -> None:
+    page, tasks = prepared.page, prepared.tasks
     with transaction.atomic():
         insert_rows(Task, tasks, batch_size=Task.BULK_BATCH)
-        if end_page is not None:
-            end_page()  # what the chain's storage steps stored: kept with the page's tasks, or not at all
+        if prepared.store is not None:
+            prepared.store()  # what the chain's storage steps stored: kept with the page's tasks, or not at all
         if queue is not None:
             queue([task.pk for task in tasks if task.queued_at is not None])
         Run.objects.filter(pk=run.pk).update(
-            checkpoint=run.checkpoint, summary=run.summary, heartbeat_at=timezone.now(),
-            **{name: F(name) + n for name, n in counts.items() if n},
+            checkpoint=prepared.checkpoint, summary=prepared.summary, heartbeat_at=timezone.now(),
+            **{name: F(name) + n for name, n in prepared.counts.items() if n},
         )
-        if done and page.cursor and not run.dry_run:
+        if page.next_url is None and page.cursor and not run.dry_run:
             IncomingCursor.objects.update_or_create(
-                incoming_id=subscriber.incoming.pk, division=int(key),
+                incoming_id=subscriber.incoming.pk, division=int(prepared.key),
                 defaults={"kind": page.cursor["kind"], "value": str(page.cursor["value"]),
                           "seen_keys": page.cursor.get("seen_keys") or [], "endpoint": page.cursor.get("endpoint", ""),
                           "run": run, "updated_at": timezone.now()},
             )
-    for name, n in counts.items():
+
+
+def _saved(run: Run, prepared: _PreparedPage) -> None:
+    """The run as it is now that ``prepared`` is committed."""
+    run.checkpoint, run.summary = prepared.checkpoint, prepared.summary
+    for name, n in prepared.counts.items():
         setattr(run, name, getattr(run, name) + n)
+
+
+def _save_page(run: Run, subscriber: Subscriber, page: Page, transform: TransformHook | None,
+               queue: QueueHook | None = None) -> None:
+    prepared = _prepare_page(run, subscriber, page, transform, queue)
+    _write_page(run, subscriber, prepared, queue)
+    _saved(run, prepared)
+
+
+class PageWriter(Generic[P]):
+    """Saves pages in a thread of its own (its own database connection) while the caller transforms the next.
+
+    ``put`` hands one page over once the one before it is saved (``wait``): at most one page is being saved, and
+    pages commit in the order they were read, so the checkpoint of a read that stops is that of its last
+    committed page. The thread's error is raised by the caller's next ``wait`` or ``put``, and nothing after it
+    is saved. Inside a transaction or on SQLite (see ``read_ahead``) ``put`` saves the page itself, at once.
+    """
+
+    def __init__(self, save: Callable[[P], None], *, in_thread: bool | None = None) -> None:
+        if in_thread is None:
+            connection = transaction.get_connection()
+            in_thread = not connection.in_atomic_block and connection.vendor != "sqlite"
+        self.save = save
+        self.in_thread = in_thread
+        self.saving: P | None = None  # handed over, not known to be saved yet
+        self.inbox: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()  # (True, page) | (False, None): stop
+        self.outbox: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        try:
+            while True:
+                go, page = self.inbox.get()
+                if not go:
+                    return
+                try:
+                    self.save(page)
+                    reset_queries()  # with DEBUG on, this thread's connection keeps every query's SQL
+                except BaseException as exc:  # raised again in the caller's thread
+                    self.outbox.put(exc)
+                    return
+                self.outbox.put(None)
+        finally:
+            connections.close_all()  # this thread's database connection
+
+    def wait(self) -> P | None:
+        """The page handed over last, once it is committed (None when there is none); raises its error."""
+        page, self.saving = self.saving, None
+        if page is not None and self.thread is not None:
+            error = self.outbox.get()
+            if error is not None:
+                self.close()
+                raise error
+        return page
+
+    def put(self, page: P) -> None:
+        """Hand ``page`` over to be saved, once the page before it is committed (see ``wait``)."""
+        self.wait()
+        if not self.in_thread:
+            self.save(page)
+        else:
+            if self.thread is None:
+                self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
+                                               name="page-writer", daemon=True)
+                self.thread.start()
+            self.inbox.put((True, page))
+        self.saving = page
+
+    def close(self) -> None:
+        """End the thread once the page it is saving is committed (a read that stops keeps what it handed over)."""
+        if self.thread is not None:
+            self.inbox.put((False, None))
+            self.thread.join()
+            self.thread = None
 
 
 def read_ahead(pages: Iterator[P], *, in_thread: bool | None = None) -> Generator[P]:
@@ -304,15 +420,34 @@ def _read_division(run: Run, subscriber: Subscriber, division: int | None, *, re
     cursor = stored.as_dict() if stored else None
     records = 0
     pages = subscriber.read(division, resume=resume, cursor=cursor, request_hook=request_hook)
-    with closing(read_ahead(pages)) as ahead:  # closed at once when saving fails: its thread ends now
-        for page in ahead:
-            _save_page(run, subscriber, page, transform, queue)
-            reset_queries()  # with DEBUG on, Django keeps every query's SQL: memory must stay flat per page
-            records += len(page.entities)
-            logger.info("Division %s: page %d, %d records%s", key, page.number, len(page.entities),
-                        f" ({page.dropped} already read at the cursor)" if page.dropped else "")
-            if on_page is not None:
-                on_page(run, page)
+
+    def saved(prepared: _PreparedPage | None) -> None:
+        nonlocal records
+        if prepared is None:
+            return
+        _saved(run, prepared)
+        page = prepared.page
+        records += len(page.entities)
+        logger.info("Division %s: page %d, %d records%s", key, page.number, len(page.entities),
+                    f" ({page.dropped} already read at the cursor)" if page.dropped else "")
+        if on_page is not None:
+            on_page(run, page)
+
+    # Page N is saved by the writer while page N+1 is fetched (read_ahead) and transformed here.
+    writer: PageWriter[_PreparedPage] = PageWriter(lambda prepared: _write_page(run, subscriber, prepared, queue))
+    with closing(read_ahead(pages)) as ahead, closing(writer):  # both threads end at once when reading stops
+        try:
+            for page in ahead:
+                prepared = _prepare_page(run, subscriber, page, transform, queue, after=writer.saving)
+                reset_queries()  # with DEBUG on, Django keeps every query's SQL: memory must stay flat per page
+                saved(writer.wait())  # page N committed: its progress is told before page N+1 is handed over
+                writer.put(prepared)
+            saved(writer.wait())
+        except BaseException:
+            with suppress(Exception):  # the page being saved commits (or fails: this error is the one told)
+                if (last := writer.wait()) is not None:
+                    _saved(run, last)  # the run's checkpoint in memory is the committed one, for the next division
+            raise
     if not run.checkpoint.get(key, {}).get("done"):
         # The subscriber ended without a page (nothing to read): the division is complete.
         run.checkpoint[key] = {**run.checkpoint.get(key, {}), "next_url": None, "done": True}

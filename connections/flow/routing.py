@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ..models import Route, RouteRun, Run, Task, TriggerSource
 from ..publishers import PublishError, get_publisher
+from ..storage_service import PageWrites
 from .publish import publish_batch
 from .queue import queue_publishing, send_after_commit, send_when_due
 from .read import Skip, execute_incoming_run
@@ -97,7 +98,7 @@ def start_route_run(route: Route, *, trigger: str = TriggerSource.MANUAL, user: 
 
 class ChainTransform:
     """The route's transformer chain as the reader's per-entity hook (entities, ``Skip``, or raises), a page at a
-    time: ``begin_page``/``end_page`` (see ``RouteChain``) let its storage steps ask once per page."""
+    time: ``begin_page``/``take_page`` (see ``RouteChain``) let its storage steps ask once per page."""
 
     def __init__(self, route: Route) -> None:
         self.chain = route_chain(route)
@@ -115,6 +116,9 @@ class ChainTransform:
 
     def end_page(self) -> int:
         return self.chain.end_page()
+
+    def take_page(self) -> PageWrites:
+        return self.chain.take_page()
 
 
 def chain_transform(route: Route) -> ChainTransform:

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from ..models import Incoming, Outgoing, Route
 from ..publishers import PublishError
-from ..storage_service import DatabaseStorage
+from ..storage_service import DatabaseStorage, PageWrites
 from ..transformers.errors import ServiceError, TransformError
 from ..transformers.limits import Budget, Limits
 from ..transformers.services import Context, InMemoryStorage, StorageService
@@ -218,9 +218,14 @@ class RouteChain:
 
     def end_page(self) -> int:
         """Write what the page's chains stored (call it inside the transaction saving the page)."""
+        return self.take_page()()
+
+    def take_page(self) -> PageWrites:
+        """What writes the page's stores, to call (in any thread) inside the transaction saving the page; the
+        next page may begin meanwhile (``DatabaseStorage.take_page``)."""
         self._ready = {}
         storage = self.context.storage
-        return storage.end_page() if isinstance(storage, DatabaseStorage) else 0
+        return storage.take_page() if isinstance(storage, DatabaseStorage) else PageWrites()
 
 
 def route_chain(route: Route, *, dry: bool = False) -> RouteChain:
