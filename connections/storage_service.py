@@ -139,7 +139,10 @@ class DatabaseStorage:
         """Write the page's entries (one upsert per kind) and leave page mode; returns how many were written.
 
         Call it inside the transaction that saves the page, so both are kept or neither."""
-        return self.take_page()()
+        writes = self.take_page()
+        written = writes()
+        writes.discard()  # written on this connection: no later page needs them from memory
+        return written
 
     def take_page(self) -> PageWrites:
         """Leave page mode; returns what writes the page's entries (in any thread, inside the transaction saving

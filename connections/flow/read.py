@@ -18,9 +18,10 @@ A route passes its transformer chain (``connections.flow.transform``) as the per
 ``transformed`` = the returned one); ``Skip(reason)`` writes a Skipped task with that reason (so a user sees
 why an entity went no further) and counts it as skipped; an
 exception fails only that entity's Task (status Failed, with the message). Reading never stops early
-because a transformer filtered entities out. A hook that also has ``begin_page(entities)`` and ``end_page()``
+because a transformer filtered entities out. A hook that also has ``begin_page(entities)`` and ``take_page()``
 (the route's chain, ``routing.ChainTransform``) is told about each page before its entities (so its storage
-steps look a page's keys up at once) and writes what they stored inside the transaction saving the page.
+steps look a page's keys up at once) and hands over what they stored, written inside the transaction saving the
+page. Page N is saved in a thread of its own while page N+1 is transformed (``PageWriter``).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def tasks_for(run: Run, identify: Callable[[dict[str, Any]], str], page: Page, t
     """The tasks of one page (not saved yet), through ``transform`` when given: (tasks, skipped, failed).
 
     Inbound webhooks build their tasks with it too, as if their items had been read. A page-wise ``transform``
-    is told the page by the caller (``begin_page`` before, ``end_page`` where it saves the tasks).
+    is told the page by the caller (``begin_page`` before, ``take_page`` after).
     """
     tasks: list[Task] = []
     skipped = failed = 0

@@ -218,7 +218,9 @@ class RouteChain:
 
     def end_page(self) -> int:
         """Write what the page's chains stored (call it inside the transaction saving the page)."""
-        return self.take_page()()
+        self._ready = {}
+        storage = self.context.storage
+        return storage.end_page() if isinstance(storage, DatabaseStorage) else 0
 
     def take_page(self) -> PageWrites:
         """What writes the page's stores, to call (in any thread) inside the transaction saving the page; the
