@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db.models.functions import TruncDate, TruncHour
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -19,7 +19,7 @@ from .models import Run, Task
 
 __all__ = [
     "chart_days", "past_day_counts", "register_panels", "runs_context", "task_chart_context", "tasks_last_24_hours",
-    "warm_task_chart",
+    "today_closed_hour_counts", "warm_task_chart",
 ]
 
 CHART_DAYS = 14
@@ -120,29 +120,88 @@ def past_day_counts(days: list[date], *, refresh: bool = False) -> dict[tuple[da
     return {(day, status): n for day, statuses in per_day.items() for status, n in statuses.items()}
 
 
+def _hour_key(day: date, hour: datetime) -> str:
+    return f"connections:task-chart-hour:{day.isoformat()}:{hour:%Y-%m-%dT%H}"
+
+
+def _closed_hours(now: datetime) -> tuple[date, datetime, list[datetime]]:
+    """Today, the start of its current hour and the (UTC) hours of today that have ended, oldest first.
+
+    Hours are UTC hours, so a zone whose midnight is not on the hour (UTC+5:30) just has a short first one.
+    """
+    today = timezone.localdate(now)
+    day_start = datetime.combine(today, time.min, tzinfo=timezone.get_current_timezone())
+    current = max(now.astimezone(UTC).replace(minute=0, second=0, microsecond=0), day_start)
+    first = day_start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while first + timedelta(hours=1) <= current:
+        hours.append(first)
+        first += timedelta(hours=1)
+    return today, current, hours
+
+
+def today_closed_hour_counts(now: datetime | None = None, *, refresh: bool = False) -> dict[str, int]:
+    """Route tasks per status created today before the current hour, each hour cached on its own.
+
+    Late on a busy day today holds tens of thousands of tasks (33,000 in a million over 30 days: 50–170 ms to count
+    at every dashboard request). An hour that has ended gains no tasks, so it is counted once and kept like a
+    closed day (``PAST_DAYS_CACHE_SECONDS``, counted again by ``warm_task_chart`` for status changes); a request
+    counts live only the hour it is in.
+    """
+    now = now or timezone.now()
+    today, current, hours = _closed_hours(now)
+    keys = {hour: _hour_key(today, hour) for hour in hours}
+    kept: dict[str, dict[str, int]] = {} if refresh else cache.get_many(list(keys.values()))
+    missing = [hour for hour in hours if keys[hour] not in kept]
+    if missing:
+        day_start = datetime.combine(today, time.min, tzinfo=timezone.get_current_timezone())
+        rows = Task.objects.filter(Task.in_routes(), created_at__gte=max(min(missing), day_start),
+                                   created_at__lt=min(max(missing) + timedelta(hours=1), current))
+        counted: dict[datetime, dict[str, int]] = {hour: {} for hour in missing}
+        for hour, status, n in (rows.annotate(hour=TruncHour("created_at", tzinfo=UTC))
+                                .values_list("hour", "status").annotate(n=Count("id"))):
+            if hour in counted:
+                counted[hour][status] = n
+        fresh = {keys[hour]: n for hour, n in counted.items()}
+        cache.set_many(fresh, PAST_DAYS_CACHE_SECONDS)
+        kept = {**kept, **fresh}
+    totals: dict[str, int] = {}
+    for hour in hours:
+        for status, n in kept[keys[hour]].items():
+            totals[status] = totals.get(status, 0) + n
+    return totals
+
+
 def chart_days(today: date | None = None) -> list[date]:
     today = today or timezone.localdate()
     return [today - timedelta(days=CHART_DAYS - 1 - i) for i in range(CHART_DAYS)]
 
 
 def warm_task_chart() -> int:
-    """Count the chart's closed days again (the beat job, every ``DASH_TASK_CHART_EVERY`` s); returns how many."""
-    days = chart_days()[:-1]
+    """Count the chart's closed days and today's closed hours again (the beat job, every ``DASH_TASK_CHART_EVERY``
+    s); returns how many days and hours it counted."""
+    now = timezone.now()
+    days = chart_days(timezone.localdate(now))[:-1]
     past_day_counts(days, refresh=True)
-    return len(days)
+    today_closed_hour_counts(now, refresh=True)
+    return len(days) + len(_closed_hours(now)[2])
 
 
-def task_chart_context(today: date | None = None) -> dict[str, Any]:
+def task_chart_context(now: datetime | None = None) -> dict[str, Any]:
     """A stacked bar per day of the last two weeks, as SVG rectangles (no chart library, works offline).
 
-    Today is counted at every request; the thirteen days before are cached day by day and kept warm by a beat job
-    (``past_day_counts``).
+    The thirteen days before today and today's ended hours are cached one by one and kept warm by a beat job
+    (``past_day_counts``, ``today_closed_hour_counts``); a request counts live only the current hour.
     """
-    today = today or timezone.localdate()
+    now = now or timezone.now()
+    today, current, _ = _closed_hours(now)
     days = chart_days(today)
-    today_start = datetime.combine(today, time.min, tzinfo=timezone.get_current_timezone())
-    past = past_day_counts(days[:-1])
-    counts = {**past, **_counts_per_day(today_start, None)}
+    counts = past_day_counts(days[:-1])
+    for status, n in today_closed_hour_counts(now).items():
+        counts[(today, status)] = n
+    tomorrow = datetime.combine(today + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
+    for (_day, status), n in _counts_per_day(current, min(current + timedelta(hours=1), tomorrow)).items():
+        counts[(today, status)] = counts.get((today, status), 0) + n  # the current hour: live, an index range scan
     totals = {day: sum(counts.get((day, s), 0) for s, _ in STACK) for day in days}
     peak = max(totals.values(), default=0) or 1
     tasks_url = reverse("connections:task_list")

@@ -96,7 +96,7 @@ def test_closed_days_are_counted_by_the_beat_job_not_by_a_request():
     run = _route_run()
     old = Task.objects.create(status=Task.Status.FAILED, data={}, run=run)
     Task.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
-    assert warm_task_chart() == 13
+    assert warm_task_chart() == 13 + timezone.localtime().hour  # the closed days and today's ended hours
     with CaptureQueriesContext(connection) as captured:
         chart = task_chart_context()
     counting = [q for q in captured.captured_queries if "connections_task" in q["sql"]]
@@ -105,3 +105,67 @@ def test_closed_days_are_counted_by_the_beat_job_not_by_a_request():
     assert [s["label"] for s in task_chart_context()["bars"][-3]["segments"]] == ["Failed"]
     warm_task.apply()  # ...the beat job (a thin wrapper) counts the closed days again
     assert [s["label"] for s in task_chart_context()["bars"][-3]["segments"]] == ["Finished"]
+
+
+def _count_queries(captured) -> int:
+    return len([q for q in captured.captured_queries if "connections_task" in q["sql"]])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "Asia/Kolkata"])  # midnight on a UTC hour, and at :30
+def test_today_is_its_cached_ended_hours_plus_the_live_hour_and_always_exact(settings, zone):
+    """At each moment the chart's today (and the day before, after midnight) equals a direct count, while a request
+    counts only the current hour: an ended hour is counted once and then read from the cache."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from django.db import connection
+    from django.db.models import Count
+    from django.test.utils import CaptureQueriesContext
+
+    from connections.overview import today_closed_hour_counts
+
+    settings.TIME_ZONE = zone
+    tz = ZoneInfo(zone)
+    day = timezone.localdate() - timedelta(days=3)
+
+    def at(hour: int, minute: int = 0, second: int = 0, micro: int = 0, days: int = 0) -> datetime:
+        return datetime.combine(day + timedelta(days=days), time(hour, minute, second, micro), tzinfo=tz)
+
+    run = _route_run()
+    events = [(at(0, 0), "finished"), (at(8, 15), "failed"), (at(9, 59, 59, 999999), "failed"),
+              (at(10, 0), "finished"), (at(10, 20), "new"), (at(10, 59, 59), "skipped"), (at(11, 0), "finished"),
+              (at(23, 59, 59, 999999), "finished"), (at(0, 0, days=1), "failed"), (at(0, 0, 1, days=1), "new")]
+    moments = [at(9, 59, 59, 999999), at(10, 0), at(10, 30), at(11, 0), at(23, 59, 59, 999999),
+               at(0, 0, days=1), at(0, 0, 1, days=1), at(1, 0, days=1)]
+    added = 0
+
+    def direct(on, now) -> dict[str, int]:
+        start = datetime.combine(on, time.min, tzinfo=tz)
+        rows = Task.objects.filter(Task.in_routes(), created_at__gte=start, created_at__lte=now,
+                                   created_at__lt=start + timedelta(days=1))
+        return dict(rows.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+
+    for now in moments:
+        while added < len(events) and events[added][0] <= now:  # the tasks made by this moment, none later
+            Task.objects.create(run=run, status=events[added][1], created_at=events[added][0])
+            added += 1
+        with CaptureQueriesContext(connection) as captured:
+            chart = task_chart_context(now)
+        assert _count_queries(captured) <= 3  # the live hour, plus what just ended (an hour, a day) once
+        bars = {bar["day"]: {s["label"].lower(): s["n"] for s in bar["segments"]} for bar in chart["bars"]}
+        local_day = now.astimezone(tz).date()
+        assert bars[local_day] == direct(local_day, now), now
+        assert bars[local_day - timedelta(days=1)] == direct(local_day - timedelta(days=1), now), now
+        with CaptureQueriesContext(connection) as captured:
+            assert task_chart_context(now)["total"] == chart["total"]
+        assert _count_queries(captured) == 1  # again at once: only the live hour is counted, the rest is reused
+
+    # A task appearing in an ended hour (a clock's skew) is not seen until the beat job counts the hours again:
+    # the proof that the ended hours are read from the cache, not counted.
+    now = at(10, 30)
+    task_chart_context(now)
+    Task.objects.create(run=run, status="failed", created_at=at(9, 0))
+    assert today_closed_hour_counts(now)["failed"] == 2
+    assert today_closed_hour_counts(now, refresh=True)["failed"] == 3
+    assert {s["label"]: s["n"] for s in task_chart_context(now)["bars"][-1]["segments"]}["Failed"] == 3
