@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_million_tasks.py [--tasks 1000000] [--requests 20] [--database bench_million]
                                                   [--pg postgres://postgres@127.0.0.1:5432] [--fresh]
-                                                  [--only PAGE ...] [--explain] [--profile PAGE ...]
+                                                  [--only PAGE ...] [--explain] [--profile PAGE ...] [--today N]
 
 Fills a PostgreSQL database of its own (created when missing; kept for the next run unless ``--fresh``) with
 ``--tasks`` tasks in one ``INSERT … SELECT generate_series`` inside PostgreSQL: 80% Finished, 10% Failed, 5%
@@ -14,7 +14,8 @@ administrator and prints per page: p50 and p95, the median time spent waiting fo
 request (Python and templates), the number of queries, and, from one more request, the sum of PostgreSQL's own
 execution times (``EXPLAIN (ANALYZE, BUFFERS)`` of every query the page issued) and the buffers they touched: the
 parts that do not depend on how loaded the machine is. ``--explain`` prints each query with its plan's scans,
-``--profile`` a cProfile of a page.
+``--profile`` a cProfile of a page. ``--today N`` first adds tasks so that today holds N (a busy day; it writes
+to the database, so point ``--database`` at a copy: ``CREATE DATABASE x TEMPLATE bench_million``).
 """
 
 from __future__ import annotations
@@ -88,7 +89,20 @@ TASK_SQL = {
 }
 
 
-def task_insert_sql() -> tuple[str, dict[str, Any]]:
+# --today: tasks created from local midnight until now (``i`` of ``count``), in the newest run, marked by their
+# identifier so that the fill check ignores them.
+TODAY_PREFIX = "bench-today-"
+TODAY_SQL = {
+    **TASK_SQL,
+    "run_id": "runs.ids[array_length(runs.ids, 1)]",
+    "incoming_id": "runs.incomings[array_length(runs.ids, 1)]",
+    "identifier": f"'{TODAY_PREFIX}' || md5(i::text || %(since)s::text)",
+    "created_at": "%(since)s::timestamptz + (i * (%(until)s::timestamptz - %(since)s::timestamptz) / %(count)s)",
+    "updated_at": "%(since)s::timestamptz + (i * (%(until)s::timestamptz - %(since)s::timestamptz) / %(count)s)",
+}
+
+
+def task_insert_sql(expressions: dict[str, str] = TASK_SQL) -> tuple[str, dict[str, Any]]:
     """``INSERT … SELECT generate_series`` over every concrete column of Task, and its parameters."""
     from django.db import connection
 
@@ -99,13 +113,13 @@ def task_insert_sql() -> tuple[str, dict[str, Any]]:
         if field.primary_key:
             continue
         columns.append(connection.ops.quote_name(str(field.column)))
-        if field.column in TASK_SQL:
-            values.append(TASK_SQL[field.column])
+        if field.column in expressions:
+            values.append(expressions[field.column])
         else:  # the model's default, as Django would write it (JSON adapted, "" for blank text, NULL if nullable)
             name = f"default_{field.column}"
             params[name] = field.get_db_prep_save(field.get_default(), connection)
             values.append(f"%({name})s")
-    unknown = set(TASK_SQL) - {f.column for f in Task._meta.concrete_fields}
+    unknown = set(expressions) - {f.column for f in Task._meta.concrete_fields}
     if unknown:
         raise SystemExit(f"bench_million_tasks: Task has no column(s) {sorted(unknown)}: update TASK_SQL")
     sql = f"""
@@ -126,8 +140,9 @@ def filled(count: int) -> bool | None:
     routes, runs, route_runs = Route.objects.count(), Run.objects.count(), RouteRun.objects.count()
     if not (routes or runs or route_runs or Task.objects.exists()):
         return None
+    extra = Task.objects.filter(identifier__startswith=TODAY_PREFIX).count()  # added by --today
     return (routes, runs, route_runs) == (ROUTES, ROUTES * RUNS_PER_ROUTE, ROUTES * RUNS_PER_ROUTE) \
-        and Task.objects.order_by().count() == count
+        and Task.objects.order_by().count() == count + extra
 
 
 def fill(count: int) -> None:
@@ -172,6 +187,31 @@ def fill(count: int) -> None:
     if not filled(count):
         raise SystemExit("bench_million_tasks: the fill did not leave the expected rows")
     print(f"{count:,} tasks written in {time.perf_counter() - started:.0f} s")
+
+
+def add_today(count: int) -> None:
+    """Make today hold ``count`` bench tasks (spread from local midnight until now) on top of the fill: a busy
+    day's dashboard (the 30-day fill's today is a few hours of 33,000 a day). Writes to the database: use a copy."""
+    from datetime import datetime
+    from datetime import time as day_time
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from connections.models import Task
+
+    now = timezone.now()
+    since = datetime.combine(timezone.localdate(now), day_time.min, tzinfo=timezone.get_current_timezone())
+    have = Task.objects.filter(identifier__startswith=TODAY_PREFIX, created_at__gte=since).count()
+    if have >= count:
+        return
+    sql, params = task_insert_sql(TODAY_SQL)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "count": count - have, "runs": ROUTES * RUNS_PER_ROUTE, "since": since,
+                             "until": now})
+        cursor.execute("VACUUM ANALYZE connections_task")
+    print(f"bench_million_tasks: {count - have:,} tasks added to today "
+          f"(from {since:%H:%M} until {timezone.localtime(now):%H:%M})")
 
 
 def measure(client: Any, url: str, requests: int) -> dict[str, Any]:
@@ -295,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database", default="bench_million")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--fresh", action="store_true", help="drop the database and fill it again")
+    parser.add_argument("--today", type=int, default=0, metavar="N",
+                        help="first make today hold N tasks (a busy day: 33000); writes to --database, use a copy")
     parser.add_argument("--budget-ms", type=float, default=150.0)
     parser.add_argument("--only", nargs="*", help="measure only the pages whose name contains one of these")
     parser.add_argument("--explain", action="store_true", help="print each query of each page with its plan")
@@ -310,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
 
     call_command("migrate", verbosity=0)
     fill(args.tasks)
+    if args.today:
+        add_today(args.today)
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     admin, _ = get_user_model().objects.get_or_create(username="bench-admin", defaults={"is_superuser": True,
                                                                                         "is_staff": True})
