@@ -131,7 +131,7 @@ def _closed_hours(now: datetime) -> tuple[date, datetime, list[datetime]]:
     """
     today = timezone.localdate(now)
     day_start = datetime.combine(today, time.min, tzinfo=timezone.get_current_timezone())
-    current = max(now.astimezone(UTC).replace(minute=0, second=0, microsecond=0), day_start)
+    current = max(now.astimezone(UTC).replace(minute=0, second=0, microsecond=0), day_start.astimezone(UTC))
     first = day_start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     hours = []
     while first + timedelta(hours=1) <= current:
