@@ -321,12 +321,14 @@ class Task(models.Model):
 
     BULK_BATCH = 500
 
-    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    # No index of its own: task_run_status (run, status) leads with it, for lookups and a run's delete alike.
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks",
+                            db_index=False)
     incoming = models.ForeignKey(
         "connections.Incoming", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
-    identifier = models.CharField(max_length=255, blank=True, db_index=True)
+    identifier = models.CharField(max_length=255, blank=True)  # indexed in Meta: equality only, no LIKE index
     # What people call it and search it by (the Incoming's templates, see connections.task_names).
     label = models.CharField(max_length=255, blank=True)
     label_key = models.CharField(max_length=255, blank=True)
@@ -362,6 +364,7 @@ class Task(models.Model):
             models.Index(fields=["status", "created_at"], name="task_status_created"),
             models.Index(fields=["run", "status"], name="task_run_status"),
             models.Index(fields=["search_key"], name="task_search_key"),
+            models.Index(fields=["identifier"], name="task_identifier"),  # the Tasks filter ?identifier= (equal)
             models.Index(fields=["label_key"], name="task_label_key"),
             # The Tasks page's order, unfiltered: its page of ids (and today's chart) come from the index alone.
             models.Index(fields=["created_at", "id"], include=["run", "status"], name="task_created"),
