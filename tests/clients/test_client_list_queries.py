@@ -7,22 +7,18 @@ answers for all clients of the page at once (``HttpClient.connected_as_by_client
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clients.models import HttpClient
 from tests.fixtures.exact_clients import granted_exact_client
+from tests.fixtures.queries import page_queries
 
 pytestmark = pytest.mark.django_db
 
 
 def _list(admin_client: Client) -> tuple[int, str]:
-    with CaptureQueriesContext(connection) as queries:
-        response = admin_client.get(reverse("clients:list"))
-    assert response.status_code == 200
-    return len(queries), response.content.decode()
+    return page_queries(admin_client, reverse("clients:list"))
 
 
 def test_the_client_list_asks_as_often_with_five_clients_as_with_one(admin_client: Client) -> None:

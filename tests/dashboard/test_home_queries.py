@@ -11,15 +11,14 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import ApiCallCount
 from exact_online.models import ErrorBudget, QuotaState
 from tests.fixtures.exact_clients import granted_exact_client
+from tests.fixtures.queries import page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +38,7 @@ def _exact_clients(count: int, *, start: int = 0) -> None:
 
 
 def _home(admin_client: Client) -> tuple[int, str]:
-    with CaptureQueriesContext(connection) as queries:
-        response = admin_client.get(reverse("dashboard:home"))
-    assert response.status_code == 200
-    return len(queries), response.content.decode()
+    return page_queries(admin_client, reverse("dashboard:home"))
 
 
 def test_the_dashboard_asks_as_often_with_five_http_clients_as_with_one(admin_client: Client) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connections.flow.read import read_ahead
+from connections.flow.overlap import read_ahead
 from connections.waits import WaitUntil
 
 

@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 
 from connections.flow import read, routing
-from connections.flow.read import PageWriter, _read_division, subscriber_for
+from connections.flow.overlap import PageWriter
+from connections.flow.read import _read_division, subscriber_for
 from connections.models import Run, Storage, StorageEntry, Task, Transformer
 from connections.storage_service import DatabaseStorage
 from connections.subscribers import Page, ResumePoint

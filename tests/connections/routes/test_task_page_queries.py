@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from connections.models import Route, RouteRun, Task
 from connections.task_counts import clear_estimates
+from tests.fixtures.queries import page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +40,7 @@ def _add_runs(make_route, make_run, routes: int, runs_per_route: int, tasks_per_
 
 def _queries(client: Any, url: str, params: dict[str, Any]) -> tuple[int, str]:
     clear_estimates()
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url, params)
-    assert response.status_code == 200
-    return len(captured), response.content.decode()
+    return page_queries(client, url, params)
 
 
 @pytest.mark.parametrize("params", [{}, {"status": "failed"}, {"route": "first"}, {"q": "bestaat"},
