@@ -6,4 +6,5 @@ from .outgoing import *  # noqa: F403
 from .routes import *  # noqa: F403
 from .runs import *  # noqa: F403
 from .storage import *  # noqa: F403
+from .tasks import *  # noqa: F403
 from .transformers import *  # noqa: F403

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .runs import RunStatus, Task, TaskQuerySet, TriggerSource
+from .runs import RunStatus, TriggerSource
+from .tasks import Task, TaskQuerySet
 
 __all__ = ["Route", "RouteRun", "RouteTransformer"]
 
